@@ -1,0 +1,259 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+)
+
+// Attr is one attribute of an ad: its name as first written and its value
+// as the log's text, verbatim.
+type Attr struct {
+	Name  string
+	Value string
+}
+
+// Ad is an ad as stored: a read-only view of its encoded bytes. Lookups
+// binary-search the attribute table; nothing is copied or parsed.
+//
+// Layout (all integers unsigned varints unless noted):
+//
+//	version byte (adFormat)
+//	len(MyType) MyType
+//	n                         number of attributes
+//	n × uint32 little-endian  offset of each entry from the start of the entries
+//	n × entry                 len(name) name len(value) value
+//
+// Entries are sorted by name folded to lower case (ASCII only, as the
+// schedd's strcasecmp), so names are unique regardless of case.
+type Ad []byte
+
+const adFormat = 1
+
+var errBadAd = errors.New("malformed stored ad")
+
+// header decodes the fixed part of a: MyType, the offset table and the entries.
+func (a Ad) header() (myType []byte, table []byte, entries []byte, err error) {
+	if len(a) < 1 || a[0] != adFormat {
+		return nil, nil, nil, errBadAd
+	}
+	b := a[1:]
+	myType, b, err = readBytes(b)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b))/4 {
+		return nil, nil, nil, errBadAd
+	}
+	b = b[w:]
+	return myType, b[:4*n], b[4*n:], nil
+}
+
+// Len returns the number of attributes in a.
+func (a Ad) Len() int {
+	_, table, _, err := a.header()
+	if err != nil {
+		return 0
+	}
+	return len(table) / 4
+}
+
+// MyType returns the ad's MyType ("" when the log said "(empty)").
+func (a Ad) MyType() string {
+	t, _, _, _ := a.header()
+	return string(t)
+}
+
+// Lookup returns the value text of the attribute name (case-insensitive).
+func (a Ad) Lookup(name string) ([]byte, bool) {
+	_, table, entries, err := a.header()
+	if err != nil {
+		return nil, false
+	}
+	lo, hi := 0, len(table)/4
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		n, v, err := entryAt(table, entries, m)
+		if err != nil {
+			return nil, false
+		}
+		switch c := compareFold(n, name); {
+		case c == 0:
+			return v, true
+		case c < 0:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return nil, false
+}
+
+// All yields every attribute's name and value text, in folded-name order.
+// The slices alias a.
+func (a Ad) All() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		_, table, entries, err := a.header()
+		if err != nil {
+			return
+		}
+		for i := range len(table) / 4 {
+			n, v, err := entryAt(table, entries, i)
+			if err != nil || !yield(n, v) {
+				return
+			}
+		}
+	}
+}
+
+// Validate checks that a is well formed: every entry decodes and names are
+// strictly increasing under case folding.
+func (a Ad) Validate() error {
+	_, table, entries, err := a.header()
+	if err != nil {
+		return err
+	}
+	var prev []byte
+	for i := range len(table) / 4 {
+		n, _, err := entryAt(table, entries, i)
+		if err != nil {
+			return err
+		}
+		if i > 0 && compareFold(prev, string(n)) >= 0 {
+			return fmt.Errorf("%w: attribute %q out of order", errBadAd, n)
+		}
+		prev = n
+	}
+	return nil
+}
+
+func entryAt(table, entries []byte, i int) (name, value []byte, err error) {
+	off := binary.LittleEndian.Uint32(table[4*i:])
+	if uint64(off) > uint64(len(entries)) {
+		return nil, nil, errBadAd
+	}
+	b := entries[off:]
+	if name, b, err = readBytes(b); err != nil {
+		return nil, nil, err
+	}
+	value, _, err = readBytes(b)
+	return name, value, err
+}
+
+func readBytes(b []byte) (field, rest []byte, err error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return nil, nil, errBadAd
+	}
+	return b[w : w+int(n)], b[w+int(n):], nil
+}
+
+// appendAd encodes myType and attrs, which must be sorted by folded name
+// with no two equal under folding.
+func appendAd(dst []byte, myType string, attrs []Attr) []byte {
+	dst = append(dst, adFormat)
+	dst = binary.AppendUvarint(dst, uint64(len(myType)))
+	dst = append(dst, myType...)
+	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
+	table := len(dst)
+	dst = slices.Grow(dst, 4*len(attrs))[:table+4*len(attrs)]
+	entries := len(dst)
+	for i, at := range attrs {
+		binary.LittleEndian.PutUint32(dst[table+4*i:], uint32(len(dst)-entries))
+		dst = binary.AppendUvarint(dst, uint64(len(at.Name)))
+		dst = append(dst, at.Name...)
+		dst = binary.AppendUvarint(dst, uint64(len(at.Value)))
+		dst = append(dst, at.Value...)
+	}
+	return dst
+}
+
+// decodeAd copies a stored ad into a MyType and a sorted attribute slice.
+func decodeAd(a Ad) (myType string, attrs []Attr, err error) {
+	t, table, _, err := a.header()
+	if err != nil {
+		return "", nil, err
+	}
+	// One string holds every byte so that decoding costs one allocation for
+	// the text, whatever the number of attributes.
+	all := string(a)
+	attrs = make([]Attr, 0, len(table)/4+4)
+	for n, v := range a.All() {
+		attrs = append(attrs, Attr{Name: substr(all, a, n), Value: substr(all, a, v)})
+	}
+	if len(attrs) != len(table)/4 {
+		return "", nil, errBadAd
+	}
+	return substr(all, a, t), attrs, nil
+}
+
+// substr returns the part of s (a string copy of a) that sub covers, without
+// copying. sub must be a two-index reslice of a, so that it shares a's end of
+// capacity and cap(a)-cap(sub) is its offset in a.
+func substr(s string, a Ad, sub []byte) string {
+	if len(sub) == 0 {
+		return ""
+	}
+	off := cap(a) - cap(sub)
+	return s[off : off+len(sub)]
+}
+
+// compareFold compares a and b with ASCII letters folded to lower case.
+func compareFold(a []byte, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		ca, cb := lower(a[i]), lower(b[i])
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// EqualFold reports whether a and b are the same attribute name: equal with
+// ASCII letters folded, as the schedd compares names.
+func EqualFold[T ~string | ~[]byte](a T, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsSecret reports whether name is one of the capabilities the log holds and
+// condor_q never shows (FORMAT.md §6). Such attributes are never stored.
+func IsSecret[T ~string | ~[]byte](name T) bool {
+	switch len(name) {
+	case 7:
+		return EqualFold(name, "ClaimId")
+	case 8:
+		return EqualFold(name, "ClaimIds")
+	case 10:
+		return EqualFold(name, "Capability")
+	case 11:
+		return EqualFold(name, "ClaimIdList") || EqualFold(name, "TransferKey")
+	case 13:
+		if EqualFold(name, "ChildClaimIds") {
+			return true
+		}
+	}
+	const priv = "_condor_priv"
+	return len(name) >= len(priv) && EqualFold(name[:len(priv)], priv)
+}

@@ -1,0 +1,274 @@
+// Package store keeps a replayed job queue in a bbolt file.
+//
+// # Schema
+//
+// The file holds one bucket "meta" and one bucket per replayed state:
+//
+//	meta/
+//	  schema   -> "1"                 schema version (SchemaVersion)
+//	  active   -> "state.<n>"         the state that readers see
+//	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
+//	  next     -> uint64 big-endian   the number of the next state to create
+//	state.<n>/
+//	  ads/     -> key(cluster, proc) => encoded Ad (see Ad)
+//	  position -> JSON Position       where in the log this state stands
+//	  jobs     -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
+//
+// Keys in ads/ encode (cluster, proc) so that byte order is numeric order:
+// one cursor pass yields each cluster ad (c.-1) right before its jobs (c.0,
+// c.1, ...). Values are the log's text, never parsed on the way in.
+//
+// A reload builds a new state beside the active one and swaps "active" in
+// the transaction that completes it, so readers see the old queue or the new,
+// never a mix, and a reload interrupted by a crash resumes where it stopped.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the version of the layout described in the package doc.
+// A file of another version is refused, never rewritten.
+const SchemaVersion = "1"
+
+var (
+	bucketMeta = []byte("meta")
+	bucketAds  = []byte("ads")
+
+	keySchema   = []byte("schema")
+	keyActive   = []byte("active")
+	keyLoading  = []byte("loading")
+	keyNext     = []byte("next")
+	keyPosition = []byte("position")
+	keyJobs     = []byte("jobs")
+)
+
+// ErrNotExist is returned by Open, wrapped, when a read-only open names a
+// file that does not exist.
+var ErrNotExist = fs.ErrNotExist
+
+// ErrLocked is returned by Open, wrapped, when another process holds the
+// file and did not let go within Options.Timeout.
+var ErrLocked = errors.New("database is locked by another process")
+
+// Options control Open.
+type Options struct {
+	// ReadOnly opens an existing file for reading only; it is never created.
+	ReadOnly bool
+	// Timeout bounds the wait for the file lock; 0 waits one second.
+	Timeout time.Duration
+	// NoSync skips fsync on commit. A crash of the machine (not of the
+	// process) may then lose recent commits or damage the file; use it only
+	// for loads that are redone from the log anyway, and call Sync at the end.
+	NoSync bool
+}
+
+// DB is an open qindex database.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+// Open opens the qindex database at path, creating it (mode 0600) unless
+// o.ReadOnly. A file that is not a qindex database, or one of another
+// schema version, is refused with an error and left untouched.
+func Open(path string, o Options) (*DB, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && o.ReadOnly:
+		return nil, fmt.Errorf("open db %s: %w (create it with 'qindex ingest')", path, ErrNotExist)
+	case err == nil && fi.IsDir():
+		return nil, fmt.Errorf("open db %s: is a directory", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		ReadOnly:     o.ReadOnly,
+		Timeout:      timeout,
+		NoSync:       o.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("open db %s: %w (is 'qindex serve' or 'qindex ingest' running on it?)", path, ErrLocked)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+		return nil, fmt.Errorf("open db %s: not a qindex database: %w", path, err)
+	case err != nil:
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+	db := &DB{bolt: b, path: path}
+	if err := db.checkSchema(!o.ReadOnly); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkSchema verifies the schema version; init creates the metadata of an
+// empty file.
+func (db *DB) checkSchema(init bool) error {
+	var empty bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			k, _ := tx.Cursor().First()
+			empty = k == nil
+			if !empty {
+				return fmt.Errorf("open db %s: not a qindex database (a bbolt file without qindex metadata)", db.path)
+			}
+			return nil
+		}
+		if v := meta.Get(keySchema); string(v) != SchemaVersion {
+			return fmt.Errorf("open db %s: qindex schema version %q, this qindex reads version %q; rebuild it with 'qindex ingest' into a new file", db.path, v, SchemaVersion)
+		}
+		return nil
+	})
+	if err != nil || !empty || !init {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Put(keySchema, []byte(SchemaVersion))
+	})
+}
+
+// Path returns the file the database was opened from.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Sync flushes the file to disk (needed after writes made with NoSync).
+func (db *DB) Sync() error { return db.bolt.Sync() }
+
+// View calls fn with a consistent read-only snapshot of the active state.
+func (db *DB) View(fn func(*Snapshot) error) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return fn(newSnapshot(tx))
+	})
+}
+
+// Target describes the state a writer continues: the one being reloaded if
+// a reload is under way, else the active one.
+type Target struct {
+	// Position is where in the log the state stands (zero for a new state).
+	Position Position
+	// Reloading is true when the state is a reload not yet made active.
+	Reloading bool
+	// Exists is false when the database holds no state at all yet.
+	Exists bool
+}
+
+// Target reports which state a writer would continue.
+func (db *DB) Target() (Target, error) {
+	var t Target
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		name := meta.Get(keyLoading)
+		t.Reloading = name != nil
+		if name == nil {
+			name = meta.Get(keyActive)
+		}
+		if name == nil {
+			return nil
+		}
+		st := tx.Bucket(name)
+		if st == nil {
+			return fmt.Errorf("db %s: state %q named in meta is missing", db.path, name)
+		}
+		t.Exists = true
+		var err error
+		t.Position, err = readPosition(st)
+		return err
+	})
+	return t, err
+}
+
+// BeginReload creates an empty state for a full reload, replacing any
+// unfinished one. Writers write into it until a commit with Promote makes it
+// the active state; until then readers keep seeing the previous one.
+func (db *DB) BeginReload() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if old := meta.Get(keyLoading); old != nil {
+			if err := tx.DeleteBucket(old); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+				return fmt.Errorf("drop unfinished reload %s: %w", old, err)
+			}
+		}
+		var n uint64 = 1
+		if v := meta.Get(keyNext); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		name := []byte(fmt.Sprintf("state.%d", n))
+		st, err := tx.CreateBucket(name)
+		if err != nil {
+			return fmt.Errorf("create state %s: %w", name, err)
+		}
+		if _, err := st.CreateBucket(bucketAds); err != nil {
+			return err
+		}
+		if err := meta.Put(keyNext, binary.BigEndian.AppendUint64(nil, n+1)); err != nil {
+			return err
+		}
+		return meta.Put(keyLoading, name)
+	})
+}
+
+// targetBucket returns the bucket a writer writes: loading, else active.
+func targetBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	meta := tx.Bucket(bucketMeta)
+	name := meta.Get(keyLoading)
+	if name == nil {
+		name = meta.Get(keyActive)
+	}
+	if name == nil {
+		return nil, errors.New("no state to write: call BeginReload first")
+	}
+	st := tx.Bucket(name)
+	if st == nil {
+		return nil, fmt.Errorf("state %q named in meta is missing", name)
+	}
+	return st, nil
+}
+
+// promote makes the loading state active and drops the previous active one.
+func promote(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	name := meta.Get(keyLoading)
+	if name == nil {
+		return nil
+	}
+	name = append([]byte(nil), name...)
+	if old := meta.Get(keyActive); old != nil {
+		if err := tx.DeleteBucket(old); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return fmt.Errorf("drop replaced state %s: %w", old, err)
+		}
+	}
+	if err := meta.Put(keyActive, name); err != nil {
+		return err
+	}
+	return meta.Delete(keyLoading)
+}
+
+func getUint(b *bolt.Bucket, k []byte) int64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+)
+
+// Key identifies an ad in the job queue: "<cluster>.<proc>" in the log.
+// Keys are numbers, so "01.-1" and "1.-1" are the same key.
+type Key struct {
+	Cluster int64
+	Proc    int64
+}
+
+// Kind says what an ad is, from its key alone (FORMAT.md §3).
+type Kind uint8
+
+// The kinds of ad a key can name.
+const (
+	KindOther          Kind = iota // any key that fits no rule below
+	KindHeader                     // 0.0: the queue header
+	KindOwnerRecord                // 0.n, n >= 1: a user or project record
+	KindCluster                    // c.-1: the cluster ad of cluster c
+	KindClusterPrivate             // c.-2: a cluster-private ad
+	KindJobSet                     // id.-100: a job set ad
+	KindJob                        // c.p, c >= 1, p >= 0: a job
+)
+
+// Kind returns the kind of ad k names.
+func (k Key) Kind() Kind {
+	switch {
+	case k.Cluster >= 1 && k.Proc >= 0:
+		return KindJob
+	case k.Cluster == 0 && k.Proc == 0:
+		return KindHeader
+	case k.Cluster == 0 && k.Proc >= 1:
+		return KindOwnerRecord
+	case k.Cluster >= 1 && k.Proc == -1:
+		return KindCluster
+	case k.Cluster >= 1 && k.Proc == -2:
+		return KindClusterPrivate
+	case k.Proc == -100:
+		return KindJobSet
+	}
+	return KindOther
+}
+
+// IsJob reports whether k names a job (cluster >= 1, proc >= 0).
+func (k Key) IsJob() bool { return k.Cluster >= 1 && k.Proc >= 0 }
+
+// ClusterKey returns the key of the cluster ad that k's job chains to.
+func (k Key) ClusterKey() Key { return Key{Cluster: k.Cluster, Proc: -1} }
+
+// String formats k as condor_q does: "cluster.proc".
+func (k Key) String() string {
+	return strconv.FormatInt(k.Cluster, 10) + "." + strconv.FormatInt(k.Proc, 10)
+}
+
+// ParseKey parses a log key such as "1.0", "01.-1" or "0.0". Leading zeros
+// and a minus sign are accepted on both numbers; anything else is an error.
+func ParseKey(b []byte) (Key, error) {
+	dot := -1
+	for i, c := range b {
+		if c == '.' {
+			dot = i
+			break
+		}
+	}
+	if dot < 0 {
+		return Key{}, fmt.Errorf("key %q: want <cluster>.<proc>", b)
+	}
+	c, ok1 := parseInt(b[:dot])
+	p, ok2 := parseInt(b[dot+1:])
+	if !ok1 || !ok2 {
+		return Key{}, fmt.Errorf("key %q: want <cluster>.<proc> with integer parts", b)
+	}
+	return Key{Cluster: c, Proc: p}, nil
+}
+
+// parseInt parses an optionally negative decimal integer that fits in 32
+// bits, as the schedd's own key parser (sscanf %d) requires.
+func parseInt(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+		if n > 1<<31 {
+			return 0, false
+		}
+	}
+	if neg {
+		n = -n
+	}
+	if n > 1<<31-1 || n < -1<<31 {
+		return 0, false
+	}
+	return n, true
+}
+
+// keyLen is the length of an encoded key.
+const keyLen = 16
+
+// appendKey appends k's order-preserving encoding: each number big-endian
+// with its sign bit flipped, so byte order is (cluster, proc) numeric order and
+// a cluster ad (c.-1) sorts right before the jobs of cluster c.
+func appendKey(dst []byte, k Key) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(k.Cluster)^(1<<63))
+	return binary.BigEndian.AppendUint64(dst, uint64(k.Proc)^(1<<63))
+}
+
+// decodeKey is the inverse of appendKey.
+func decodeKey(b []byte) (Key, error) {
+	if len(b) != keyLen {
+		return Key{}, fmt.Errorf("stored key of %d bytes, want %d", len(b), keyLen)
+	}
+	return Key{
+		Cluster: int64(binary.BigEndian.Uint64(b[:8]) ^ (1 << 63)),
+		Proc:    int64(binary.BigEndian.Uint64(b[8:]) ^ (1 << 63)),
+	}, nil
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"iter"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Snapshot is a consistent read-only view of the active state. It is valid
+// only inside the View call that made it, as are the Ads it returns.
+type Snapshot struct {
+	state *bolt.Bucket
+	ads   *bolt.Bucket
+	err   error
+}
+
+func newSnapshot(tx *bolt.Tx) *Snapshot {
+	s := &Snapshot{}
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return s
+	}
+	if name := meta.Get(keyActive); name != nil {
+		s.state = tx.Bucket(name)
+	}
+	if s.state != nil {
+		s.ads = s.state.Bucket(bucketAds)
+	}
+	return s
+}
+
+// Loaded reports whether the database holds a complete replay of a log.
+func (s *Snapshot) Loaded() bool { return s.ads != nil }
+
+// Position returns where the active state stands in the log.
+func (s *Snapshot) Position() (Position, error) {
+	if s.state == nil {
+		return Position{}, nil
+	}
+	return readPosition(s.state)
+}
+
+// JobCount returns the number of jobs in the queue.
+func (s *Snapshot) JobCount() int64 {
+	if s.state == nil {
+		return 0
+	}
+	return getUint(s.state, keyJobs)
+}
+
+// Ad returns the ad stored under k.
+func (s *Snapshot) Ad(k Key) (Ad, bool) {
+	if s.ads == nil {
+		return nil, false
+	}
+	v := s.ads.Get(appendKey(make([]byte, 0, keyLen), k))
+	return Ad(v), v != nil
+}
+
+// Ads yields every stored ad, jobs or not, in key order.
+func (s *Snapshot) Ads() iter.Seq2[Key, Ad] {
+	return func(yield func(Key, Ad) bool) {
+		if s.ads == nil {
+			return
+		}
+		c := s.ads.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			key, err := decodeKey(k)
+			if err != nil {
+				s.err = err
+				continue
+			}
+			if !yield(key, Ad(v)) {
+				return
+			}
+		}
+	}
+}
+
+// Jobs yields, in (cluster, proc) order, every job whose key lies in
+// [from, to], each joined to its cluster ad. A cursor pass meets each
+// cluster ad right before its jobs, so chaining costs no extra lookup except
+// when the range starts inside a cluster.
+func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
+	return func(yield func(Job) bool) {
+		if s.ads == nil {
+			return
+		}
+		c := s.ads.Cursor()
+		var cluster Ad
+		clusterOf := int64(-1 << 62)
+		for k, v := c.Seek(appendKey(make([]byte, 0, keyLen), from)); k != nil; k, v = c.Next() {
+			key, err := decodeKey(k)
+			if err != nil {
+				s.err = err
+				continue
+			}
+			if key.Cluster > to.Cluster || key.Cluster == to.Cluster && key.Proc > to.Proc {
+				return
+			}
+			if key.Proc == -1 {
+				cluster, clusterOf = Ad(v), key.Cluster
+				continue
+			}
+			if !key.IsJob() {
+				continue
+			}
+			if clusterOf != key.Cluster {
+				cluster, _ = s.Ad(key.ClusterKey())
+				clusterOf = key.Cluster
+			}
+			if !yield(Job{Key: key, Proc: Ad(v), Cluster: cluster}) {
+				return
+			}
+		}
+	}
+}
+
+// Err returns the first malformed entry met while iterating, if any.
+func (s *Snapshot) Err() error { return s.err }
+
+// AllJobs is the key range that holds every job.
+var AllJobs = [2]Key{{Cluster: 1, Proc: 0}, {Cluster: 1<<31 - 1, Proc: 1<<31 - 1}}
+
+// Job is a job ad joined to its cluster ad: its attributes are the cluster
+// ad's overlaid by its own (FORMAT.md §3).
+type Job struct {
+	Key     Key
+	Proc    Ad
+	Cluster Ad // nil when the job's cluster has no cluster ad
+}
+
+// Lookup returns the text of attribute name: the job's own, else its
+// cluster ad's.
+func (j Job) Lookup(name string) ([]byte, bool) {
+	if v, ok := j.Proc.Lookup(name); ok {
+		return v, true
+	}
+	if j.Cluster != nil {
+		return j.Cluster.Lookup(name)
+	}
+	return nil, false
+}
+
+// All yields the job's chained attributes in folded-name order; where both
+// ads have a name, the job's own value wins.
+func (j Job) All() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		nextC, stopC := iter.Pull2(j.Cluster.All())
+		defer stopC()
+		cn, cv, cok := nextC()
+		for pn, pv := range j.Proc.All() {
+			for cok && compareFold(cn, string(pn)) < 0 {
+				if !yield(cn, cv) {
+					return
+				}
+				cn, cv, cok = nextC()
+			}
+			if cok && compareFold(cn, string(pn)) == 0 {
+				cn, cv, cok = nextC()
+			}
+			if !yield(pn, pv) {
+				return
+			}
+		}
+		for ; cok; cn, cv, cok = nextC() {
+			if !yield(cn, cv) {
+				return
+			}
+		}
+	}
+}

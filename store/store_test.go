@@ -1,0 +1,432 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestParseKey(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Key
+		kind Kind
+		bad  bool
+	}{
+		{in: "1.0", want: Key{1, 0}, kind: KindJob},
+		{in: "01.-1", want: Key{1, -1}, kind: KindCluster},
+		{in: "023605.-1", want: Key{23605, -1}, kind: KindCluster},
+		{in: "0.0", want: Key{0, 0}, kind: KindHeader},
+		{in: "0.2", want: Key{0, 2}, kind: KindOwnerRecord},
+		{in: "1.-2", want: Key{1, -2}, kind: KindClusterPrivate},
+		{in: "7.-100", want: Key{7, -100}, kind: KindJobSet},
+		{in: "0.-1", want: Key{0, -1}, kind: KindOther},
+		{in: "12.345", want: Key{12, 345}, kind: KindJob},
+		{in: "1", bad: true},
+		{in: "1.", bad: true},
+		{in: ".1", bad: true},
+		{in: "a.b", bad: true},
+		{in: "1.0.0", bad: true},
+		{in: "1.0x", bad: true},
+		{in: "99999999999.0", bad: true},
+		{in: "-.1", bad: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseKey([]byte(tt.in))
+		if tt.bad {
+			if err == nil {
+				t.Errorf("ParseKey(%q) = %v, want error", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want || got.Kind() != tt.kind {
+			t.Errorf("ParseKey(%q) = %v, %v (kind %d); want %v (kind %d)", tt.in, got, err, got.Kind(), tt.want, tt.kind)
+		}
+	}
+}
+
+func TestKeyEncodingOrdersNumerically(t *testing.T) {
+	keys := []Key{{-5, 0}, {0, 0}, {0, 1}, {1, -100}, {1, -2}, {1, -1}, {1, 0}, {1, 1}, {1, 10}, {2, -1}, {2, 0}, {10, -1}, {100000, 3}}
+	var prev []byte
+	for _, k := range keys {
+		b := appendKey(nil, k)
+		if prev != nil && bytes.Compare(prev, b) >= 0 {
+			t.Errorf("encoding of %v does not sort after its predecessor", k)
+		}
+		back, err := decodeKey(b)
+		if err != nil || back != k {
+			t.Errorf("decodeKey(appendKey(%v)) = %v, %v", k, back, err)
+		}
+		prev = b
+	}
+}
+
+func TestAdCodec(t *testing.T) {
+	attrs := []Attr{{"Args", `"a  b"`}, {"ClusterId", "1"}, {"cmd", `"C:\Users\alice\x.exe"`}, {"JobStatus", "2"}, {"owner", `"alice"`}}
+	a := Ad(appendAd(nil, "Job", attrs))
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if a.MyType() != "Job" || a.Len() != 5 {
+		t.Errorf("MyType %q Len %d", a.MyType(), a.Len())
+	}
+	for _, tt := range []struct{ name, want string }{
+		{"OWNER", `"alice"`}, {"Owner", `"alice"`}, {"cmd", `"C:\Users\alice\x.exe"`}, {"CMD", `"C:\Users\alice\x.exe"`},
+		{"args", `"a  b"`}, {"jobstatus", "2"}, {"ClusterID", "1"},
+	} {
+		v, ok := a.Lookup(tt.name)
+		if !ok || string(v) != tt.want {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", tt.name, v, ok, tt.want)
+		}
+	}
+	for _, missing := range []string{"", "Own", "Owners", "zzz", "AAA"} {
+		if v, ok := a.Lookup(missing); ok {
+			t.Errorf("Lookup(%q) = %q, want missing", missing, v)
+		}
+	}
+	myType, back, err := decodeAd(a)
+	if err != nil || myType != "Job" || !slices.Equal(back, attrs) {
+		t.Errorf("decodeAd = %q %v %v", myType, back, err)
+	}
+	var names []string
+	for n := range a.All() {
+		names = append(names, string(n))
+	}
+	if strings.Join(names, ",") != "Args,ClusterId,cmd,JobStatus,owner" {
+		t.Errorf("All order: %v", names)
+	}
+	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {1, 200}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate(%v) accepted a malformed ad", []byte(bad))
+		}
+	}
+	empty := Ad(appendAd(nil, "", nil))
+	if empty.Len() != 0 || empty.MyType() != "" {
+		t.Errorf("empty ad: %d %q", empty.Len(), empty.MyType())
+	}
+}
+
+func TestIsSecret(t *testing.T) {
+	for _, n := range []string{"Capability", "capability", "ChildClaimIds", "ClaimId", "CLAIMID", "ClaimIdList", "ClaimIds", "TransferKey", "_condor_priv", "_CONDOR_PRIVATE_x", "_condor_privAttr"} {
+		if !IsSecret(n) {
+			t.Errorf("IsSecret(%q) = false", n)
+		}
+	}
+	for _, n := range []string{"Claim", "ClaimIdx", "Owner", "_condor", "condor_priv", "TransferKeys", "PublicClaimId"} {
+		if IsSecret(n) {
+			t.Errorf("IsSecret(%q) = true", n)
+		}
+	}
+}
+
+func openTemp(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "q.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+func TestOpenRefusesForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+
+	missing := filepath.Join(dir, "missing.db")
+	if _, err := Open(missing, Options{ReadOnly: true}); !errors.Is(err, ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("read-only open of a missing file: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Error("read-only open created the file")
+	}
+
+	text := filepath.Join(dir, "text.db")
+	content := bytes.Repeat([]byte("this is not a database\n"), 1000)
+	os.WriteFile(text, content, 0o644)
+	if _, err := Open(text, Options{}); err == nil || !strings.Contains(err.Error(), "not a qindex database") {
+		t.Errorf("open of a text file: %v", err)
+	}
+	if got, _ := os.ReadFile(text); !bytes.Equal(got, content) {
+		t.Error("open of a text file changed it")
+	}
+
+	foreign := filepath.Join(dir, "foreign.db")
+	b, _ := bolt.Open(foreign, 0o600, nil)
+	b.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	b.Close()
+	before, _ := os.ReadFile(foreign)
+	if _, err := Open(foreign, Options{}); err == nil || !strings.Contains(err.Error(), "not a qindex database") {
+		t.Errorf("open of another bbolt file: %v", err)
+	}
+	if after, _ := os.ReadFile(foreign); !bytes.Equal(before, after) {
+		t.Error("open of another bbolt file changed it")
+	}
+
+	other := filepath.Join(dir, "v2.db")
+	db, err := Open(other, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("2")) })
+	db.Close()
+	before, _ = os.ReadFile(other)
+	if _, err := Open(other, Options{}); err == nil || !strings.Contains(err.Error(), "schema version") {
+		t.Errorf("open of another schema version: %v", err)
+	}
+	if after, _ := os.ReadFile(other); !bytes.Equal(before, after) {
+		t.Error("open of another schema version changed it")
+	}
+}
+
+func TestNewFileMode(t *testing.T) {
+	_, path := openTemp(t)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("new db mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// apply runs ops against w; each op is "new K T", "destroy K", "set K N V" or "del K N".
+func apply(t *testing.T, w *Writer, ops ...string) {
+	t.Helper()
+	for _, op := range ops {
+		f := strings.SplitN(op, " ", 4)
+		k, err := ParseKey([]byte(f[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch f[0] {
+		case "new":
+			_, err = w.NewAd(k, f[2])
+		case "destroy":
+			_, err = w.DestroyAd(k)
+		case "set":
+			_, err = w.SetAttr(k, []byte(f[2]), []byte(f[3]))
+		case "del":
+			_, err = w.DeleteAttr(k, []byte(f[2]))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// dump renders every stored ad as "key: Name=Value ..." lines.
+func dump(t *testing.T, db *DB) string {
+	t.Helper()
+	var sb strings.Builder
+	err := db.View(func(s *Snapshot) error {
+		for k, a := range s.Ads() {
+			sb.WriteString(k.String() + ":")
+			for n, v := range a.All() {
+				sb.WriteString(" " + string(n) + "=" + string(v))
+			}
+			sb.WriteString("\n")
+		}
+		return s.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb.String()
+}
+
+func TestWriterReplayRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		batches [][]string
+		want    string
+		jobs    int64
+	}{
+		{
+			name:    "set on missing ad is dropped",
+			batches: [][]string{{"set 1.0 A 1", "new 1.0 Job", "set 1.0 B 2"}},
+			want:    "1.0: B=2\n", jobs: 1,
+		},
+		{
+			name:    "duplicate new keeps attributes",
+			batches: [][]string{{"new 1.0 Job", "set 1.0 A 1"}, {"new 1.0 Job", "set 1.0 B 2"}},
+			want:    "1.0: A=1 B=2\n", jobs: 1,
+		},
+		{
+			name:    "names are case-insensitive, first spelling kept",
+			batches: [][]string{{"new 1.0 Job", "set 1.0 Owner \"a\"", "set 1.0 OWNER \"b\""}, {"set 1.0 owner \"c\""}},
+			want:    "1.0: Owner=\"c\"\n", jobs: 1,
+		},
+		{
+			name:    "delete then set takes the new spelling",
+			batches: [][]string{{"new 1.0 Job", "set 1.0 Owner 1", "del 1.0 OWNER", "set 1.0 OWNER 2"}},
+			want:    "1.0: OWNER=2\n", jobs: 1,
+		},
+		{
+			name:    "secrets are never stored",
+			batches: [][]string{{"new 1.0 Job", "set 1.0 ClaimId \"x\"", "set 1.0 _condor_privX 1", "set 1.0 capability 2", "set 1.0 A 1"}},
+			want:    "1.0: A=1\n", jobs: 1,
+		},
+		{
+			name:    "destroy and recreate within a batch starts empty",
+			batches: [][]string{{"new 1.0 Job", "set 1.0 A 1", "destroy 1.0", "new 1.0 Job", "set 1.0 B 2"}},
+			want:    "1.0: B=2\n", jobs: 1,
+		},
+		{
+			name:    "destroy across batches, missing destroy and delete are no-ops",
+			batches: [][]string{{"new 1.0 Job", "new 1.1 Job", "set 1.1 A 1"}, {"destroy 1.0", "destroy 9.9", "del 1.1 Nope", "del 9.9 A"}},
+			want:    "1.1: A=1\n", jobs: 1,
+		},
+		{
+			name:    "only jobs are counted",
+			batches: [][]string{{"new 0.0 Job", "new 01.-1 Job", "new 1.-2 ClusterPvt", "new 1.0 Job", "new 0.2 Owner", "new 5.-100 JobSet"}},
+			want:    "0.0:\n0.2:\n1.-2:\n1.-1:\n1.0:\n5.-100:\n", jobs: 1,
+		},
+		{
+			name:    "values are verbatim",
+			batches: [][]string{{"new 1.0 Job", `set 1.0 Cmd "C:\Users\alice"`, `set 1.0 Args "a  b"`, "set 1.0 R ((x == 1) && y)"}},
+			want:    "1.0: Args=\"a  b\" Cmd=\"C:\\Users\\alice\" R=((x == 1) && y)\n", jobs: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := openTemp(t)
+			if err := db.BeginReload(); err != nil {
+				t.Fatal(err)
+			}
+			w := db.NewWriter()
+			for i, b := range tt.batches {
+				apply(t, w, b...)
+				if i == 0 {
+					w.Promote()
+				}
+				if err := w.Commit(Position{Offset: int64(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := dump(t, db); got != tt.want {
+				t.Errorf("stored:\n%s\nwant:\n%s", got, tt.want)
+			}
+			db.View(func(s *Snapshot) error {
+				if s.JobCount() != tt.jobs {
+					t.Errorf("JobCount = %d, want %d", s.JobCount(), tt.jobs)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func TestReloadIsInvisibleUntilPromoted(t *testing.T) {
+	db, _ := openTemp(t)
+	db.BeginReload()
+	w := db.NewWriter()
+	apply(t, w, "new 1.0 Job", "set 1.0 A 1")
+	w.Promote()
+	if err := w.Commit(Position{Offset: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.BeginReload(); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, w, "new 2.0 Job", "set 2.0 B 2")
+	if err := w.Commit(Position{Offset: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, db); got != "1.0: A=1\n" {
+		t.Errorf("during reload readers see %q, want the old state", got)
+	}
+	tg, err := db.Target()
+	if err != nil || !tg.Reloading || tg.Position.Offset != 5 {
+		t.Errorf("Target = %+v, %v; want the reload at offset 5", tg, err)
+	}
+	w.Promote()
+	if err := w.Commit(Position{Offset: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, db); got != "2.0: B=2\n" {
+		t.Errorf("after promote readers see %q, want the new state", got)
+	}
+	tg, _ = db.Target()
+	if tg.Reloading || tg.Position.Offset != 7 {
+		t.Errorf("Target after promote = %+v", tg)
+	}
+	db.bolt.View(func(tx *bolt.Tx) error {
+		n := 0
+		tx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil })
+		if n != 2 {
+			t.Errorf("%d top-level buckets after promote, want meta and one state", n)
+		}
+		return nil
+	})
+}
+
+func TestRollbackDiscards(t *testing.T) {
+	db, _ := openTemp(t)
+	db.BeginReload()
+	w := db.NewWriter()
+	apply(t, w, "new 1.0 Job")
+	w.Promote()
+	w.Commit(Position{})
+	apply(t, w, "set 1.0 A 1", "new 2.0 Job")
+	w.Rollback()
+	if got := dump(t, db); got != "1.0:\n" {
+		t.Errorf("after rollback: %q", got)
+	}
+}
+
+func TestJobsChainsClusterAds(t *testing.T) {
+	db, _ := openTemp(t)
+	db.BeginReload()
+	w := db.NewWriter()
+	apply(t, w,
+		"new 2.0 Job", "set 2.0 ProcId 0", // job before its cluster ad, as in a snapshot
+		"new 02.-1 Job", "set 2.-1 Owner \"bob\"", "set 2.-1 Cmd \"c2\"",
+		"new 1.-1 Job", "set 1.-1 Owner \"alice\"", "set 1.-1 JobPrio 5",
+		"new 1.0 Job", "set 1.0 JobPrio 7", "new 1.1 Job", "new 1.-2 ClusterPvt", "set 1.-2 Owner \"nobody\"",
+		"new 3.0 Job", "new 0.0 Job", "set 0.0 Owner \"header\"", "new 2.1 Job", "set 2.1 owner \"carol\"")
+	w.Promote()
+	if err := w.Commit(Position{}); err != nil {
+		t.Fatal(err)
+	}
+	render := func(from, to Key) string {
+		var out []string
+		db.View(func(s *Snapshot) error {
+			for j := range s.Jobs(from, to) {
+				o, _ := j.Lookup("owner")
+				p, _ := j.Lookup("JOBPRIO")
+				out = append(out, j.Key.String()+"="+string(o)+"/"+string(p))
+			}
+			return nil
+		})
+		return strings.Join(out, " ")
+	}
+	if got, want := render(AllJobs[0], AllJobs[1]), `1.0="alice"/7 1.1="alice"/5 2.0="bob"/ 2.1="carol"/ 3.0=/`; got != want {
+		t.Errorf("all jobs: %s\nwant       %s", got, want)
+	}
+	if got, want := render(Key{2, 1}, Key{2, 1}), `2.1="carol"/`; got != want {
+		t.Errorf("one job: %s, want %s", got, want)
+	}
+	if got, want := render(Key{1, 1}, Key{2, 0}), `1.1="alice"/5 2.0="bob"/`; got != want {
+		t.Errorf("range from inside a cluster: %s, want %s", got, want)
+	}
+
+	db.View(func(s *Snapshot) error {
+		for j := range s.Jobs(Key{1, 0}, Key{1, 0}) {
+			var got []string
+			for n, v := range j.All() {
+				got = append(got, string(n)+"="+string(v))
+			}
+			if want := `JobPrio=7 Owner="alice"`; strings.Join(got, " ") != want {
+				t.Errorf("chained attributes of 1.0: %v, want %s", got, want)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,305 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Writer applies replayed log operations to the target state (see
+// DB.Target) and commits them in groups: each Commit is one bbolt
+// transaction covering every operation since the previous one.
+//
+// Operations follow the schedd's own replay rules (FORMAT.md §4): a set or
+// delete of an attribute on a missing ad is dropped, a new ad for an existing
+// key is ignored, and destroying a missing ad is a no-op. Attribute names
+// compare case-insensitively; a later set replaces the value and keeps the
+// name as first written. Secret attributes (IsSecret) are never stored.
+//
+// Between commits, touched ads live decoded in memory, so an ad changed by
+// many records is read and written once per commit. Pending reports how much
+// that holds, for the caller to bound a group.
+type Writer struct {
+	db    *DB
+	tx    *bolt.Tx
+	state *bolt.Bucket
+	ads   *bolt.Bucket
+
+	cache   map[Key]*pendingAd
+	pending int // bytes held by cache
+	ops     int
+
+	arena   [][]byte // copies of keys and values handed to bbolt, kept until commit
+	cur     int // first arena chunk that may have room
+	scratch []byte
+	keys    []Key
+	names   map[string]string // interned attribute names
+	promote bool
+}
+
+// pendingAd is an ad touched since the last commit.
+type pendingAd struct {
+	stored bool // present in the database when first touched
+	exists bool
+	dirty  bool
+	myType string
+	attrs  []Attr // sorted by folded name
+}
+
+// NewWriter returns a writer for the target state. It holds no transaction
+// until the first operation.
+func (db *DB) NewWriter() *Writer {
+	return &Writer{db: db, cache: make(map[Key]*pendingAd), names: make(map[string]string)}
+}
+
+func (w *Writer) begin() error {
+	if w.tx != nil {
+		return nil
+	}
+	tx, err := w.db.bolt.Begin(true)
+	if err != nil {
+		return fmt.Errorf("db %s: begin write: %w", w.db.path, err)
+	}
+	st, err := targetBucket(tx)
+	if err != nil {
+		tx.Rollback()
+		return fmt.Errorf("db %s: %w", w.db.path, err)
+	}
+	w.tx, w.state, w.ads = tx, st, st.Bucket(bucketAds)
+	return nil
+}
+
+// touch returns the pending copy of the ad under k, reading it on first use.
+func (w *Writer) touch(k Key) (*pendingAd, error) {
+	if p, ok := w.cache[k]; ok {
+		return p, nil
+	}
+	if err := w.begin(); err != nil {
+		return nil, err
+	}
+	p := &pendingAd{}
+	if v := w.ads.Get(appendKey(make([]byte, 0, keyLen), k)); v != nil {
+		t, attrs, err := decodeAd(Ad(v))
+		if err != nil {
+			return nil, fmt.Errorf("db %s: ad %s: %w", w.db.path, k, err)
+		}
+		p.stored, p.exists, p.myType, p.attrs = true, true, t, attrs
+		w.pending += len(v) + 32*len(attrs)
+	}
+	w.cache[k] = p
+	return p, nil
+}
+
+// NewAd creates the ad k with the given MyType, unless it exists. It
+// reports whether it created one.
+func (w *Writer) NewAd(k Key, myType string) (bool, error) {
+	w.ops++
+	p, err := w.touch(k)
+	if err != nil || p.exists {
+		return false, err
+	}
+	p.exists, p.dirty, p.myType, p.attrs = true, true, myType, p.attrs[:0]
+	return true, nil
+}
+
+// DestroyAd removes the ad k. It reports whether there was one.
+func (w *Writer) DestroyAd(k Key) (bool, error) {
+	w.ops++
+	p, err := w.touch(k)
+	if err != nil || !p.exists {
+		return false, err
+	}
+	p.exists, p.dirty, p.myType, p.attrs = false, true, "", nil
+	return true, nil
+}
+
+// SetAttr sets attribute name of ad k to the value text. It reports whether
+// it was applied: not for a missing ad or a secret attribute.
+func (w *Writer) SetAttr(k Key, name, value []byte) (bool, error) {
+	w.ops++
+	if IsSecret(name) {
+		return false, nil
+	}
+	p, err := w.touch(k)
+	if err != nil || !p.exists {
+		return false, err
+	}
+	i, found := p.find(name)
+	if found {
+		p.attrs[i].Value = string(value)
+	} else {
+		p.attrs = slices.Insert(p.attrs, i, Attr{Name: w.intern(name), Value: string(value)})
+	}
+	p.dirty = true
+	w.pending += len(name) + len(value) + 32
+	return true, nil
+}
+
+// DeleteAttr removes attribute name from ad k. It reports whether there was
+// such an attribute.
+func (w *Writer) DeleteAttr(k Key, name []byte) (bool, error) {
+	w.ops++
+	p, err := w.touch(k)
+	if err != nil || !p.exists {
+		return false, err
+	}
+	i, found := p.find(name)
+	if !found {
+		return false, nil
+	}
+	p.attrs = slices.Delete(p.attrs, i, i+1)
+	p.dirty = true
+	return true, nil
+}
+
+// find returns where name is, or would be inserted, in p.attrs.
+func (p *pendingAd) find(name []byte) (int, bool) {
+	return slices.BinarySearchFunc(p.attrs, name, func(a Attr, n []byte) int {
+		return -compareFold(n, a.Name)
+	})
+}
+
+// intern returns name as a string shared by every ad that uses it. Names
+// come from a small vocabulary, so this saves an allocation per record; the
+// table is bounded against logs that invent names without end.
+func (w *Writer) intern(name []byte) string {
+	if s, ok := w.names[string(name)]; ok {
+		return s
+	}
+	s := string(name)
+	if len(w.names) < 1<<14 {
+		w.names[s] = s
+	}
+	return s
+}
+
+// Pending returns the operations applied and the bytes of ad data held
+// since the last commit.
+func (w *Writer) Pending() (ops, bytes int) { return w.ops, w.pending }
+
+// Promote makes the next Commit also make a reload's state the active one.
+func (w *Writer) Promote() { w.promote = true }
+
+// Commit writes every pending change and pos in one transaction.
+func (w *Writer) Commit(pos Position) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	if err := w.flush(pos); err != nil {
+		w.Rollback()
+		return err
+	}
+	err := w.tx.Commit()
+	w.reset()
+	if err != nil {
+		return fmt.Errorf("db %s: commit: %w", w.db.path, err)
+	}
+	return nil
+}
+
+func (w *Writer) flush(pos Position) error {
+	w.keys = w.keys[:0]
+	for k, p := range w.cache {
+		if p.dirty {
+			w.keys = append(w.keys, k)
+		}
+	}
+	slices.SortFunc(w.keys, compareKeys)
+	jobs := getUint(w.state, keyJobs)
+	for _, k := range w.keys {
+		p := w.cache[k]
+		kb := w.keep(appendKey(w.scratch[:0], k))
+		switch {
+		case p.exists:
+			w.scratch = appendAd(w.scratch[:0], p.myType, p.attrs)
+			if err := w.ads.Put(kb, w.keep(w.scratch)); err != nil {
+				return fmt.Errorf("db %s: put %s: %w", w.db.path, k, err)
+			}
+		case p.stored:
+			if err := w.ads.Delete(kb); err != nil {
+				return fmt.Errorf("db %s: delete %s: %w", w.db.path, k, err)
+			}
+		}
+		if k.IsJob() && p.exists != p.stored {
+			if p.exists {
+				jobs++
+			} else {
+				jobs--
+			}
+		}
+	}
+	if err := w.state.Put(keyJobs, binary.BigEndian.AppendUint64(nil, uint64(jobs))); err != nil {
+		return err
+	}
+	pb, err := json.Marshal(pos)
+	if err != nil {
+		return err
+	}
+	if err := w.state.Put(keyPosition, pb); err != nil {
+		return fmt.Errorf("db %s: put position: %w", w.db.path, err)
+	}
+	if w.promote {
+		return promote(w.tx)
+	}
+	return nil
+}
+
+// Rollback discards every pending change.
+func (w *Writer) Rollback() {
+	if w.tx != nil {
+		w.tx.Rollback()
+	}
+	w.reset()
+}
+
+func (w *Writer) reset() {
+	w.tx, w.state, w.ads = nil, nil, nil
+	clear(w.cache)
+	w.pending, w.ops, w.promote = 0, 0, false
+	kept := w.arena[:0]
+	for _, c := range w.arena {
+		if cap(c) == arenaChunk && len(kept) < 64 {
+			kept = append(kept, c[:0])
+		}
+	}
+	clear(w.arena[len(kept):])
+	w.arena, w.cur = kept, 0
+}
+
+// keep copies b into the arena and returns the copy. bbolt keeps
+// references to keys and values until the transaction ends, so everything
+// handed to Put must stay untouched until then. After a commit the chunks
+// are reused.
+func (w *Writer) keep(b []byte) []byte {
+	for w.cur < len(w.arena) && cap(w.arena[w.cur])-len(w.arena[w.cur]) < len(b) {
+		w.cur++
+	}
+	if w.cur == len(w.arena) {
+		w.arena = append(w.arena, make([]byte, 0, max(arenaChunk, len(b))))
+	}
+	c := &w.arena[w.cur]
+	start := len(*c)
+	*c = append(*c, b...)
+	return (*c)[start:len(*c):len(*c)]
+}
+
+const arenaChunk = 1 << 20
+
+func compareKeys(a, b Key) int {
+	if a.Cluster != b.Cluster {
+		if a.Cluster < b.Cluster {
+			return -1
+		}
+		return 1
+	}
+	if a.Proc != b.Proc {
+		if a.Proc < b.Proc {
+			return -1
+		}
+		return 1
+	}
+	return 0
+}
