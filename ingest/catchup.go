@@ -1,0 +1,352 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/qindex/qindex/store"
+)
+
+// Limits bound one group commit. A group ends at the first transaction
+// boundary after any limit is reached; a log transaction is never split.
+type Limits struct {
+	Records int           // operations applied
+	Bytes   int           // bytes of ad data held in memory
+	Delay   time.Duration // time since the group's first record
+}
+
+// DefaultLimits suit both a bulk load and a daemon that must show new
+// transactions within a second.
+var DefaultLimits = Limits{Records: 1 << 20, Bytes: 48 << 20, Delay: time.Second}
+
+// Options configure CatchUp.
+type Options struct {
+	// Log is the path of job_queue.log.
+	Log string
+	// Limits bound each group commit; zero fields take DefaultLimits.
+	Limits Limits
+	// Logger receives reports of corrupt records and reloads.
+	Logger *slog.Logger
+	// MaxReports caps the corrupt records logged one by one (default 100);
+	// the rest are counted and summarised.
+	MaxReports int
+}
+
+// Summary describes one CatchUp.
+type Summary struct {
+	Records      int64 // log records consumed
+	Transactions int64 // transactions applied (a record outside one counts as one)
+	Corrupt      int64 // corrupt records skipped
+	Bytes        int64 // log bytes consumed
+	Jobs         int64 // jobs in the queue afterwards
+	Reloaded     bool  // the replay started over from the beginning of the log
+	Reason       string
+	Position     store.Position
+	Duration     time.Duration
+}
+
+// String formats s as the one-line summary of 'qindex ingest'.
+func (s Summary) String() string {
+	secs := s.Duration.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(s.Bytes) / secs / 1e6
+	}
+	return fmt.Sprintf("%d records, %d transactions, %d jobs, %d bytes, %.3f seconds (%.1f MB/s), %d corrupt",
+		s.Records, s.Transactions, s.Jobs, s.Bytes, secs, rate, s.Corrupt)
+}
+
+// CatchUp replays into db every record of the log that is committed and not
+// yet applied, then returns. It resumes from the saved position when the
+// log is still the generation it came from; otherwise it replays the whole
+// file into a new state that replaces the old one atomically once complete.
+// It stops at the last complete record; a transaction still open at the end
+// is left for a later call. On cancellation it commits what it applied, at
+// a transaction boundary, and returns the context's error.
+func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
+	begin := time.Now()
+	o = o.withDefaults()
+	f, err := os.Open(o.Log)
+	if err != nil {
+		return Summary{}, fmt.Errorf("open log: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Summary{}, fmt.Errorf("stat log: %w", err)
+	}
+	if fi.IsDir() {
+		return Summary{}, fmt.Errorf("log %s is a directory", o.Log)
+	}
+	gen, err := Identify(f)
+	if err != nil {
+		return Summary{}, err
+	}
+	target, err := db.Target()
+	if err != nil {
+		return Summary{}, err
+	}
+
+	var sum Summary
+	pos := target.Position
+	reloading := target.Reloading
+	if ok, why := resumable(f, fi.Size(), gen, pos); !target.Exists || !ok {
+		if target.Exists {
+			o.Logger.Info("reloading the log from the start", "log", o.Log, "db", db.Path(), "reason", why)
+		}
+		if err := db.BeginReload(); err != nil {
+			return sum, err
+		}
+		sum.Reloaded, sum.Reason, reloading = true, why, true
+		pos = store.Position{Generation: gen}
+	}
+	pos.Log = o.Log
+	if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
+		return sum, fmt.Errorf("seek %s: %w", o.Log, err)
+	}
+
+	r := &replayer{o: o, f: f, w: db.NewWriter(), pos: pos, sum: &sum}
+	defer r.w.Rollback()
+	lr := NewLineReader(f, pos.Offset, pos.Line)
+	startOffset := pos.Offset
+	groupStart := time.Now()
+	for {
+		line, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return sum, fmt.Errorf("read %s at offset %d: %w", o.Log, lr.Offset(), err)
+		}
+		if err := r.consume(line, lr.Line(), lr.Offset()); err != nil {
+			return sum, err
+		}
+		if r.inTx {
+			continue
+		}
+		ops, bytes := r.w.Pending()
+		if ops >= o.Limits.Records || bytes >= o.Limits.Bytes || ops > 0 && time.Since(groupStart) >= o.Limits.Delay {
+			if err := r.commit(); err != nil {
+				return sum, err
+			}
+			groupStart = time.Now()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if reloading {
+		r.w.Promote()
+	}
+	if r.dirty || reloading {
+		if err := r.commit(); err != nil {
+			return sum, err
+		}
+	}
+	r.flushReports()
+	sum.Bytes = r.pos.Offset - startOffset
+	sum.Position = r.pos
+	sum.Duration = time.Since(begin)
+	err = db.View(func(s *store.Snapshot) error { sum.Jobs = s.JobCount(); return nil })
+	if err == nil {
+		err = ctx.Err()
+	}
+	return sum, err
+}
+
+func (o Options) withDefaults() Options {
+	if o.Limits.Records <= 0 {
+		o.Limits.Records = DefaultLimits.Records
+	}
+	if o.Limits.Bytes <= 0 {
+		o.Limits.Bytes = DefaultLimits.Bytes
+	}
+	if o.Limits.Delay <= 0 {
+		o.Limits.Delay = DefaultLimits.Delay
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxReports <= 0 {
+		o.MaxReports = 100
+	}
+	return o
+}
+
+// replayer turns lines into transactions and transactions into writes, with
+// the schedd's semantics (FORMAT.md §4).
+type replayer struct {
+	o   Options
+	f   *os.File
+	w   *store.Writer
+	sum *Summary
+
+	pos   store.Position // just past the last record consumed
+	dirty bool           // pos moved since the last commit
+	check store.Checker
+
+	inTx      bool
+	txOps     []txOp
+	txText    []byte // names and values of txOps
+	txLines   int64
+	txCorrupt []lineError
+
+	reported, unreported int64
+}
+
+// txOp is a buffered record of an open transaction; its name and value are
+// ranges of replayer.txText, which outlives the line.
+type txOp struct {
+	op                 Op
+	key                store.Key
+	name0, name1, val1 int
+}
+
+type lineError struct {
+	line int64
+	err  error
+}
+
+// consume handles one complete line ending at offset.
+func (r *replayer) consume(line []byte, lineNo, offset int64) error {
+	rec, err := ParseRecord(line)
+	if err == nil {
+		switch {
+		case rec.Op == OpSetAttr && !r.check.Valid(rec.Value):
+			err = corrupt("103 %s %s: unparsable value %.60q", rec.Key, rec.Name, rec.Value)
+		case rec.Op == OpHeader && lineNo != 1:
+			err = corrupt("107 header after the first line")
+		}
+	}
+	if err != nil {
+		if r.inTx {
+			r.txCorrupt = append(r.txCorrupt, lineError{lineNo, err})
+			r.txLines++
+			return nil
+		}
+		r.corrupt(lineError{lineNo, err})
+		r.consumed(1, lineNo, offset)
+		return nil
+	}
+	switch rec.Op {
+	case OpBeginTx:
+		if r.inTx { // nested: ignored
+			r.txLines++
+			return nil
+		}
+		r.inTx, r.txLines = true, 1
+		return nil
+	case OpEndTx:
+		if !r.inTx { // unmatched: ignored
+			r.consumed(1, lineNo, offset)
+			return nil
+		}
+		if err := r.applyTx(); err != nil {
+			return err
+		}
+		r.sum.Transactions++
+		r.pos.Transactions++
+		r.consumed(r.txLines+1, lineNo, offset)
+		r.inTx = false
+		return nil
+	case OpHeader:
+		r.consumed(1, lineNo, offset)
+		return nil
+	}
+	if r.inTx {
+		r.buffer(rec)
+		r.txLines++
+		return nil
+	}
+	if err := r.apply(rec.Op, rec.Key, rec.Name, rec.Value); err != nil {
+		return err
+	}
+	r.sum.Transactions++
+	r.pos.Transactions++
+	r.consumed(1, lineNo, offset)
+	return nil
+}
+
+func (r *replayer) consumed(records, lineNo, offset int64) {
+	r.sum.Records += records
+	r.pos.Records += records
+	r.pos.Offset, r.pos.Line = offset, lineNo
+	r.dirty = true
+}
+
+func (r *replayer) buffer(rec Record) {
+	n0 := len(r.txText)
+	r.txText = append(r.txText, rec.Name...)
+	n1 := len(r.txText)
+	r.txText = append(r.txText, rec.Value...)
+	r.txOps = append(r.txOps, txOp{op: rec.Op, key: rec.Key, name0: n0, name1: n1, val1: len(r.txText)})
+}
+
+func (r *replayer) applyTx() error {
+	for _, op := range r.txOps {
+		if err := r.apply(op.op, op.key, r.txText[op.name0:op.name1], r.txText[op.name1:op.val1]); err != nil {
+			return err
+		}
+	}
+	for _, c := range r.txCorrupt {
+		r.corrupt(c)
+	}
+	r.txOps, r.txText, r.txCorrupt = r.txOps[:0], r.txText[:0], r.txCorrupt[:0]
+	if cap(r.txText) > 64<<20 { // do not keep a huge submit's buffer
+		r.txOps, r.txText = nil, nil
+	}
+	return nil
+}
+
+func (r *replayer) apply(op Op, key store.Key, name, value []byte) error {
+	var err error
+	switch op {
+	case OpNewAd:
+		_, err = r.w.NewAd(key, string(name))
+	case OpDestroyAd:
+		_, err = r.w.DestroyAd(key)
+	case OpSetAttr:
+		_, err = r.w.SetAttr(key, name, value)
+	case OpDeleteAttr:
+		_, err = r.w.DeleteAttr(key, name)
+	}
+	return err
+}
+
+func (r *replayer) corrupt(c lineError) {
+	r.sum.Corrupt++
+	r.pos.Corrupt++
+	if r.reported < int64(r.o.MaxReports) {
+		r.reported++
+		r.o.Logger.Warn("skipping corrupt record", "file", r.o.Log, "line", c.line, "err", c.err)
+		return
+	}
+	r.unreported++
+}
+
+func (r *replayer) flushReports() {
+	if r.unreported > 0 {
+		r.o.Logger.Warn("more corrupt records skipped without a report", "file", r.o.Log, "count", r.unreported)
+		r.unreported = 0
+	}
+}
+
+// commit writes the pending group with the position it reaches.
+func (r *replayer) commit() error {
+	tail, err := readTail(r.f, r.pos.Offset)
+	if err != nil {
+		return err
+	}
+	r.pos.Tail = tail
+	r.pos.Applied = time.Now().UTC()
+	if err := r.w.Commit(r.pos); err != nil {
+		return err
+	}
+	r.dirty = false
+	return nil
+}
