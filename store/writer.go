@@ -33,7 +33,7 @@ type Writer struct {
 	ops     int
 
 	arena   [][]byte // copies of keys and values handed to bbolt, kept until commit
-	cur     int // first arena chunk that may have room
+	cur     int      // first arena chunk that may have room
 	scratch []byte
 	keys    []Key
 	names   map[string]string // interned attribute names
