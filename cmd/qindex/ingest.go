@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/qindex/qindex/ingest"
+	"github.com/qindex/qindex/store"
+	"github.com/urfave/cli/v2"
+)
+
+func ingestCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:  "ingest",
+		Usage: "catch the database up with the log, then exit",
+		Description: `Replays every committed record of the log that the database does not hold yet,
+up to the last complete one, and prints a one-line summary. Run again with
+nothing new, it replays nothing. A log that was compacted, rotated or
+recreated since is reloaded whole into a new state that replaces the old one
+atomically. Corrupt records are reported with file and line, and skipped.
+
+Example:
+   qindex ingest --log /var/lib/condor/spool/job_queue.log --db queue.db`,
+		Flags: []cli.Flag{logFlag, dbFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("ingest: unexpected argument %q", c.Args().First())
+			}
+			logPath, err := required(c, logFlag)
+			if err != nil {
+				return err
+			}
+			dbPath, err := required(c, dbFlag)
+			if err != nil {
+				return err
+			}
+			db, err := store.Open(dbPath, store.Options{})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			sum, err := ingest.CatchUp(c.Context, db, ingest.Options{Log: logPath, Logger: newLogger(e.stderr)})
+			if err != nil {
+				return fmt.Errorf("ingest %s: %w", logPath, err)
+			}
+			fmt.Fprintf(e.stdout, "ingest: %s\n", sum)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,105 @@
+// Command qindex replays an HTCondor schedd's job_queue.log into a bbolt
+// database and answers condor_q-style queries from it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, location: time.Local})
+	stop()
+	os.Exit(code)
+}
+
+// env is what a run of the command sees of the world; tests replace it.
+type env struct {
+	stdout, stderr io.Writer
+	now            func() time.Time
+	location       *time.Location
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// run runs the command line args and returns the exit status: 0 on
+// success, 2 for a bad command line, 1 for any other failure.
+func run(ctx context.Context, args []string, e env) int {
+	app := newApp(e)
+	err := app.RunContext(ctx, args)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "qindex: %v\n", err)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(e.stderr, "qindex: interrupted\n")
+		return 1
+	}
+	fmt.Fprintf(e.stderr, "qindex: %v\n", err)
+	return 1
+}
+
+func newApp(e env) *cli.App {
+	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	app := &cli.App{
+		Name:  "qindex",
+		Usage: "index an HTCondor job_queue.log and query it like condor_q",
+		Description: `qindex replays a schedd's job_queue.log into a bbolt database and answers
+condor_q-style queries from that file, without asking the schedd.
+
+Example:
+   qindex ingest --log /var/lib/condor/spool/job_queue.log --db /var/lib/qindex/queue.db
+   qindex q --db /var/lib/qindex/queue.db alice --af ClusterId,ProcId,JobStatus`,
+		Writer:          e.stdout,
+		ErrWriter:       e.stderr,
+		OnUsageError:    onUsage,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+		Commands:        []*cli.Command{ingestCommand(e), queryCommand(e), genCommand(e), demoCommand(e)},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = onUsage
+	}
+	return app
+}
+
+var dbFlag = &cli.StringFlag{Name: "db", Usage: "the qindex database `FILE`", EnvVars: []string{"QINDEX_DB"}}
+var logFlag = &cli.StringFlag{Name: "log", Usage: "the schedd's job_queue.log `FILE`", EnvVars: []string{"QINDEX_LOG"}}
+
+// required returns the value of a string flag that must be set.
+func required(c *cli.Context, f *cli.StringFlag) (string, error) {
+	v := c.String(f.Name)
+	if v == "" {
+		env := ""
+		if len(f.EnvVars) > 0 {
+			env = " (or set " + f.EnvVars[0] + ")"
+		}
+		return "", usagef("%s: --%s is required%s", c.Command.Name, f.Name, env)
+	}
+	return v, nil
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}

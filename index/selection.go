@@ -1,0 +1,195 @@
+package index
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qindex/qindex/store"
+)
+
+// Selection is what condor_q's arguments select: the jobs that match any of
+// the owners, cluster ids or job ids (every job when there are none) and
+// that satisfy the constraint, if there is one.
+type Selection struct {
+	Owners     []string
+	Clusters   []int64
+	Jobs       []store.Key
+	Constraint *Expr
+}
+
+// ParseSelection reads condor_q-style positional arguments (an owner name,
+// a cluster id "123" or a job id "123.4") and a constraint expression
+// (empty for none).
+func ParseSelection(args []string, constraint string) (Selection, error) {
+	var s Selection
+	for _, a := range args {
+		if a == "" {
+			return s, fmt.Errorf("empty argument")
+		}
+		if c := a[0]; c < '0' || c > '9' {
+			s.Owners = append(s.Owners, a)
+			continue
+		}
+		cs, ps, isJob := strings.Cut(a, ".")
+		c, err := strconv.ParseInt(cs, 10, 32)
+		if err != nil || c < 1 {
+			return s, fmt.Errorf("argument %q is neither an owner, a cluster id nor a job id", a)
+		}
+		if !isJob {
+			s.Clusters = append(s.Clusters, c)
+			continue
+		}
+		p, err := strconv.ParseInt(ps, 10, 32)
+		if err != nil || p < 0 {
+			return s, fmt.Errorf("argument %q is neither an owner, a cluster id nor a job id", a)
+		}
+		s.Jobs = append(s.Jobs, store.Key{Cluster: c, Proc: p})
+	}
+	if strings.TrimSpace(constraint) != "" {
+		x, err := ParseExpr(constraint)
+		if err != nil {
+			return s, fmt.Errorf("constraint: %w", err)
+		}
+		s.Constraint = x
+	}
+	return s, nil
+}
+
+// Stats describe one run of a selection.
+type Stats struct {
+	Plan      string        // how the jobs were found
+	Evaluated int           // jobs read and tested
+	Matched   int           // jobs passed to the caller
+	Duration  time.Duration // time spent
+}
+
+// keyRange is an inclusive range of keys.
+type keyRange struct{ from, to store.Key }
+
+// ranges returns the key ranges a selection can be confined to: every job
+// when it names an owner (any job may match) or nothing at all, else the
+// named clusters and jobs, sorted and merged.
+func (s Selection) ranges() []keyRange {
+	if len(s.Owners) > 0 || len(s.Clusters)+len(s.Jobs) == 0 {
+		return []keyRange{{store.AllJobs[0], store.AllJobs[1]}}
+	}
+	var rs []keyRange
+	for _, c := range s.Clusters {
+		rs = append(rs, keyRange{store.Key{Cluster: c, Proc: 0}, store.Key{Cluster: c, Proc: 1<<31 - 1}})
+	}
+	for _, j := range s.Jobs {
+		rs = append(rs, keyRange{j, j})
+	}
+	slices.SortFunc(rs, func(a, b keyRange) int { return compareKeys(a.from, b.from) })
+	merged := rs[:1]
+	for _, r := range rs[1:] {
+		last := &merged[len(merged)-1]
+		if compareKeys(r.from, last.to) <= 0 {
+			if compareKeys(r.to, last.to) > 0 {
+				last.to = r.to
+			}
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
+}
+
+func compareKeys(a, b store.Key) int {
+	if a.Cluster != b.Cluster {
+		return cmpInt(a.Cluster, b.Cluster)
+	}
+	return cmpInt(a.Proc, b.Proc)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Run calls fn for each selected job in (cluster, proc) order, stopping
+// after limit jobs when limit > 0, or at fn's first error.
+func (s Selection) Run(snap *store.Snapshot, env *Env, limit int, fn func(store.Job) error) (Stats, error) {
+	start := time.Now()
+	rs := s.ranges()
+	st := Stats{Plan: "scan of all jobs"}
+	if len(s.Owners) == 0 && len(rs) > 0 && (len(s.Clusters)+len(s.Jobs)) > 0 {
+		st.Plan = fmt.Sprintf("key ranges (%d)", len(rs))
+	}
+	var err error
+	for _, r := range rs {
+		for job := range snap.Jobs(r.from, r.to) {
+			st.Evaluated++
+			if !s.matchesArgs(job, env) {
+				continue
+			}
+			if s.Constraint != nil {
+				env.Bind(job, s.Constraint)
+				if !env.Matches(s.Constraint) {
+					continue
+				}
+			}
+			st.Matched++
+			if err = fn(job); err != nil || limit > 0 && st.Matched >= limit {
+				break
+			}
+		}
+		if err != nil || limit > 0 && st.Matched >= limit {
+			break
+		}
+	}
+	if err == nil {
+		err = snap.Err()
+	}
+	st.Duration = time.Since(start)
+	return st, err
+}
+
+// matchesArgs reports whether job matches one of the positional arguments
+// (or there are none). Owners match as condor_q's Owner == "name": string
+// equality ignoring case.
+func (s Selection) matchesArgs(job store.Job, env *Env) bool {
+	if len(s.Owners)+len(s.Clusters)+len(s.Jobs) == 0 {
+		return true
+	}
+	if slices.Contains(s.Clusters, job.Key.Cluster) || slices.Contains(s.Jobs, job.Key) {
+		return true
+	}
+	if len(s.Owners) == 0 {
+		return false
+	}
+	owner, ok := OwnerOf(job, env)
+	if !ok {
+		return false
+	}
+	for _, o := range s.Owners {
+		if store.EqualFold(owner, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// OwnerOf returns the job's effective Owner as a string, evaluating it only
+// when it is not a plain string literal.
+func OwnerOf(job store.Job, env *Env) (string, bool) {
+	text, ok := job.Lookup("Owner")
+	if !ok {
+		return "", false
+	}
+	if store.LiteralKind(text) == store.KindString {
+		return store.StringValue(text), true
+	}
+	owner := AttrExpr("Owner")
+	env.Bind(job, owner)
+	v, err := env.Eval(owner).StringValue()
+	return v, err == nil
+}
