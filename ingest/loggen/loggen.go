@@ -178,23 +178,23 @@ func (g *Generator) step(x w) {
 	fill := float64(len(g.jobs)) / float64(g.cfg.TargetJobs)
 	r := g.rng.Float64()
 	switch {
-	case len(g.jobs) == 0 || r < 0.30*(1-fill)+0.02:
+	case len(g.jobs) == 0 || r < 0.15*(1-fill)+0.015:
 		g.submit(x)
-	case r < 0.45:
+	case r < 0.34:
 		g.start(x)
-	case r < 0.52:
+	case r < 0.39:
 		g.hold(x)
-	case r < 0.57:
+	case r < 0.43:
 		g.release(x)
-	case r < 0.67:
+	case r < 0.51:
 		g.complete(x)
-	case r < 0.70:
+	case r < 0.53:
 		g.remove(x)
-	case r < 0.70+0.12*fill:
+	case r < 0.53+0.10*fill:
 		g.destroyFinished(x)
-	case r < 0.93:
-		g.update(x)
 	case r < 0.95:
+		g.update(x)
+	case r < 0.965:
 		g.editOwner(x)
 	default:
 		g.editJob(x)
@@ -313,6 +313,17 @@ func (g *Generator) start(x w) {
 	x.set(k, key, "RemoteHost", fmt.Sprintf(`"slot%d@node%03d.example.org"`, 1+g.rng.IntN(32), g.rng.IntN(500)))
 	x.set(k, key, "ClaimId", fmt.Sprintf(`"<10.0.0.%d:9618>#%d#1#..."`, g.rng.IntN(255), g.now))
 	x.set(k, key, "NumJobStarts", strconv.Itoa(1+g.rng.IntN(3)))
+	x.set(k, key, "NumJobMatches", strconv.Itoa(1+g.rng.IntN(3)))
+	x.set(k, key, "LastMatchTime", strconv.FormatInt(g.now, 10))
+	x.set(k, key, "JobStartDate", strconv.FormatInt(g.now, 10))
+	x.set(k, key, "RemoteSlotID", strconv.Itoa(1+g.rng.IntN(32)))
+	x.set(k, key, "StartdPrincipal", `"execute-side@matchsession/10.0.0.`+strconv.Itoa(g.rng.IntN(255))+`"`)
+	x.set(k, key, "MachineAttrCpus0", strconv.Itoa(1+g.rng.IntN(64)))
+	x.set(k, key, "MachineAttrSlotWeight0", strconv.Itoa(1+g.rng.IntN(8)))
+	x.set(k, key, "JobRunCount", strconv.Itoa(1+g.rng.IntN(3)))
+	x.set(k, key, "LastJobLeaseRenewal", strconv.FormatInt(g.now, 10))
+	x.set(k, key, "TransferInStarted", strconv.FormatInt(g.now, 10))
+	x.set(k, key, "TransferInFinished", strconv.FormatInt(g.now+int64(g.rng.IntN(30)), 10))
 	x.end()
 }
 
@@ -367,6 +378,14 @@ func (g *Generator) complete(x w) {
 	x.set(k, key, "ExitCode", []string{"0", "0", "0", "1", "-1"}[g.rng.IntN(5)])
 	x.set(k, key, "RemoteWallClockTime", strconv.Itoa(g.rng.IntN(100000))+".0")
 	x.set(k, key, "RemoteUserCpu", fmt.Sprintf("%d.%d", g.rng.IntN(90000), g.rng.IntN(10)))
+	x.set(k, key, "RemoteSysCpu", fmt.Sprintf("%d.0", g.rng.IntN(9000)))
+	x.set(k, key, "ExitBySignal", "false")
+	x.set(k, key, "JobCurrentFinishTransferOutputDate", strconv.FormatInt(g.now, 10))
+	x.set(k, key, "BytesSent", fmt.Sprintf("%d.0", g.rng.IntN(1<<30)))
+	x.set(k, key, "BytesRecvd", fmt.Sprintf("%d.0", g.rng.IntN(1<<30)))
+	if h, ok := g.ads[key].attrs["remotehost"]; ok {
+		x.set(k, key, "LastRemoteHost", h.value)
+	}
 	x.del(k, key, "RemoteHost")
 	x.del(k, key, "ClaimId")
 	x.end()
@@ -426,7 +445,10 @@ func (g *Generator) update(x w) {
 	x.set(k, key, "ResidentSetSize", strconv.Itoa(1000*(1+g.rng.IntN(1000))))
 	if g.rng.IntN(2) == 0 {
 		x.set(k, key, "DiskUsage", strconv.Itoa(g.rng.IntN(1000000)))
+		x.set(k, key, "MemoryUsage", "((ResidentSetSize + 1023) / 1024)")
 	}
+	x.set(k, key, "RemoteWallClockTime", strconv.Itoa(g.rng.IntN(100000))+".0")
+	x.set(k, key, "LastJobLeaseRenewal", strconv.FormatInt(g.now, 10))
 }
 
 // editOwner changes a cluster's Owner (condor_qedit on the cluster), which
