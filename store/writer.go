@@ -29,15 +29,22 @@ type Writer struct {
 	ads   *bolt.Bucket
 
 	cache   map[Key]*pendingAd
+	lastKey Key        // the key touched last: consecutive records
+	last    *pendingAd // usually name the same ad
 	pending int // bytes held by cache
 	ops     int
 
 	arena   [][]byte // copies of keys and values handed to bbolt, kept until commit
 	cur     int      // first arena chunk that may have room
 	scratch []byte
-	keys    []Key
+	dirty   []keyedAd
 	names   map[string]string // interned attribute names
 	promote bool
+}
+
+type keyedAd struct {
+	k Key
+	p *pendingAd
 }
 
 // pendingAd is an ad touched since the last commit.
@@ -74,7 +81,11 @@ func (w *Writer) begin() error {
 
 // touch returns the pending copy of the ad under k, reading it on first use.
 func (w *Writer) touch(k Key) (*pendingAd, error) {
+	if w.last != nil && w.lastKey == k {
+		return w.last, nil
+	}
 	if p, ok := w.cache[k]; ok {
+		w.lastKey, w.last = k, p
 		return p, nil
 	}
 	if err := w.begin(); err != nil {
@@ -87,9 +98,13 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 			return nil, fmt.Errorf("db %s: ad %s: %w", w.db.path, k, err)
 		}
 		p.stored, p.exists, p.myType, p.attrs = true, true, t, attrs
-		w.pending += len(v) + 32*len(attrs)
+		// The decoded copy, its encoding at commit, and the page bbolt
+		// rewrites for it: with updates spread over the queue, each stored
+		// ad touched costs about a page of its own at commit.
+		w.pending += 2*len(v) + 32*len(attrs) + w.db.pageSize
 	}
 	w.cache[k] = p
+	w.lastKey, w.last = k, p
 	return p, nil
 }
 
@@ -201,16 +216,16 @@ func (w *Writer) Commit(pos Position) error {
 }
 
 func (w *Writer) flush(pos Position) error {
-	w.keys = w.keys[:0]
+	w.dirty = w.dirty[:0]
 	for k, p := range w.cache {
 		if p.dirty {
-			w.keys = append(w.keys, k)
+			w.dirty = append(w.dirty, keyedAd{k, p})
 		}
 	}
-	slices.SortFunc(w.keys, compareKeys)
+	slices.SortFunc(w.dirty, func(a, b keyedAd) int { return compareKeys(a.k, b.k) })
 	jobs := getUint(w.state, keyJobs)
-	for _, k := range w.keys {
-		p := w.cache[k]
+	for _, d := range w.dirty {
+		k, p := d.k, d.p
 		kb := w.keep(appendKey(w.scratch[:0], k))
 		switch {
 		case p.exists:
@@ -258,6 +273,8 @@ func (w *Writer) Rollback() {
 func (w *Writer) reset() {
 	w.tx, w.state, w.ads = nil, nil, nil
 	clear(w.cache)
+	w.last = nil
+	clear(w.dirty)
 	w.pending, w.ops, w.promote = 0, 0, false
 	kept := w.arena[:0]
 	for _, c := range w.arena {
