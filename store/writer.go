@@ -31,7 +31,7 @@ type Writer struct {
 	cache   map[Key]*pendingAd
 	lastKey Key        // the key touched last: consecutive records
 	last    *pendingAd // usually name the same ad
-	pending int // bytes held by cache
+	pending int        // bytes held by cache
 	ops     int
 
 	arena   [][]byte // copies of keys and values handed to bbolt, kept until commit
