@@ -286,8 +286,40 @@ func literalAF(text []byte) (string, bool) {
 	return "", false
 }
 
-// FormatValue formats an evaluated value as condor_q -af does.
+// FormatValue formats an evaluated value as condor_q -af does: scalars
+// bare, lists and records in ClassAd syntax.
 func FormatValue(v classad.Value) string {
+	if v.IsList() || v.IsClassAd() {
+		return unparse(v)
+	}
+	return formatScalar(v)
+}
+
+// unparse writes a value in ClassAd syntax, strings quoted.
+func unparse(v classad.Value) string {
+	switch {
+	case v.IsString():
+		s, _ := v.StringValue()
+		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	case v.IsList():
+		l, _ := v.ListValue()
+		parts := make([]string, len(l))
+		for i, el := range l {
+			parts[i] = unparse(el)
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
+	case v.IsClassAd():
+		ad, _ := v.ClassAdValue()
+		var parts []string
+		for _, n := range ad.GetAttributes() {
+			parts = append(parts, n+" = "+unparse(ad.EvaluateAttr(n)))
+		}
+		return "[ " + strings.Join(parts, "; ") + " ]"
+	}
+	return formatScalar(v)
+}
+
+func formatScalar(v classad.Value) string {
 	switch {
 	case v.IsUndefined():
 		return "undefined"

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,7 +45,7 @@ func usagef(format string, args ...any) error {
 // success, 2 for a bad command line, 1 for any other failure.
 func run(ctx context.Context, args []string, e env) int {
 	app := newApp(e)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	var ue usageError
 	switch {
 	case err == nil:
@@ -77,11 +78,71 @@ Example:
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		Commands:        []*cli.Command{ingestCommand(e), queryCommand(e), genCommand(e), demoCommand(e)},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("unknown command %q (see 'qindex --help')", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = onUsage
 	}
 	return app
+}
+
+// flagsFirst moves a command's flags before its positional arguments, so
+// that "qindex q alice --af Owner" works as condor_q users expect: the CLI
+// package stops reading flags at the first positional argument. A "--"
+// ends the flags, as usual.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	var cmd *cli.Command
+	i := 1
+	for ; i < len(args); i++ {
+		if !strings.HasPrefix(args[i], "-") {
+			cmd = app.Command(args[i])
+			break
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	flags := []string{}
+	var positional []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			positional = append(positional, rest[j:]...)
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "-") || name == "" {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		if n, _, hasValue := strings.Cut(name, "="); !hasValue && takesValue[n] && j+1 < len(rest) {
+			j++
+			flags = append(flags, rest[j])
+		}
+	}
+	out := append([]string{}, args[:i+1]...)
+	out = append(out, flags...)
+	if len(positional) > 0 && positional[0] != "--" {
+		out = append(out, "--")
+	}
+	return append(out, positional...)
 }
 
 var dbFlag = &cli.StringFlag{Name: "db", Usage: "the qindex database `FILE`", EnvVars: []string{"QINDEX_DB"}}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// fixedNow is the clock of the golden outputs.
+var fixedNow = time.Unix(1763830000, 0)
+
+// runCLI runs qindex with args and returns its output and exit status.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"qindex"}, args...), env{
+		stdout: &out, stderr: &errOut, now: func() time.Time { return fixedNow }, location: time.UTC,
+	})
+	return out.String(), errOut.String(), code
+}
+
+// ingestFixture replays testdata/<name> into a new db and returns its path.
+func ingestFixture(t *testing.T, name string) string {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "q.db")
+	out, errOut, code := runCLI(t, "ingest", "--log", filepath.Join("..", "..", "testdata", name), "--db", db)
+	if code != 0 {
+		t.Fatalf("ingest %s: exit %d: %s", name, code, errOut)
+	}
+	if !strings.HasPrefix(out, "ingest: ") || !strings.Contains(out, " jobs, ") {
+		t.Fatalf("ingest summary: %q", out)
+	}
+	return db
+}
+
+// goldenQueries run against both fixtures: queue.log and its compaction
+// snapshot replay to the same queue, so they share the golden files.
+var goldenQueries = []struct {
+	name string
+	args []string
+}{
+	{"table", nil},
+	{"totals", []string{"--totals"}},
+	{"af", []string{"--af", "ClusterId,ProcId,Owner,JobStatus,Cmd,Args,HoldReason"}},
+	{"af-expressions", []string{"--af", `ClusterId, ProcId, RequestMemory / 1024, LeaveJobInQueue, JobMachineAttrs, strcat(Owner, "-", ProcId), RemoteWallClockTime, TransferExecutable, Environment`}},
+	{"long", []string{"--long"}},
+	{"json", []string{"--json"}},
+	{"args", []string{"bob", "1.1", "3", "--af", "ClusterId,ProcId,Owner,JobStatus"}},
+	{"constraint", []string{"--constraint", `JobStatus == 5 && Owner =?= "alice"`, "--af", "ClusterId,ProcId,HoldReasonCode,HoldReason"}},
+	{"constraint-case", []string{"--constraint", `Owner == "ALICE"`, "--totals"}},
+	{"owner-edit", []string{"dave", "--af", "ClusterId,ProcId,Owner,JobStatus"}},
+	{"limit", []string{"--limit", "2", "--af", "ClusterId,ProcId"}},
+	{"job-prio", []string{"2", "--af", "ClusterId,ProcId,JobPrio"}},
+}
+
+func TestGolden(t *testing.T) {
+	for _, fixture := range []string{"queue.log", "snapshot.log"} {
+		db := ingestFixture(t, fixture)
+		for _, q := range goldenQueries {
+			t.Run(fixture+"/"+q.name, func(t *testing.T) {
+				out, errOut, code := runCLI(t, append([]string{"q", "--db", db}, q.args...)...)
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				path := filepath.Join("..", "..", "testdata", "golden", q.name+".txt")
+				if *update && fixture == "queue.log" {
+					if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out != string(want) {
+					t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", path, out, want)
+				}
+			})
+		}
+	}
+}
+
+func TestJSONIsValidAndKeepsValues(t *testing.T) {
+	db := ingestFixture(t, "queue.log")
+	out, _, code := runCLI(t, "q", "--db", db, "--json")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	var jobs []map[string]any
+	if err := json.Unmarshal([]byte(out), &jobs); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(jobs) != 7 {
+		t.Fatalf("%d jobs, want 7", len(jobs))
+	}
+	j := jobs[3] // 2.0
+	checks := map[string]any{
+		"Cmd": `C:\Users\bob\jobs\render.exe`, "Args": "scene.blend  --frames 1-10", "JobPrio": float64(-5),
+		"TransferExecutable": false, "Owner": "bob",
+	}
+	for k, want := range checks {
+		if j[k] != want {
+			t.Errorf("2.0 %s = %#v, want %#v", k, j[k], want)
+		}
+	}
+	one := jobs[0]
+	if one["Requirements"] != `/Expr(((TARGET.Arch == "X86_64") && (TARGET.OpSys == "LINUX") && (TARGET.Memory >= RequestMemory)))/` {
+		t.Errorf("Requirements = %#v", one["Requirements"])
+	}
+	if one["Environment"] != `MSG="hello  world" PATH=/usr/bin` || one["TransferOutputRemaps"] != nil {
+		t.Errorf("Environment %#v TransferOutputRemaps %#v", one["Environment"], one["TransferOutputRemaps"])
+	}
+	if !strings.Contains(out, `"\/Expr(`) {
+		t.Error(`expressions are not written as "\/Expr(...)\/"`)
+	}
+}
+
+func TestSecretsNeverShown(t *testing.T) {
+	db := ingestFixture(t, "snapshot.log") // the snapshot holds a ClaimId, as the schedd writes it
+	for _, args := range [][]string{{"--long"}, {"--json"}, {"--af", "ClaimId"}} {
+		out, _, _ := runCLI(t, append([]string{"q", "--db", db}, args...)...)
+		if strings.Contains(out, "secret") {
+			t.Errorf("q %v shows a secret:\n%s", args, out)
+		}
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	db := ingestFixture(t, "queue.log")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	notDB := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notDB, []byte("hello, this is not a database\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"q without --db", []string{"q"}, 2, "--db is required"},
+		{"unknown flag", []string{"q", "--db", db, "--bogus"}, 2, "bogus"},
+		{"unparsable constraint", []string{"q", "--db", db, "--constraint", "JobStatus == (("}, 2, "--constraint"},
+		{"unparsable af", []string{"q", "--db", db, "--af", "ClusterId,(("}, 2, "--af"},
+		{"two output forms", []string{"q", "--db", db, "--long", "--json"}, 2, "cannot be combined"},
+		{"negative limit", []string{"q", "--db", db, "--limit", "-1"}, 2, "--limit"},
+		{"bad limit", []string{"q", "--db", db, "--limit", "x"}, 2, "limit"},
+		{"bad job id", []string{"q", "--db", db, "1.x"}, 2, `"1.x"`},
+		{"missing db", []string{"q", "--db", missing}, 1, missing},
+		{"not a db", []string{"q", "--db", notDB}, 1, "not a qindex database"},
+		{"ingest without --log", []string{"ingest", "--db", db}, 2, "--log is required"},
+		{"ingest of a missing log", []string{"ingest", "--db", filepath.Join(dir, "new.db"), "--log", filepath.Join(dir, "nope.log")}, 1, "nope.log"},
+		{"ingest into a foreign file", []string{"ingest", "--db", notDB, "--log", filepath.Join("..", "..", "testdata", "queue.log")}, 1, "not a qindex database"},
+		{"unknown command", []string{"frobnicate"}, 2, "frobnicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errOut, code := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.msg) {
+				t.Errorf("exit %d, stderr %q; want exit %d and a message with %q", code, errOut, tt.code, tt.msg)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Error("q created the missing db")
+	}
+	if b, _ := os.ReadFile(notDB); string(b) != "hello, this is not a database\n" {
+		t.Error("a foreign file was changed")
+	}
+}
+
+func TestEnvironmentVariables(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "q.db")
+	t.Setenv("QINDEX_DB", db)
+	t.Setenv("QINDEX_LOG", filepath.Join("..", "..", "testdata", "queue.log"))
+	if _, errOut, code := runCLI(t, "ingest"); code != 0 {
+		t.Fatalf("ingest from the environment: %d %s", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "q", "--totals")
+	if code != 0 || !strings.HasPrefix(out, "7 jobs;") {
+		t.Errorf("q from the environment: %d %q %s", code, out, errOut)
+	}
+}
+
+func TestIngestAgainReplaysNothing(t *testing.T) {
+	db := ingestFixture(t, "queue.log")
+	out, _, code := runCLI(t, "ingest", "--log", filepath.Join("..", "..", "testdata", "queue.log"), "--db", db)
+	if code != 0 || !strings.HasPrefix(out, "ingest: 0 records, 0 transactions, 7 jobs, 0 bytes") {
+		t.Errorf("second ingest: %d %q", code, out)
+	}
+}
+
+func TestEveryCommandHelpHasAnExample(t *testing.T) {
+	for _, cmd := range []string{"ingest", "q", "gen", "demo"} {
+		out, _, code := runCLI(t, cmd, "--help")
+		if code != 0 || !strings.Contains(out, "Example:") || !strings.Contains(out, "qindex "+cmd) {
+			t.Errorf("%s --help (exit %d) has no example:\n%s", cmd, code, out)
+		}
+	}
+}
