@@ -22,7 +22,7 @@ type Limits struct {
 
 // DefaultLimits suit both a bulk load and a daemon that must show new
 // transactions within a second.
-var DefaultLimits = Limits{Records: 1 << 20, Bytes: 96 << 20, Delay: time.Second}
+var DefaultLimits = Limits{Records: 1 << 20, Bytes: 48 << 20, Delay: time.Second}
 
 // Options configure CatchUp.
 type Options struct {

@@ -149,7 +149,8 @@ func (w *Writer) SetAttr(k Key, name, value []byte) (bool, error) {
 		p.attrs = slices.Insert(p.attrs, i, Attr{Name: w.intern(name), Value: string(value)})
 	}
 	p.dirty = true
-	w.pending += len(name) + len(value) + 32
+	// The text, its encoding at commit and its share of a page.
+	w.pending += 3*(len(name)+len(value)) + 32
 	return true, nil
 }
 

@@ -33,6 +33,7 @@ Example:
 			if err != nil {
 				return err
 			}
+			limitMemory()
 			db, err := store.Open(dbPath, store.Options{})
 			if err != nil {
 				return err

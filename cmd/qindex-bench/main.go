@@ -1,0 +1,146 @@
+// Command qindex-bench measures the qindex command itself on a generated
+// queue and prints the figures docs/BENCHMARKS.md records: full replay rate
+// and peak anonymous memory, a catch-up with nothing new, and a query over
+// every job.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	bin := flag.String("qindex", "bin/qindex", "the qindex `binary` to measure")
+	dir := flag.String("dir", "bench", "`DIR` for the generated log and databases (reused)")
+	jobs := flag.Int("jobs", 125000, "jobs in the generated queue")
+	runs := flag.Int("runs", 3, "runs of each measurement (the median is shown)")
+	flag.Parse()
+	if err := run(*bin, *dir, *jobs, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "qindex-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, dir string, jobs, runs int) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	log := filepath.Join(dir, fmt.Sprintf("job_queue-%d.log", jobs))
+	snap := filepath.Join(dir, fmt.Sprintf("snapshot-%d.log", jobs))
+	for _, f := range []struct {
+		path string
+		args []string
+	}{{log, nil}, {snap, []string{"--compact"}}} {
+		if _, err := os.Stat(f.path); err != nil {
+			args := append([]string{"gen", "--out", f.path, "--jobs", strconv.Itoa(jobs)}, f.args...)
+			if _, _, err := measure(bin, args...); err != nil {
+				return err
+			}
+		}
+	}
+	db := filepath.Join(dir, "bench.db")
+	fmt.Printf("qindex-bench: %s, %d jobs, median of %d runs\n\n", bin, jobs, runs)
+	fmt.Printf("%-46s %12s %14s\n", "measurement", "result", "peak RssAnon")
+
+	for _, f := range []struct{ name, log string }{{"full replay of the generated log", log}, {"full replay of its compaction snapshot", snap}} {
+		fi, err := os.Stat(f.log)
+		if err != nil {
+			return err
+		}
+		var times []time.Duration
+		var peak int64
+		for range runs {
+			os.Remove(db)
+			d, p, err := measure(bin, "ingest", "--log", f.log, "--db", db)
+			if err != nil {
+				return err
+			}
+			times, peak = append(times, d), max(peak, p)
+		}
+		d := median(times)
+		fmt.Printf("%-46s %9.1f MB/s %11.1f MiB   (%.1f MB in %.2f s)\n", f.name, float64(fi.Size())/d.Seconds()/1e6,
+			float64(peak)/(1<<20), float64(fi.Size())/1e6, d.Seconds())
+	}
+	os.Remove(db)
+	if _, _, err := measure(bin, "ingest", "--log", log, "--db", db); err != nil {
+		return err
+	}
+	for _, m := range []struct {
+		name string
+		args []string
+	}{
+		{"ingest with nothing new", []string{"ingest", "--log", log, "--db", db}},
+		{"q --af ClusterId,ProcId,Owner,JobStatus (all)", []string{"q", "--db", db, "--af", "ClusterId,ProcId,Owner,JobStatus"}},
+		{"q --totals (all)", []string{"q", "--db", db, "--totals"}},
+		{"q --constraint 'Owner == \"user001\"' --totals", []string{"q", "--db", db, "--constraint", `Owner == "user001"`, "--totals"}},
+		{"q --constraint 'RequestMemory > 4096 && JobStatus == 1'", []string{"q", "--db", db, "--constraint", "RequestMemory > 4096 && JobStatus == 1", "--totals"}},
+	} {
+		var times []time.Duration
+		var peak int64
+		for range max(runs, 5) {
+			d, p, err := measure(bin, m.args...)
+			if err != nil {
+				return err
+			}
+			times, peak = append(times, d), max(peak, p)
+		}
+		fmt.Printf("%-46s %9.1f ms %13.1f MiB\n", m.name, float64(median(times).Microseconds())/1000, float64(peak)/(1<<20))
+	}
+	return nil
+}
+
+// measure runs bin with args, and returns its wall time and the peak of its
+// RssAnon, sampled every millisecond from /proc.
+func measure(bin string, args ...string) (time.Duration, int64, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peak int64
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	for {
+		select {
+		case err := <-done:
+			d := time.Since(start)
+			if err != nil {
+				return 0, 0, fmt.Errorf("%s %s: %v: %s", bin, strings.Join(args, " "), err, stderr.String())
+			}
+			return d, peak, nil
+		case <-time.After(time.Millisecond):
+			peak = max(peak, rssAnon(status))
+		}
+	}
+}
+
+func rssAnon(status string) int64 {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
