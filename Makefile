@@ -1,0 +1,30 @@
+# qindex: a newcomer needs two targets, `make run` and `make test`.
+GO      ?= go
+BIN     := bin/qindex
+JOBS    ?= 125000
+
+.PHONY: all build run test bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/qindex
+
+# A demo on a generated, changing queue: a model schedd keeps writing
+# demo/job_queue.log and demo/qindex.db follows it. Query it from another
+# terminal while it runs; Ctrl-C stops it.
+run: build
+	./$(BIN) demo --dir demo
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# Go benchmarks (in-process), then the CLI measured as a process on a
+# generated queue of $(JOBS) jobs. Figures go in docs/BENCHMARKS.md.
+bench: build
+	QINDEX_BENCH_JOBS=$(JOBS) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS)
+
+clean:
+	rm -rf bin demo bench

@@ -1,0 +1,267 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/qindex/qindex/store"
+)
+
+func TestParseSelection(t *testing.T) {
+	s, err := ParseSelection([]string{"alice", "12", "3.4", "bob@example.org"}, "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Owners, []string{"alice", "bob@example.org"}) || !slices.Equal(s.Clusters, []int64{12}) ||
+		!slices.Equal(s.Jobs, []store.Key{{Cluster: 3, Proc: 4}}) || s.Constraint != nil {
+		t.Errorf("ParseSelection = %+v", s)
+	}
+	for _, bad := range []string{"", "0", "1.x", "1.-1", "1.2.3", "99999999999"} {
+		if _, err := ParseSelection([]string{bad}, ""); err == nil {
+			t.Errorf("ParseSelection(%q) accepted", bad)
+		}
+	}
+	if _, err := ParseSelection(nil, "JobStatus =="); err == nil || !strings.HasPrefix(err.Error(), "constraint: ") {
+		t.Errorf("bad constraint: %v", err)
+	}
+}
+
+func TestRanges(t *testing.T) {
+	tests := []struct {
+		sel  Selection
+		want []keyRange
+	}{
+		{Selection{}, []keyRange{{store.AllJobs[0], store.AllJobs[1]}}},
+		{Selection{Owners: []string{"a"}, Clusters: []int64{5}}, []keyRange{{store.AllJobs[0], store.AllJobs[1]}}},
+		{Selection{Clusters: []int64{5, 2}, Jobs: []store.Key{{5, 3}, {9, 1}, {2, 0}}}, []keyRange{
+			{store.Key{Cluster: 2, Proc: 0}, store.Key{Cluster: 2, Proc: 1<<31 - 1}},
+			{store.Key{Cluster: 5, Proc: 0}, store.Key{Cluster: 5, Proc: 1<<31 - 1}},
+			{store.Key{Cluster: 9, Proc: 1}, store.Key{Cluster: 9, Proc: 1}},
+		}},
+	}
+	for _, tt := range tests {
+		if got := tt.sel.ranges(); !slices.Equal(got, tt.want) {
+			t.Errorf("ranges(%+v) = %v, want %v", tt.sel, got, tt.want)
+		}
+	}
+}
+
+func TestParseExprRefs(t *testing.T) {
+	tests := []struct {
+		text string
+		refs []string
+	}{
+		{"5", nil},
+		{`"x"`, nil},
+		{"Owner", []string{"Owner"}},
+		{`MY.Owner == "a" && TARGET.Memory > RequestMemory && owner =!= undefined`, []string{"Owner", "RequestMemory"}},
+		{"ifThenElse(JobStatus == 2, { A, B }, [ x = C ].x)", []string{"JobStatus", "A", "B", "C"}},
+		{"L[Index] ?: Fallback", []string{"L", "Index", "Fallback"}},
+	}
+	for _, tt := range tests {
+		x, err := ParseExpr(tt.text)
+		if err != nil {
+			t.Errorf("ParseExpr(%q): %v", tt.text, err)
+			continue
+		}
+		if !slices.Equal(x.Refs, tt.refs) {
+			t.Errorf("refs of %q = %v, want %v", tt.text, x.Refs, tt.refs)
+		}
+	}
+	if x, _ := ParseExpr("MY.Owner"); x.Attr() != "Owner" {
+		t.Errorf("Attr of MY.Owner = %q", x.Attr())
+	}
+	if x, _ := ParseExpr("Owner + 1"); x.Attr() != "" {
+		t.Errorf("Attr of an expression = %q", x.Attr())
+	}
+}
+
+// testDB builds a store holding the given ads ("key" then "Name value" pairs).
+func testDB(t *testing.T, ads map[string][]string) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "q.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.BeginReload(); err != nil {
+		t.Fatal(err)
+	}
+	w := db.NewWriter()
+	for k, attrs := range ads {
+		key, err := store.ParseKey([]byte(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.NewAd(key, "Job")
+		for _, a := range attrs {
+			n, v, _ := strings.Cut(a, " ")
+			w.SetAttr(key, []byte(n), []byte(v))
+		}
+	}
+	w.Promote()
+	if err := w.Commit(store.Position{}); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestEvaluationAgainstJobs(t *testing.T) {
+	db := testDB(t, map[string][]string{
+		"1.-1": {`Owner "alice"`, "RequestMemory 4096", "Limit (RequestMemory * 2)", "Done ((JobStatus == 4) && (CurrentTime - CompletionDate < 100))"},
+		"1.0":  {"JobStatus 4", "CompletionDate 950", `Cmd "C:\Users\alice\a.exe"`, "Broken (1 +"},
+		"1.1":  {"JobStatus 2", "RequestMemory 100", `Owner "ALICE"`},
+		"2.0":  {"JobStatus 1", "One 1", "Real 2.5"},
+	})
+	tests := []struct {
+		expr string
+		want []string // results per job in key order
+	}{
+		{"Limit", []string{"8192", "200", "undefined"}},        // through an attribute that references another, chained
+		{"Done", []string{"true", "false", "undefined"}},        // CurrentTime supplied when the job lacks it
+		{`Owner == "alice"`, []string{"true", "true", "undefined"}}, // == ignores case
+		{`Owner =?= "alice"`, []string{"true", "false", "false"}},   // =?= does not
+		{"Cmd", []string{`C:\Users\alice\a.exe`, "undefined", "undefined"}},
+		{"Broken", []string{"error", "undefined", "undefined"}},
+		{"Real * 2", []string{"undefined", "undefined", "5.0"}},
+		{"JobStatus == 2.0", []string{"false", "true", "false"}},
+	}
+	env := NewEnv(1000)
+	for _, tt := range tests {
+		x, err := ParseExpr(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		db.View(func(s *store.Snapshot) error {
+			for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
+				env.Bind(job, x)
+				got = append(got, FormatValue(env.Eval(x)))
+			}
+			return nil
+		})
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}
+
+func TestSelectionRun(t *testing.T) {
+	db := testDB(t, map[string][]string{
+		"1.-1": {`Owner "alice"`}, "1.0": {"JobStatus 1"}, "1.1": {"JobStatus 2"},
+		"2.-1": {`Owner "bob"`}, "2.0": {"JobStatus 5"},
+		"3.0": {`Owner "carol"`, "JobStatus 1"}, "0.0": {`Owner "header"`}, "3.-2": {`Owner "x"`},
+		"4.0": {"JobStatus 1", "One 1"},
+	})
+	tests := []struct {
+		args       []string
+		constraint string
+		limit      int
+		want       string
+	}{
+		{nil, "", 0, "1.0 1.1 2.0 3.0 4.0"},
+		{[]string{"ALICE"}, "", 0, "1.0 1.1"},
+		{[]string{"bob", "3"}, "", 0, "2.0 3.0"},
+		{[]string{"1.1", "2"}, "", 0, "1.1 2.0"},
+		{[]string{"alice"}, "JobStatus == 2", 0, "1.1"},
+		{nil, "JobStatus != 1", 0, "1.1 2.0"},
+		{nil, "One", 0, "4.0"}, // a non-zero number is true
+		{nil, "", 2, "1.0 1.1"},
+		{[]string{"nobody"}, "", 0, ""},
+		{nil, "Owner == undefined", 0, ""},
+	}
+	for _, tt := range tests {
+		sel, err := ParseSelection(tt.args, tt.constraint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		db.View(func(s *store.Snapshot) error {
+			_, err := sel.Run(s, NewEnv(0), tt.limit, func(j store.Job) error {
+				got = append(got, j.Key.String())
+				return nil
+			})
+			return err
+		})
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("args %v constraint %q limit %d: %v, want %s", tt.args, tt.constraint, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{"5", "5"}, {"-1", "-1"}, {"007", "7"}, {"3.0", "3.0"}, {"-0.5", "-0.5"}, {"1e10", "1e+10"},
+		{`"a  b"`, `"a  b"`}, {`"C:\Users\x"`, `"C:\\Users\\x"`}, {`"say \"hi\""`, `"say \"hi\""`},
+		{"TRUE", "true"}, {"undefined", "null"}, {`{ "a", 1, -2 }`, `["a", 1, -2]`}, {`[ x = 1; y = "z" ]`, `{"x": 1, "y": "z"}`},
+		{"(A + 1)", `"\/Expr((A + 1))\/"`}, {`strcat("a", B)`, `"\/Expr(strcat(\"a\", B))\/"`},
+	}
+	p := &JSONPrinter{Env: NewEnv(0)}
+	for _, tt := range tests {
+		got := string(p.appendJSONValue(nil, []byte(tt.text)))
+		if got != tt.want {
+			t.Errorf("JSON of %s = %s, want %s", tt.text, got, tt.want)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(got), &v); err != nil {
+			t.Errorf("JSON of %s is invalid: %s", tt.text, got)
+		}
+	}
+}
+
+func TestJSONStringEscapes(t *testing.T) {
+	for _, s := range []string{"plain", "tab\there", "nl\nx", "quote\"back\\slash", "ctrl\x01", "utf8 é ✓", "bad \xff byte"} {
+		b := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Errorf("%q -> %s: %v", s, b, err)
+			continue
+		}
+		if want := strings.ToValidUTF8(s, "\ufffd"); back != want {
+			t.Errorf("%q -> %s -> %q", s, b, back)
+		}
+	}
+}
+
+func TestTotalsLine(t *testing.T) {
+	var tot Totals
+	for _, st := range []int64{1, 1, 2, 3, 4, 5, 6, 7, 8, 0} {
+		tot.Add(st, 1)
+	}
+	if got, want := tot.String(), "10 jobs; 1 completed, 1 removed, 2 idle, 2 running, 1 held, 1 suspended"; got != want {
+		t.Errorf("totals %q, want %q", got, want)
+	}
+}
+
+func TestFormatDurationAndReal(t *testing.T) {
+	for s, want := range map[int64]string{0: "0+00:00:00", 59: "0+00:00:59", 3661: "0+01:01:01", 90061: "1+01:01:01", -5: "0+00:00:00"} {
+		if got := formatDuration(s); got != want {
+			t.Errorf("formatDuration(%d) = %s, want %s", s, got, want)
+		}
+	}
+	for f, want := range map[float64]string{3: "3.0", 0.5: "0.5", -2: "-2.0", 1e21: "1e+21"} {
+		if got := formatReal(f); got != want {
+			t.Errorf("formatReal(%v) = %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestLongPrinterMergesChain(t *testing.T) {
+	db := testDB(t, map[string][]string{"1.-1": {`Owner "a"`, "JobPrio 1", "B 2"}, "1.0": {"JOBPRIO 5", "A 1"}})
+	var buf bytes.Buffer
+	p := &LongPrinter{W: bufio.NewWriter(&buf)}
+	db.View(func(s *store.Snapshot) error {
+		for j := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
+			p.Job(j)
+		}
+		return p.End()
+	})
+	if want := "A = 1\nB = 2\nJOBPRIO = 5\nOwner = \"a\"\n\n"; buf.String() != want {
+		t.Errorf("long:\n%s\nwant\n%s", buf.String(), want)
+	}
+}
