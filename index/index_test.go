@@ -38,7 +38,7 @@ func TestRanges(t *testing.T) {
 	}{
 		{Selection{}, []keyRange{{store.AllJobs[0], store.AllJobs[1]}}},
 		{Selection{Owners: []string{"a"}, Clusters: []int64{5}}, []keyRange{{store.AllJobs[0], store.AllJobs[1]}}},
-		{Selection{Clusters: []int64{5, 2}, Jobs: []store.Key{{5, 3}, {9, 1}, {2, 0}}}, []keyRange{
+		{Selection{Clusters: []int64{5, 2}, Jobs: []store.Key{{Cluster: 5, Proc: 3}, {Cluster: 9, Proc: 1}, {Cluster: 2, Proc: 0}}}, []keyRange{
 			{store.Key{Cluster: 2, Proc: 0}, store.Key{Cluster: 2, Proc: 1<<31 - 1}},
 			{store.Key{Cluster: 5, Proc: 0}, store.Key{Cluster: 5, Proc: 1<<31 - 1}},
 			{store.Key{Cluster: 9, Proc: 1}, store.Key{Cluster: 9, Proc: 1}},
@@ -122,8 +122,8 @@ func TestEvaluationAgainstJobs(t *testing.T) {
 		expr string
 		want []string // results per job in key order
 	}{
-		{"Limit", []string{"8192", "200", "undefined"}},        // through an attribute that references another, chained
-		{"Done", []string{"true", "false", "undefined"}},        // CurrentTime supplied when the job lacks it
+		{"Limit", []string{"8192", "200", "undefined"}},             // through an attribute that references another, chained
+		{"Done", []string{"true", "false", "undefined"}},            // CurrentTime supplied when the job lacks it
 		{`Owner == "alice"`, []string{"true", "true", "undefined"}}, // == ignores case
 		{`Owner =?= "alice"`, []string{"true", "false", "false"}},   // =?= does not
 		{"Cmd", []string{`C:\Users\alice\a.exe`, "undefined", "undefined"}},

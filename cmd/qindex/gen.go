@@ -109,7 +109,7 @@ func runDemo(c *cli.Context, e env) error {
 	}
 	logPath, dbPath := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "qindex.db")
 	os.Remove(dbPath)
-	g := loggen.New(loggen.Config{Seed: uint64(e.now().UnixNano()), Owners: 20, TargetJobs: c.Int("jobs")})
+	g := loggen.New(loggen.Config{Seed: uint64(e.now().UnixNano()), Owners: 20, TargetJobs: c.Int("jobs"), Start: e.now().Unix() - 2*86400})
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
