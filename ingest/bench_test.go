@@ -37,26 +37,14 @@ func generateLog(tb testing.TB, dir string, jobs int, compact bool) string {
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5})
-	var sink *bufio.Writer = w
-	if compact {
-		sink = bufio.NewWriter(discardWriter{})
-	}
-	g.Begin(sink)
-	for g.Jobs() < jobs {
-		g.Run(sink, 1000)
-	}
-	if compact {
-		g.Compact(w)
+	if err := g.WriteQueue(w, jobs, compact); err != nil {
+		tb.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {
 		tb.Fatal(err)
 	}
 	return path
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // rssAnonSampler records the peak RssAnon of the process while it runs.
 type rssAnonSampler struct {

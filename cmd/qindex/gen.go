@@ -45,22 +45,8 @@ Example:
 			}
 			defer f.Close()
 			w := bufio.NewWriterSize(f, 1<<20)
-			sink := w
-			if c.Bool("compact") {
-				sink = bufio.NewWriter(discard{})
-			}
-			if err := g.Begin(sink); err != nil {
+			if err := g.WriteQueue(w, jobs, c.Bool("compact")); err != nil {
 				return err
-			}
-			for g.Jobs() < jobs {
-				if err := g.Run(sink, 1000); err != nil {
-					return err
-				}
-			}
-			if c.Bool("compact") {
-				if err := g.Compact(w); err != nil {
-					return err
-				}
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -75,10 +61,6 @@ Example:
 		},
 	}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func demoCommand(e env) *cli.Command {
 	return &cli.Command{

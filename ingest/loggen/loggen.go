@@ -584,3 +584,25 @@ func (g *Generator) JobKeys() []store.Key {
 	slices.SortFunc(keys, cmpKey)
 	return keys
 }
+
+// WriteQueue starts a new log on out and runs the model until its queue
+// holds at least jobs jobs. With compact, out receives instead only the
+// compaction snapshot of that final queue.
+func (g *Generator) WriteQueue(out io.Writer, jobs int, compact bool) error {
+	sink := out
+	if compact {
+		sink = io.Discard
+	}
+	if err := g.Begin(sink); err != nil {
+		return err
+	}
+	for g.Jobs() < jobs {
+		if err := g.Run(sink, 1000); err != nil {
+			return err
+		}
+	}
+	if compact {
+		return g.Compact(out)
+	}
+	return nil
+}
