@@ -186,8 +186,9 @@ type replayer struct {
 	w   *store.Writer
 	sum *Summary
 
-	pos   store.Position // just past the last record consumed
-	dirty bool           // pos moved since the last commit
+	pos     store.Position // just past the last record consumed
+	dirty   bool           // pos moved since the last commit
+	applied bool           // a transaction was applied since the last commit
 	check store.Checker
 
 	inTx      bool
@@ -251,6 +252,7 @@ func (r *replayer) consume(line []byte, lineNo, offset int64) error {
 		}
 		r.sum.Transactions++
 		r.pos.Transactions++
+		r.applied = true
 		r.consumed(r.txLines+1, lineNo, offset)
 		r.inTx = false
 		return nil
@@ -268,6 +270,7 @@ func (r *replayer) consume(line []byte, lineNo, offset int64) error {
 	}
 	r.sum.Transactions++
 	r.pos.Transactions++
+	r.applied = true
 	r.consumed(1, lineNo, offset)
 	return nil
 }
@@ -343,10 +346,12 @@ func (r *replayer) commit() error {
 		return err
 	}
 	r.pos.Tail = tail
-	r.pos.Applied = time.Now().UTC()
+	if r.applied {
+		r.pos.Applied = time.Now().UTC()
+	}
 	if err := r.w.Commit(r.pos); err != nil {
 		return err
 	}
-	r.dirty = false
+	r.dirty, r.applied = false, false
 	return nil
 }

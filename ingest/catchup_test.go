@@ -209,6 +209,18 @@ func TestOpenTransactionCompletesLater(t *testing.T) {
 	}
 }
 
+func TestAppliedTimeMovesOnlyWithTransactions(t *testing.T) {
+	e := newEnv(t, header+"101 1.0 Job Machine\n")
+	first := e.catchUp(Limits{}).Position.Applied
+	if first.IsZero() {
+		t.Fatal("no applied time after a transaction")
+	}
+	e.append("999 corrupt\n106 \n")
+	if got := e.catchUp(Limits{}).Position.Applied; !got.Equal(first) {
+		t.Errorf("applied time moved from %v to %v with no transaction applied", first, got)
+	}
+}
+
 func TestResumeAppliesOnlyNewRecords(t *testing.T) {
 	e := newEnv(t, header+"101 1.0 Job Machine\n103 1.0 N 1\n")
 	e.catchUp(Limits{})
