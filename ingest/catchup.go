@@ -189,7 +189,7 @@ type replayer struct {
 	pos     store.Position // just past the last record consumed
 	dirty   bool           // pos moved since the last commit
 	applied bool           // a transaction was applied since the last commit
-	check store.Checker
+	check   store.Checker
 
 	inTx      bool
 	txOps     []txOp
