@@ -5,12 +5,9 @@
 package index
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/PelicanPlatform/classad/ast"
-	"github.com/PelicanPlatform/classad/parser"
 	"github.com/qindex/qindex/store"
 )
 
@@ -26,17 +23,15 @@ type Expr struct {
 	Refs []string
 }
 
-// ParseExpr parses an old-syntax ClassAd expression (FORMAT.md §2).
+// ParseExpr parses an old-syntax ClassAd expression (FORMAT.md §2) with
+// store.ParseExpr, building plain literals without the parser.
 func ParseExpr(text string) (*Expr, error) {
-	if strings.TrimSpace(text) == "" {
-		return nil, fmt.Errorf("empty expression")
-	}
 	if lit := literal(text); lit != nil {
 		return &Expr{Text: text, AST: lit}, nil
 	}
-	a, err := parser.ParseExpr(store.ToNewSyntax(text))
+	a, err := store.ParseExpr(text)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse %q as a ClassAd expression", text)
+		return nil, err
 	}
 	return &Expr{Text: text, AST: a, Refs: refs(a)}, nil
 }

@@ -20,6 +20,13 @@ type Selection struct {
 	Constraint *Expr
 }
 
+// ConstraintError is returned by ParseSelection when the constraint, not
+// an argument, is at fault.
+type ConstraintError struct{ Err error }
+
+func (e *ConstraintError) Error() string { return "constraint: " + e.Err.Error() }
+func (e *ConstraintError) Unwrap() error { return e.Err }
+
 // ParseSelection reads condor_q-style positional arguments (an owner name,
 // a cluster id "123" or a job id "123.4") and a constraint expression
 // (empty for none).
@@ -51,7 +58,7 @@ func ParseSelection(args []string, constraint string) (Selection, error) {
 	if strings.TrimSpace(constraint) != "" {
 		x, err := ParseExpr(constraint)
 		if err != nil {
-			return s, fmt.Errorf("constraint: %w", err)
+			return s, &ConstraintError{Err: err}
 		}
 		s.Constraint = x
 	}

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/PelicanPlatform/classad/classad"
+	"github.com/PelicanPlatform/classad/ast"
+	"github.com/PelicanPlatform/classad/parser"
 )
 
 // ValueKind classifies a value text without parsing it.
@@ -133,12 +134,12 @@ func ToNewSyntax(text string) string {
 }
 
 // ParseExpr parses an old-syntax ClassAd expression, as the log and
-// condor_q's -constraint write them.
-func ParseExpr(text string) (*classad.Expr, error) {
+// condor_q's -constraint write them. It is the one way qindex parses one.
+func ParseExpr(text string) (ast.Expr, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
-	e, err := classad.ParseExpr(ToNewSyntax(text))
+	e, err := parser.ParseExpr(ToNewSyntax(text))
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse %q as a ClassAd expression", text)
 	}

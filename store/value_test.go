@@ -1,6 +1,23 @@
 package store
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/PelicanPlatform/classad/classad"
+)
+
+func evalString(t *testing.T, text string) string {
+	t.Helper()
+	e, err := ParseExpr(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := classad.New().EvaluateExpr(e).StringValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 func TestLiteralKind(t *testing.T) {
 	tests := []struct {
@@ -39,16 +56,10 @@ func TestToNewSyntax(t *testing.T) {
 }
 
 func TestParseExprKeepsBackslashes(t *testing.T) {
-	e, err := ParseExpr(`"C:\Users\alice\new"`)
-	if err != nil {
-		t.Fatal(err)
+	if s := evalString(t, `"C:\Users\alice\new"`); s != `C:\Users\alice\new` {
+		t.Errorf("string value %q", s)
 	}
-	s, err := e.Eval(nil).StringValue()
-	if err != nil || s != `C:\Users\alice\new` {
-		t.Errorf("string value %q, %v", s, err)
-	}
-	e, _ = ParseExpr(`"say \"hi\""`)
-	if s, _ := e.Eval(nil).StringValue(); s != `say "hi"` {
+	if s := evalString(t, `"say \"hi\""`); s != `say "hi"` {
 		t.Errorf("escaped quotes: %q", s)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -56,7 +57,8 @@ func runQuery(c *cli.Context, e env) error {
 	}
 	sel, err := index.ParseSelection(c.Args().Slice(), c.String("constraint"))
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "constraint: ") {
+		var ce *index.ConstraintError
+		if errors.As(err, &ce) {
 			return usagef("q: --%v", err)
 		}
 		return usagef("q: %v", err)
