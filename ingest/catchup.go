@@ -310,13 +310,13 @@ func (r *replayer) apply(op Op, key store.Key, name, value []byte) error {
 	var err error
 	switch op {
 	case OpNewAd:
-		_, err = r.w.NewAd(key, string(name))
+		err = r.w.NewAd(key, string(name))
 	case OpDestroyAd:
-		_, err = r.w.DestroyAd(key)
+		err = r.w.DestroyAd(key)
 	case OpSetAttr:
-		_, err = r.w.SetAttr(key, name, value)
+		err = r.w.SetAttr(key, name, value)
 	case OpDeleteAttr:
-		_, err = r.w.DeleteAttr(key, name)
+		err = r.w.DeleteAttr(key, name)
 	}
 	return err
 }

@@ -202,7 +202,7 @@ func substr(s string, a Ad, sub []byte) string {
 }
 
 // compareFold compares a and b with ASCII letters folded to lower case.
-func compareFold(a []byte, b string) int {
+func compareFold[T ~string | ~[]byte](a T, b string) int {
 	n := min(len(a), len(b))
 	for i := range n {
 		ca, cb := lower(a[i]), lower(b[i])

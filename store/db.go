@@ -25,6 +25,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -301,4 +302,24 @@ func getUint(b *bolt.Bucket, k []byte) int64 {
 		return 0
 	}
 	return int64(binary.BigEndian.Uint64(v))
+}
+
+// finishState records, in the transaction that writes a group or the end of
+// a load, the state's job count and position, and with promote makes a
+// reload's state the active one.
+func finishState(tx *bolt.Tx, st *bolt.Bucket, jobs int64, pos Position, promoteIt bool) error {
+	if err := st.Put(keyJobs, binary.BigEndian.AppendUint64(nil, uint64(jobs))); err != nil {
+		return fmt.Errorf("put job count: %w", err)
+	}
+	pb, err := json.Marshal(pos)
+	if err != nil {
+		return fmt.Errorf("encode position: %w", err)
+	}
+	if err := st.Put(keyPosition, pb); err != nil {
+		return fmt.Errorf("put position: %w", err)
+	}
+	if promoteIt {
+		return promote(tx)
+	}
+	return nil
 }

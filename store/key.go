@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -127,4 +128,12 @@ func decodeKey(b []byte) (Key, error) {
 		Cluster: int64(binary.BigEndian.Uint64(b[:8]) ^ (1 << 63)),
 		Proc:    int64(binary.BigEndian.Uint64(b[8:]) ^ (1 << 63)),
 	}, nil
+}
+
+// compareKeys orders keys as their encodings do: by cluster, then proc.
+func compareKeys(a, b Key) int {
+	if c := cmp.Compare(a.Cluster, b.Cluster); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Proc, b.Proc)
 }

@@ -207,13 +207,13 @@ func apply(t *testing.T, w *Writer, ops ...string) {
 		}
 		switch f[0] {
 		case "new":
-			_, err = w.NewAd(k, f[2])
+			err = w.NewAd(k, f[2])
 		case "destroy":
-			_, err = w.DestroyAd(k)
+			err = w.DestroyAd(k)
 		case "set":
-			_, err = w.SetAttr(k, []byte(f[2]), []byte(f[3]))
+			err = w.SetAttr(k, []byte(f[2]), []byte(f[3]))
 		case "del":
-			_, err = w.DeleteAttr(k, []byte(f[2]))
+			err = w.DeleteAttr(k, []byte(f[2]))
 		}
 		if err != nil {
 			t.Fatal(err)

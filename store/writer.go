@@ -1,8 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -13,11 +11,8 @@ import (
 // DB.Target) and commits them in groups: each Commit is one bbolt
 // transaction covering every operation since the previous one.
 //
-// Operations follow the schedd's own replay rules (FORMAT.md §4): a set or
-// delete of an attribute on a missing ad is dropped, a new ad for an existing
-// key is ignored, and destroying a missing ad is a no-op. Attribute names
-// compare case-insensitively; a later set replaces the value and keeps the
-// name as first written. Secret attributes (IsSecret) are never stored.
+// Operations follow the schedd's own replay rules (FORMAT.md §4), as
+// adState describes them; secret attributes (IsSecret) are never stored.
 //
 // Between commits, touched ads live decoded in memory, so an ad changed by
 // many records is read and written once per commit. Pending reports how much
@@ -34,8 +29,7 @@ type Writer struct {
 	pending int        // bytes held by cache
 	ops     int
 
-	arena   [][]byte // copies of keys and values handed to bbolt, kept until commit
-	cur     int      // first arena chunk that may have room
+	arena   arena // copies of keys and values handed to bbolt, kept until commit
 	scratch []byte
 	dirty   []keyedAd
 	names   map[string]string // interned attribute names
@@ -49,11 +43,9 @@ type keyedAd struct {
 
 // pendingAd is an ad touched since the last commit.
 type pendingAd struct {
+	adState
 	stored bool // present in the database when first touched
-	exists bool
 	dirty  bool
-	myType string
-	attrs  []Attr // sorted by folded name
 }
 
 // NewWriter returns a writer for the target state. It holds no transaction
@@ -108,74 +100,61 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 	return p, nil
 }
 
-// NewAd creates the ad k with the given MyType, unless it exists. It
-// reports whether it created one.
-func (w *Writer) NewAd(k Key, myType string) (bool, error) {
+// NewAd creates the ad k with the given MyType, unless it exists.
+func (w *Writer) NewAd(k Key, myType string) error {
 	w.ops++
 	p, err := w.touch(k)
-	if err != nil || p.exists {
-		return false, err
+	if err != nil {
+		return err
 	}
-	p.exists, p.dirty, p.myType, p.attrs = true, true, myType, p.attrs[:0]
-	return true, nil
+	if p.newAd(myType) {
+		p.dirty = true
+	}
+	return nil
 }
 
-// DestroyAd removes the ad k. It reports whether there was one.
-func (w *Writer) DestroyAd(k Key) (bool, error) {
+// DestroyAd removes the ad k, if there is one.
+func (w *Writer) DestroyAd(k Key) error {
 	w.ops++
 	p, err := w.touch(k)
-	if err != nil || !p.exists {
-		return false, err
+	if err != nil {
+		return err
 	}
-	p.exists, p.dirty, p.myType, p.attrs = false, true, "", nil
-	return true, nil
+	if p.destroy() {
+		p.dirty = true
+	}
+	return nil
 }
 
-// SetAttr sets attribute name of ad k to the value text. It reports whether
-// it was applied: not for a missing ad or a secret attribute.
-func (w *Writer) SetAttr(k Key, name, value []byte) (bool, error) {
+// SetAttr sets attribute name of ad k to the value text, unless the ad is
+// missing or the attribute secret.
+func (w *Writer) SetAttr(k Key, name, value []byte) error {
 	w.ops++
 	if IsSecret(name) {
-		return false, nil
+		return nil
 	}
 	p, err := w.touch(k)
 	if err != nil || !p.exists {
-		return false, err
+		return err
 	}
-	i, found := p.find(name)
-	if found {
-		p.attrs[i].Value = string(value)
-	} else {
-		p.attrs = slices.Insert(p.attrs, i, Attr{Name: w.intern(name), Value: string(value)})
-	}
+	p.set(w.intern(name), string(value))
 	p.dirty = true
 	// The text, its encoding at commit and its share of a page.
 	w.pending += 3*(len(name)+len(value)) + 32
-	return true, nil
+	return nil
 }
 
-// DeleteAttr removes attribute name from ad k. It reports whether there was
-// such an attribute.
-func (w *Writer) DeleteAttr(k Key, name []byte) (bool, error) {
+// DeleteAttr removes attribute name from ad k, if it has one.
+func (w *Writer) DeleteAttr(k Key, name []byte) error {
 	w.ops++
 	p, err := w.touch(k)
-	if err != nil || !p.exists {
-		return false, err
+	if err != nil {
+		return err
 	}
-	i, found := p.find(name)
-	if !found {
-		return false, nil
+	if p.delete(string(name)) {
+		p.dirty = true
 	}
-	p.attrs = slices.Delete(p.attrs, i, i+1)
-	p.dirty = true
-	return true, nil
-}
-
-// find returns where name is, or would be inserted, in p.attrs.
-func (p *pendingAd) find(name []byte) (int, bool) {
-	return slices.BinarySearchFunc(p.attrs, name, func(a Attr, n []byte) int {
-		return -compareFold(n, a.Name)
-	})
+	return nil
 }
 
 // intern returns name as a string shared by every ad that uses it. Names
@@ -227,11 +206,11 @@ func (w *Writer) flush(pos Position) error {
 	jobs := getUint(w.state, keyJobs)
 	for _, d := range w.dirty {
 		k, p := d.k, d.p
-		kb := w.keep(appendKey(w.scratch[:0], k))
+		kb := w.arena.keep(appendKey(w.scratch[:0], k))
 		switch {
 		case p.exists:
 			w.scratch = appendAd(w.scratch[:0], p.myType, p.attrs)
-			if err := w.ads.Put(kb, w.keep(w.scratch)); err != nil {
+			if err := w.ads.Put(kb, w.arena.keep(w.scratch)); err != nil {
 				return fmt.Errorf("db %s: put %s: %w", w.db.path, k, err)
 			}
 		case p.stored:
@@ -247,18 +226,8 @@ func (w *Writer) flush(pos Position) error {
 			}
 		}
 	}
-	if err := w.state.Put(keyJobs, binary.BigEndian.AppendUint64(nil, uint64(jobs))); err != nil {
-		return err
-	}
-	pb, err := json.Marshal(pos)
-	if err != nil {
-		return err
-	}
-	if err := w.state.Put(keyPosition, pb); err != nil {
-		return fmt.Errorf("db %s: put position: %w", w.db.path, err)
-	}
-	if w.promote {
-		return promote(w.tx)
+	if err := finishState(w.tx, w.state, jobs, pos, w.promote); err != nil {
+		return fmt.Errorf("db %s: %w", w.db.path, err)
 	}
 	return nil
 }
@@ -277,47 +246,5 @@ func (w *Writer) reset() {
 	w.last = nil
 	clear(w.dirty)
 	w.pending, w.ops, w.promote = 0, 0, false
-	kept := w.arena[:0]
-	for _, c := range w.arena {
-		if cap(c) == arenaChunk && len(kept) < 64 {
-			kept = append(kept, c[:0])
-		}
-	}
-	clear(w.arena[len(kept):])
-	w.arena, w.cur = kept, 0
-}
-
-// keep copies b into the arena and returns the copy. bbolt keeps
-// references to keys and values until the transaction ends, so everything
-// handed to Put must stay untouched until then. After a commit the chunks
-// are reused.
-func (w *Writer) keep(b []byte) []byte {
-	for w.cur < len(w.arena) && cap(w.arena[w.cur])-len(w.arena[w.cur]) < len(b) {
-		w.cur++
-	}
-	if w.cur == len(w.arena) {
-		w.arena = append(w.arena, make([]byte, 0, max(arenaChunk, len(b))))
-	}
-	c := &w.arena[w.cur]
-	start := len(*c)
-	*c = append(*c, b...)
-	return (*c)[start:len(*c):len(*c)]
-}
-
-const arenaChunk = 1 << 20
-
-func compareKeys(a, b Key) int {
-	if a.Cluster != b.Cluster {
-		if a.Cluster < b.Cluster {
-			return -1
-		}
-		return 1
-	}
-	if a.Proc != b.Proc {
-		if a.Proc < b.Proc {
-			return -1
-		}
-		return 1
-	}
-	return 0
+	w.arena.reset()
 }
