@@ -3,6 +3,7 @@ package index
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"slices"
@@ -89,23 +90,23 @@ func testDB(t *testing.T, ads map[string][]string) *store.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.BeginReload(); err != nil {
+	l, err := db.NewLoader(1000, 1<<20)
+	if err != nil {
 		t.Fatal(err)
 	}
-	w := db.NewWriter()
+	defer l.Close()
 	for k, attrs := range ads {
 		key, err := store.ParseKey([]byte(k))
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.NewAd(key, "Job")
+		l.NewAd(key, "Job")
 		for _, a := range attrs {
 			n, v, _ := strings.Cut(a, " ")
-			w.SetAttr(key, []byte(n), []byte(v))
+			l.SetAttr(key, []byte(n), []byte(v))
 		}
 	}
-	w.Promote()
-	if err := w.Commit(store.Position{}); err != nil {
+	if err := l.Finish(context.Background(), store.Position{}); err != nil {
 		t.Fatal(err)
 	}
 	return db

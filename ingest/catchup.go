@@ -62,12 +62,17 @@ func (s Summary) String() string {
 }
 
 // CatchUp replays into db every record of the log that is committed and not
-// yet applied, then returns. It resumes from the saved position when the
-// log is still the generation it came from; otherwise it replays the whole
-// file into a new state that replaces the old one atomically once complete.
-// It stops at the last complete record; a transaction still open at the end
-// is left for a later call. On cancellation it commits what it applied, at
-// a transaction boundary, and returns the context's error.
+// yet applied, then returns. It stops at the last complete record; a
+// transaction still open at the end is left for a later call.
+//
+// When the log is still the generation the saved position came from, it
+// resumes there and writes through a store.Writer in group commits; on
+// cancellation it commits what it applied, at a transaction boundary, and
+// returns the context's error. Otherwise (a new database, a new generation,
+// a replaced or truncated file, an interrupted reload) it loads the whole
+// file through a store.Loader into a new state that replaces the old one
+// atomically once complete; a cancelled load leaves the old state as it was
+// and the next call starts the load over.
 func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 	begin := time.Now()
 	o = o.withDefaults()
@@ -94,15 +99,18 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 
 	var sum Summary
 	pos := target.Position
-	reloading := target.Reloading
-	if ok, why := resumable(f, fi.Size(), gen, pos); !target.Exists || !ok {
+	ok, why := resumable(f, fi.Size(), gen, pos)
+	switch {
+	case target.Reloading:
+		ok, why = false, "a reload was interrupted; it starts over"
+	case !target.Exists:
+		ok, why = false, "the database is new"
+	}
+	if !ok {
 		if target.Exists {
 			o.Logger.Info("reloading the log from the start", "log", o.Log, "db", db.Path(), "reason", why)
 		}
-		if err := db.BeginReload(); err != nil {
-			return sum, err
-		}
-		sum.Reloaded, sum.Reason, reloading = true, why, true
+		sum.Reloaded, sum.Reason = true, why
 		pos = store.Position{Generation: gen}
 	}
 	pos.Log = o.Log
@@ -110,12 +118,22 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 		return sum, fmt.Errorf("seek %s: %w", o.Log, err)
 	}
 
-	r := &replayer{o: o, f: f, w: db.NewWriter(), pos: pos, sum: &sum}
-	defer r.w.Rollback()
+	r := &replayer{o: o, f: f, pos: pos, sum: &sum}
+	if sum.Reloaded {
+		if r.load, err = db.NewLoader(o.Limits.Records, o.Limits.Bytes); err != nil {
+			return sum, err
+		}
+		r.out = r.load
+		defer r.load.Close()
+	} else {
+		r.w = db.NewWriter()
+		r.out = r.w
+		defer r.w.Rollback()
+	}
 	lr := NewLineReader(f, pos.Offset, pos.Line)
 	startOffset := pos.Offset
 	groupStart := time.Now()
-	for {
+	for ctx.Err() == nil {
 		line, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -126,25 +144,23 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 		if err := r.consume(line, lr.Line(), lr.Offset()); err != nil {
 			return sum, err
 		}
-		if r.inTx {
+		if r.inTx || r.w == nil {
 			continue
 		}
 		ops, bytes := r.w.Pending()
 		if ops >= o.Limits.Records || bytes >= o.Limits.Bytes || ops > 0 && time.Since(groupStart) >= o.Limits.Delay {
-			if err := r.commit(); err != nil {
+			if err := r.commit(ctx); err != nil {
 				return sum, err
 			}
 			groupStart = time.Now()
 		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
-	if reloading {
-		r.w.Promote()
+	if r.load != nil && ctx.Err() != nil {
+		// A load is all or nothing: the next call starts it over.
+		return Summary{Reloaded: true, Reason: sum.Reason, Duration: time.Since(begin)}, ctx.Err()
 	}
-	if r.dirty || reloading {
-		if err := r.commit(); err != nil {
+	if r.dirty || r.load != nil {
+		if err := r.commit(ctx); err != nil {
 			return sum, err
 		}
 	}
@@ -181,10 +197,12 @@ func (o Options) withDefaults() Options {
 // replayer turns lines into transactions and transactions into writes, with
 // the schedd's semantics (FORMAT.md §4).
 type replayer struct {
-	o   Options
-	f   *os.File
-	w   *store.Writer
-	sum *Summary
+	o    Options
+	f    *os.File
+	out  sink          // w or load
+	w    *store.Writer // when continuing a state
+	load *store.Loader // when building one from the start of the log
+	sum  *Summary
 
 	pos     store.Position // just past the last record consumed
 	dirty   bool           // pos moved since the last commit
@@ -198,6 +216,15 @@ type replayer struct {
 	txCorrupt []lineError
 
 	reported, unreported int64
+}
+
+// sink receives the operations of applied transactions: a store.Writer
+// or a store.Loader.
+type sink interface {
+	NewAd(k store.Key, myType string) error
+	DestroyAd(k store.Key) error
+	SetAttr(k store.Key, name, value []byte) error
+	DeleteAttr(k store.Key, name []byte) error
 }
 
 // txOp is a buffered record of an open transaction; its name and value are
@@ -310,13 +337,13 @@ func (r *replayer) apply(op Op, key store.Key, name, value []byte) error {
 	var err error
 	switch op {
 	case OpNewAd:
-		err = r.w.NewAd(key, string(name))
+		err = r.out.NewAd(key, string(name))
 	case OpDestroyAd:
-		err = r.w.DestroyAd(key)
+		err = r.out.DestroyAd(key)
 	case OpSetAttr:
-		err = r.w.SetAttr(key, name, value)
+		err = r.out.SetAttr(key, name, value)
 	case OpDeleteAttr:
-		err = r.w.DeleteAttr(key, name)
+		err = r.out.DeleteAttr(key, name)
 	}
 	return err
 }
@@ -339,8 +366,9 @@ func (r *replayer) flushReports() {
 	}
 }
 
-// commit writes the pending group with the position it reaches.
-func (r *replayer) commit() error {
+// commit writes the pending group, or finishes the load, with the position
+// it reaches.
+func (r *replayer) commit(ctx context.Context) error {
 	tail, err := readTail(r.f, r.pos.Offset)
 	if err != nil {
 		return err
@@ -349,7 +377,12 @@ func (r *replayer) commit() error {
 	if r.applied {
 		r.pos.Applied = time.Now().UTC()
 	}
-	if err := r.w.Commit(r.pos); err != nil {
+	if r.load != nil {
+		err = r.load.Finish(ctx, r.pos)
+	} else {
+		err = r.w.Commit(r.pos)
+	}
+	if err != nil {
 		return err
 	}
 	r.dirty, r.applied = false, false

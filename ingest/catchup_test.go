@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -152,26 +154,45 @@ func TestCatchUpSemantics(t *testing.T) {
 			want: "1.0 Job: Args=\"a  b\"; Cmd=\"C:\\Users\\bob\";\n", records: 5,
 		},
 	}
+	// Each case runs through both ways of applying a log: loaded whole from
+	// the start (store.Loader), and tailed after a first catch-up that saw
+	// only the header (store.Writer); each with default limits and with one
+	// operation per sorted run or group commit.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		for _, mode := range []string{"load", "tail"} {
 			for _, limits := range []Limits{{}, {Records: 1}} {
-				e := newEnv(t, tt.log)
-				sum := e.catchUp(limits)
-				if got := e.state(); got != tt.want {
-					t.Errorf("limits %+v: state\n%s\nwant\n%s", limits, got, tt.want)
-				}
-				if sum.Corrupt != tt.corrupt || sum.Records != tt.records {
-					t.Errorf("limits %+v: corrupt %d records %d, want %d %d", limits, sum.Corrupt, sum.Records, tt.corrupt, tt.records)
-				}
-				again := e.catchUp(limits)
-				if again.Records != 0 || again.Transactions != 0 || again.Reloaded || again.Corrupt != 0 {
-					t.Errorf("a second run replayed something: %+v", again)
-				}
-				if got := e.state(); got != tt.want {
-					t.Errorf("a second run changed the state to\n%s", got)
-				}
+				t.Run(fmt.Sprintf("%s/%s/%d", tt.name, mode, limits.Records), func(t *testing.T) {
+					var e *env
+					var sum Summary
+					if mode == "load" {
+						e = newEnv(t, tt.log)
+						sum = e.catchUp(limits)
+					} else {
+						e = newEnv(t, header)
+						first := e.catchUp(limits)
+						e.append(strings.TrimPrefix(tt.log, header))
+						sum = e.catchUp(limits)
+						if sum.Reloaded {
+							t.Fatalf("tailing reloaded: %s", sum.Reason)
+						}
+						sum.Records += first.Records
+					}
+					if got := e.state(); got != tt.want {
+						t.Errorf("state\n%s\nwant\n%s", got, tt.want)
+					}
+					if sum.Corrupt != tt.corrupt || sum.Records != tt.records {
+						t.Errorf("corrupt %d records %d, want %d %d", sum.Corrupt, sum.Records, tt.corrupt, tt.records)
+					}
+					again := e.catchUp(limits)
+					if again.Records != 0 || again.Transactions != 0 || again.Reloaded || again.Corrupt != 0 {
+						t.Errorf("a second run replayed something: %+v", again)
+					}
+					if got := e.state(); got != tt.want {
+						t.Errorf("a second run changed the state to\n%s", got)
+					}
+				})
 			}
-		})
+		}
 	}
 }
 
@@ -336,7 +357,10 @@ func (e *env) catchUpPosition() store.Position {
 	return tg.Position
 }
 
-func TestCancelledCatchUpResumes(t *testing.T) {
+// TestCancelledCatchUp cancels a load, which must leave nothing visible and
+// start over next time, and a tail, which must commit what it applied and
+// resume from there.
+func TestCancelledCatchUp(t *testing.T) {
 	var sb strings.Builder
 	sb.WriteString(header)
 	for i := range 200 {
@@ -345,18 +369,59 @@ func TestCancelledCatchUpResumes(t *testing.T) {
 	whole := newEnv(t, sb.String())
 	whole.catchUp(Limits{})
 	want := whole.state()
+	// Each run is cancelled after it has read a few dozen lines.
+	cancelled := func() context.Context { return &cancelAfter{Context: context.Background(), n: 40} }
 
-	e := newEnv(t, sb.String())
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	sum, err := CatchUp(ctx, e.db, Options{Log: e.log, Limits: Limits{Records: 5}})
-	if err == nil || sum.Records == 0 || sum.Position.Offset >= int64(sb.Len()) {
-		t.Fatalf("cancelled run: %+v, %v; want a partial replay and an error", sum, err)
+	t.Run("load", func(t *testing.T) {
+		e := newEnv(t, sb.String())
+		sum, err := CatchUp(cancelled(), e.db, Options{Log: e.log, Limits: Limits{Records: 5}})
+		if !errors.Is(err, context.Canceled) || !sum.Reloaded {
+			t.Fatalf("cancelled load: %+v, %v; want a reload and the context's error", sum, err)
+		}
+		if got := e.state(); got != "" {
+			t.Errorf("a cancelled load is visible:\n%s", got)
+		}
+		sum = e.catchUp(Limits{Records: 5})
+		if !strings.Contains(sum.Reason, "interrupted") || sum.Records != whole.catchUpPosition().Records {
+			t.Errorf("after a cancelled load: %+v (%s); want the whole log loaded again", sum, sum.Reason)
+		}
+		if got := e.state(); got != want {
+			t.Errorf("state after the load starts over differs from one pass")
+		}
+	})
+
+	t.Run("tail", func(t *testing.T) {
+		e := newEnv(t, header)
+		e.catchUp(Limits{})
+		e.append(strings.TrimPrefix(sb.String(), header))
+		sum, err := CatchUp(cancelled(), e.db, Options{Log: e.log, Limits: Limits{Records: 5}})
+		if !errors.Is(err, context.Canceled) || sum.Reloaded || sum.Records == 0 || sum.Position.Offset >= int64(sb.Len()) {
+			t.Fatalf("cancelled tail: %+v, %v; want a partial replay and the context's error", sum, err)
+		}
+		if got := e.catchUpPosition(); got.Offset != sum.Position.Offset {
+			t.Errorf("saved offset %d, want the %d the cancelled run reached", got.Offset, sum.Position.Offset)
+		}
+		if rest := e.catchUp(Limits{Records: 5}); rest.Reloaded || rest.Records+sum.Records+1 != whole.catchUpPosition().Records {
+			t.Errorf("resumed run %+v: want the rest of the records, each once", rest)
+		}
+		if got := e.state(); got != want {
+			t.Errorf("resumed state differs from one pass")
+		}
+	})
+}
+
+// cancelAfter is a context whose Err reports cancellation from its n-th
+// call on.
+type cancelAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
 	}
-	e.catchUp(Limits{Records: 5})
-	if got := e.state(); got != want {
-		t.Errorf("resumed state differs from one pass")
-	}
+	return nil
 }
 
 func TestCatchUpErrors(t *testing.T) {

@@ -18,9 +18,10 @@
 // one cursor pass yields each cluster ad (c.-1) right before its jobs (c.0,
 // c.1, ...). Values are the log's text, never parsed on the way in.
 //
-// A reload builds a new state beside the active one and swaps "active" in
-// the transaction that completes it, so readers see the old queue or the new,
-// never a mix, and a reload interrupted by a crash resumes where it stopped.
+// A reload builds a new state beside the active one (see Loader) and swaps
+// "active" in the transaction that completes it, so readers see the old
+// queue or the new, never a mix. Only that transaction writes the state's
+// position: a reload interrupted by a crash is dropped and started over.
 package store
 
 import (
@@ -194,27 +195,27 @@ func (db *DB) View(fn func(*Snapshot) error) error {
 	})
 }
 
-// Target describes the state a writer continues: the one being reloaded if
-// a reload is under way, else the active one.
+// Target describes where a catch-up starts: the active state, which a
+// Writer continues, and whether a reload was left unfinished.
 type Target struct {
-	// Position is where in the log the state stands (zero for a new state).
+	// Position is where in the log the active state stands.
 	Position Position
-	// Reloading is true when the state is a reload not yet made active.
-	Reloading bool
 	// Exists is false when the database holds no state at all yet.
 	Exists bool
+	// Reloading is true when a load was begun and never finished (a crash,
+	// an error, a cancellation). Its state has no position and cannot be
+	// continued; the next NewLoader drops it.
+	Reloading bool
 }
 
-// Target reports which state a writer would continue.
+// Target reports the active state's position and whether a reload was left
+// unfinished.
 func (db *DB) Target() (Target, error) {
 	var t Target
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		name := meta.Get(keyLoading)
-		t.Reloading = name != nil
-		if name == nil {
-			name = meta.Get(keyActive)
-		}
+		t.Reloading = meta.Get(keyLoading) != nil
+		name := meta.Get(keyActive)
 		if name == nil {
 			return nil
 		}
@@ -230,10 +231,10 @@ func (db *DB) Target() (Target, error) {
 	return t, err
 }
 
-// BeginReload creates an empty state for a full reload, replacing any
-// unfinished one. Writers write into it until a commit with Promote makes it
-// the active state; until then readers keep seeing the previous one.
-func (db *DB) BeginReload() error {
+// beginReload creates an empty state for a Loader, replacing any unfinished
+// one. Readers keep seeing the active state until the loader's last commit
+// promotes the new one.
+func (db *DB) beginReload() error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if old := meta.Get(keyLoading); old != nil {
@@ -260,19 +261,21 @@ func (db *DB) BeginReload() error {
 	})
 }
 
-// targetBucket returns the bucket a writer writes: loading, else active.
-func targetBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+// stateBucket returns the active state, or with loading the one being
+// loaded.
+func stateBucket(tx *bolt.Tx, loading bool) (*bolt.Bucket, error) {
 	meta := tx.Bucket(bucketMeta)
-	name := meta.Get(keyLoading)
-	if name == nil {
-		name = meta.Get(keyActive)
+	key, what := keyActive, "active"
+	if loading {
+		key, what = keyLoading, "loading"
 	}
+	name := meta.Get(key)
 	if name == nil {
-		return nil, errors.New("no state to write: call BeginReload first")
+		return nil, fmt.Errorf("no %s state", what)
 	}
 	st := tx.Bucket(name)
 	if st == nil {
-		return nil, fmt.Errorf("state %q named in meta is missing", name)
+		return nil, fmt.Errorf("%s state %q named in meta is missing", what, name)
 	}
 	return st, nil
 }

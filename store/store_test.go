@@ -2,10 +2,12 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -196,8 +198,16 @@ func TestNewFileMode(t *testing.T) {
 	}
 }
 
+// sink is what Writer and Loader have in common.
+type sink interface {
+	NewAd(k Key, myType string) error
+	DestroyAd(k Key) error
+	SetAttr(k Key, name, value []byte) error
+	DeleteAttr(k Key, name []byte) error
+}
+
 // apply runs ops against w; each op is "new K T", "destroy K", "set K N V" or "del K N".
-func apply(t *testing.T, w *Writer, ops ...string) {
+func apply(t *testing.T, w sink, ops ...string) {
 	t.Helper()
 	for _, op := range ops {
 		f := strings.SplitN(op, " ", 4)
@@ -294,86 +304,116 @@ func TestWriterReplayRules(t *testing.T) {
 			want:    "1.0: Args=\"a  b\" Cmd=\"C:\\Users\\alice\" R=((x == 1) && y)\n", jobs: 1,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTemp(t)
-			if err := db.BeginReload(); err != nil {
-				t.Fatal(err)
+	check := func(t *testing.T, db *DB, want string, jobs int64) {
+		t.Helper()
+		if got := dump(t, db); got != want {
+			t.Errorf("stored:\n%s\nwant:\n%s", got, want)
+		}
+		db.View(func(s *Snapshot) error {
+			if s.JobCount() != jobs {
+				t.Errorf("JobCount = %d, want %d", s.JobCount(), jobs)
 			}
+			return nil
+		})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"/writer", func(t *testing.T) {
+			db, _ := openTemp(t)
+			load(t, db, Position{}) // an empty state for the writer to continue
 			w := db.NewWriter()
 			for i, b := range tt.batches {
 				apply(t, w, b...)
-				if i == 0 {
-					w.Promote()
-				}
 				if err := w.Commit(Position{Offset: int64(i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if got := dump(t, db); got != tt.want {
-				t.Errorf("stored:\n%s\nwant:\n%s", got, tt.want)
-			}
-			db.View(func(s *Snapshot) error {
-				if s.JobCount() != tt.jobs {
-					t.Errorf("JobCount = %d, want %d", s.JobCount(), tt.jobs)
-				}
-				return nil
-			})
+			check(t, db, tt.want, tt.jobs)
 		})
+		// A loader must reach the same ads whatever its runs' size: one
+		// operation per run, a few, or all in memory.
+		for _, runOps := range []int{1, 2, 1000} {
+			t.Run(tt.name+"/loader-"+strconv.Itoa(runOps), func(t *testing.T) {
+				db, _ := openTemp(t)
+				l, err := db.NewLoader(runOps, 1<<20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer l.Close()
+				for _, b := range tt.batches {
+					apply(t, l, b...)
+				}
+				if err := l.Finish(context.Background(), Position{Offset: 1}); err != nil {
+					t.Fatal(err)
+				}
+				check(t, db, tt.want, tt.jobs)
+			})
+		}
 	}
 }
 
-func TestReloadIsInvisibleUntilPromoted(t *testing.T) {
+// load builds the active state from ops with a Loader.
+func load(t *testing.T, db *DB, pos Position, ops ...string) {
+	t.Helper()
+	l, err := db.NewLoader(1000, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	apply(t, l, ops...)
+	if err := l.Finish(context.Background(), pos); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReloadIsInvisibleUntilFinished(t *testing.T) {
 	db, _ := openTemp(t)
-	db.BeginReload()
-	w := db.NewWriter()
-	apply(t, w, "new 1.0 Job", "set 1.0 A 1")
-	w.Promote()
-	if err := w.Commit(Position{Offset: 10}); err != nil {
+	load(t, db, Position{Offset: 10}, "new 1.0 Job", "set 1.0 A 1")
+	l, err := db.NewLoader(1, 1<<20)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.BeginReload(); err != nil {
-		t.Fatal(err)
-	}
-	apply(t, w, "new 2.0 Job", "set 2.0 B 2")
-	if err := w.Commit(Position{Offset: 5}); err != nil {
-		t.Fatal(err)
-	}
+	defer l.Close()
+	apply(t, l, "new 2.0 Job", "set 2.0 B 2")
 	if got := dump(t, db); got != "1.0: A=1\n" {
 		t.Errorf("during reload readers see %q, want the old state", got)
 	}
 	tg, err := db.Target()
-	if err != nil || !tg.Reloading || tg.Position.Offset != 5 {
-		t.Errorf("Target = %+v, %v; want the reload at offset 5", tg, err)
+	if err != nil || !tg.Reloading || tg.Position.Offset != 10 {
+		t.Errorf("Target = %+v, %v; want the active state at offset 10 and a reload under way", tg, err)
 	}
-	w.Promote()
-	if err := w.Commit(Position{Offset: 7}); err != nil {
+	if err := l.Finish(context.Background(), Position{Offset: 7}); err != nil {
 		t.Fatal(err)
 	}
 	if got := dump(t, db); got != "2.0: B=2\n" {
-		t.Errorf("after promote readers see %q, want the new state", got)
+		t.Errorf("after the load readers see %q, want the new state", got)
 	}
 	tg, _ = db.Target()
 	if tg.Reloading || tg.Position.Offset != 7 {
-		t.Errorf("Target after promote = %+v", tg)
+		t.Errorf("Target after the load = %+v", tg)
 	}
 	db.bolt.View(func(tx *bolt.Tx) error {
 		n := 0
 		tx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil })
 		if n != 2 {
-			t.Errorf("%d top-level buckets after promote, want meta and one state", n)
+			t.Errorf("%d top-level buckets after the load, want meta and one state", n)
 		}
 		return nil
 	})
 }
 
+func TestWriterNeedsAState(t *testing.T) {
+	db, path := openTemp(t)
+	w := db.NewWriter()
+	defer w.Rollback()
+	if err := w.NewAd(Key{1, 0}, "Job"); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no active state") {
+		t.Errorf("writing a database that has no state: %v", err)
+	}
+}
+
 func TestRollbackDiscards(t *testing.T) {
 	db, _ := openTemp(t)
-	db.BeginReload()
+	load(t, db, Position{}, "new 1.0 Job")
 	w := db.NewWriter()
-	apply(t, w, "new 1.0 Job")
-	w.Promote()
-	w.Commit(Position{})
 	apply(t, w, "set 1.0 A 1", "new 2.0 Job")
 	w.Rollback()
 	if got := dump(t, db); got != "1.0:\n" {
@@ -383,18 +423,12 @@ func TestRollbackDiscards(t *testing.T) {
 
 func TestJobsChainsClusterAds(t *testing.T) {
 	db, _ := openTemp(t)
-	db.BeginReload()
-	w := db.NewWriter()
-	apply(t, w,
+	load(t, db, Position{},
 		"new 2.0 Job", "set 2.0 ProcId 0", // job before its cluster ad, as in a snapshot
 		"new 02.-1 Job", "set 2.-1 Owner \"bob\"", "set 2.-1 Cmd \"c2\"",
 		"new 1.-1 Job", "set 1.-1 Owner \"alice\"", "set 1.-1 JobPrio 5",
 		"new 1.0 Job", "set 1.0 JobPrio 7", "new 1.1 Job", "new 1.-2 ClusterPvt", "set 1.-2 Owner \"nobody\"",
 		"new 3.0 Job", "new 0.0 Job", "set 0.0 Owner \"header\"", "new 2.1 Job", "set 2.1 owner \"carol\"")
-	w.Promote()
-	if err := w.Commit(Position{}); err != nil {
-		t.Fatal(err)
-	}
 	render := func(from, to Key) string {
 		var out []string
 		db.View(func(s *Snapshot) error {

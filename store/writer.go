@@ -33,7 +33,6 @@ type Writer struct {
 	scratch []byte
 	dirty   []keyedAd
 	names   map[string]string // interned attribute names
-	promote bool
 }
 
 type keyedAd struct {
@@ -62,7 +61,7 @@ func (w *Writer) begin() error {
 	if err != nil {
 		return fmt.Errorf("db %s: begin write: %w", w.db.path, err)
 	}
-	st, err := targetBucket(tx)
+	st, err := stateBucket(tx, false)
 	if err != nil {
 		tx.Rollback()
 		return fmt.Errorf("db %s: %w", w.db.path, err)
@@ -175,9 +174,6 @@ func (w *Writer) intern(name []byte) string {
 // since the last commit.
 func (w *Writer) Pending() (ops, bytes int) { return w.ops, w.pending }
 
-// Promote makes the next Commit also make a reload's state the active one.
-func (w *Writer) Promote() { w.promote = true }
-
 // Commit writes every pending change and pos in one transaction.
 func (w *Writer) Commit(pos Position) error {
 	if err := w.begin(); err != nil {
@@ -226,7 +222,7 @@ func (w *Writer) flush(pos Position) error {
 			}
 		}
 	}
-	if err := finishState(w.tx, w.state, jobs, pos, w.promote); err != nil {
+	if err := finishState(w.tx, w.state, jobs, pos, false); err != nil {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
 	}
 	return nil
@@ -245,6 +241,6 @@ func (w *Writer) reset() {
 	clear(w.cache)
 	w.last = nil
 	clear(w.dirty)
-	w.pending, w.ops, w.promote = 0, 0, false
+	w.pending, w.ops = 0, 0
 	w.arena.reset()
 }

@@ -1,0 +1,599 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Loader builds a new state from a whole log's worth of operations, in two
+// passes.
+//
+// A Writer updates ads where they are, so a long log makes it read, rewrite
+// and re-page the same ads again and again. A Loader instead records each
+// operation as it comes, sorts the operations by key in runs of bounded
+// size (spilled to unlinked temporary files beside the database), and at
+// Finish merges the runs, applies each key's operations in log order to an
+// empty ad with the same rules as a Writer (see adState), and puts the
+// final ads in key order: every page is written once, in order.
+//
+// A full run is sorted and spilled by a goroutine of the loader's own while
+// the caller fills the next one, so the two halves of the memory bound
+// alternate between recording and spilling.
+//
+// Nothing a Loader writes is visible to readers, and no position is
+// recorded, until the last commit of Finish promotes the state. A load cut
+// short by an error, a cancellation or a crash leaves a state without a
+// position, which Target reports as Reloading; the next load starts over.
+type Loader struct {
+	db         *DB
+	maxRecords int // operations in a run before it is spilled
+	maxBytes   int // bytes both runs hold; also bounds a commit
+	run        *run
+
+	// The spiller goroutine receives full runs on full and hands them back,
+	// emptied, on free. It alone touches spills, spillBuf and spillErr
+	// until done is closed; failed tells the caller early that it should
+	// stop and collect the error.
+	free     chan *run
+	full     chan *run
+	done     chan struct{}
+	failed   atomic.Bool
+	spills   []*os.File
+	spillBuf *bufio.Writer
+	spillErr error
+}
+
+// NewLoader begins a reload: it creates an empty state beside the active
+// one, dropping any unfinished reload, and returns a loader for it. A run of
+// operations is sorted and spilled once it holds maxRecords operations or
+// maxBytes bytes; maxBytes also bounds the ad data of each commit of
+// Finish, so a load holds a small multiple of maxBytes at most.
+func (db *DB) NewLoader(maxRecords, maxBytes int) (*Loader, error) {
+	if err := db.beginReload(); err != nil {
+		return nil, fmt.Errorf("db %s: begin a reload: %w", db.path, err)
+	}
+	return &Loader{db: db, maxRecords: max(maxRecords, 1), maxBytes: max(maxBytes, 2), run: &run{}}, nil
+}
+
+// The operations a Loader records.
+const (
+	loadNewAd byte = iota + 1
+	loadDestroyAd
+	loadSetAttr
+	loadDeleteAttr
+)
+
+// NewAd records the creation of ad k with the given MyType.
+func (l *Loader) NewAd(k Key, myType string) error {
+	return l.add(k, loadNewAd, []byte(myType), nil)
+}
+
+// DestroyAd records the removal of ad k.
+func (l *Loader) DestroyAd(k Key) error {
+	return l.add(k, loadDestroyAd, nil, nil)
+}
+
+// SetAttr records the setting of attribute name of ad k to the value text.
+// Secret attributes are dropped here.
+func (l *Loader) SetAttr(k Key, name, value []byte) error {
+	if IsSecret(name) {
+		return nil
+	}
+	return l.add(k, loadSetAttr, name, value)
+}
+
+// DeleteAttr records the removal of attribute name from ad k.
+func (l *Loader) DeleteAttr(k Key, name []byte) error {
+	return l.add(k, loadDeleteAttr, name, nil)
+}
+
+func (l *Loader) add(k Key, op byte, name, value []byte) error {
+	if int64(int32(k.Cluster)) != k.Cluster || int64(int32(k.Proc)) != k.Proc {
+		return fmt.Errorf("db %s: key %s out of the 32-bit range of log keys", l.db.path, k)
+	}
+	l.run.add(sortKey(k), op, name, value)
+	if len(l.run.refs) >= l.maxRecords || l.run.size() >= l.maxBytes/2 || len(l.run.chunks) >= maxChunks {
+		return l.handOff()
+	}
+	return nil
+}
+
+// handOff gives the full run to the spiller and takes an empty one.
+func (l *Loader) handOff() error {
+	if l.failed.Load() {
+		return l.stopSpiller()
+	}
+	if l.full == nil {
+		if l.spillErr != nil { // a spiller failed and stopped
+			return l.spillErr
+		}
+		l.free, l.full, l.done = make(chan *run, 2), make(chan *run, 1), make(chan struct{})
+		l.free <- &run{}
+		go l.spiller()
+	}
+	l.full <- l.run
+	l.run = <-l.free
+	return nil
+}
+
+// stopSpiller waits for the spiller to write every run handed to it.
+// The first error it met stays: a load that lost a run cannot finish.
+func (l *Loader) stopSpiller() error {
+	if l.full != nil {
+		close(l.full)
+		<-l.done
+		l.full = nil
+	}
+	return l.spillErr
+}
+
+func (l *Loader) spiller() {
+	defer close(l.done)
+	for r := range l.full {
+		if l.spillErr == nil {
+			if l.spillErr = l.spill(r); l.spillErr != nil {
+				l.failed.Store(true)
+			}
+		}
+		r.reset()
+		l.free <- r
+	}
+}
+
+// spill sorts r and writes it to a temporary file, unlinked at once so that
+// nothing is left behind whatever happens to the process.
+func (l *Loader) spill(r *run) error {
+	r.sort()
+	f, err := os.CreateTemp(filepath.Dir(l.db.path), ".qindex-load-*")
+	if err != nil {
+		return fmt.Errorf("db %s: spill a sorted run: %w", l.db.path, err)
+	}
+	os.Remove(f.Name())
+	l.spills = append(l.spills, f)
+	if l.spillBuf == nil {
+		l.spillBuf = bufio.NewWriterSize(f, 1<<20)
+	} else {
+		l.spillBuf.Reset(f)
+	}
+	var kb [8]byte
+	for _, ref := range r.refs {
+		binary.BigEndian.PutUint64(kb[:], ref.key)
+		l.spillBuf.Write(kb[:])
+		l.spillBuf.Write(r.entry(ref))
+	}
+	if err := l.spillBuf.Flush(); err != nil {
+		return fmt.Errorf("db %s: spill a sorted run to %s: %w", l.db.path, f.Name(), err)
+	}
+	return nil
+}
+
+// Close releases the loader's temporary files and memory. Call it after
+// Finish, or instead of it to abandon the load.
+func (l *Loader) Close() {
+	l.stopSpiller()
+	for _, f := range l.spills {
+		f.Close()
+	}
+	l.spills, l.spillBuf, l.run = nil, nil, &run{}
+}
+
+// Finish merges the recorded operations into the state and commits it with
+// pos, making it the active state. It commits in several transactions to
+// bound memory; only the last one makes the state visible.
+func (l *Loader) Finish(ctx context.Context, pos Position) error {
+	if err := l.stopSpiller(); err != nil {
+		return err
+	}
+	l.run.sort()
+	cursors := make([]cursor, 0, len(l.spills)+1)
+	bufSize := max(64<<10, min(1<<20, l.maxBytes/(len(l.spills)+1)))
+	for _, f := range l.spills {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
+		}
+		cursors = append(cursors, &fileCursor{r: bufio.NewReaderSize(f, bufSize)})
+	}
+	cursors = append(cursors, &memCursor{run: l.run})
+	m := merger{cursors: cursors}
+	if err := m.start(); err != nil {
+		return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
+	}
+
+	b := loadBatch{db: l.db}
+	defer b.rollback()
+	var (
+		st      adState
+		jobs    int64
+		scratch []byte
+	)
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		key, ops, ok, err := m.next()
+		if err != nil {
+			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
+		}
+		if !ok {
+			break
+		}
+		st.apply(ops)
+		if !st.exists {
+			continue
+		}
+		k := keyOf(key)
+		if k.IsJob() {
+			jobs++
+		}
+		scratch = appendAd(scratch[:0], st.myType, st.attrs)
+		if err := b.put(k, scratch); err != nil {
+			return err
+		}
+		if b.arena.size >= l.maxBytes/4 {
+			if err := b.commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.begin(); err != nil {
+		return err
+	}
+	if err := finishState(b.tx, b.state, jobs, pos, true); err != nil {
+		return fmt.Errorf("db %s: %w", l.db.path, err)
+	}
+	return b.commit()
+}
+
+// apply resets a to a missing ad and applies ops, a key's recorded
+// operations in log order (entries as run.add encodes them), to it.
+func (a *adState) apply(ops string) {
+	clear(a.attrs)
+	*a = adState{attrs: a.attrs[:0]}
+	for len(ops) > 0 {
+		op := ops[0]
+		var name, value string
+		name, ops = readString(ops[1:])
+		value, ops = readString(ops)
+		switch op {
+		case loadNewAd:
+			a.newAd(name)
+		case loadDestroyAd:
+			a.destroy()
+		case loadSetAttr:
+			a.set(name, value)
+		case loadDeleteAttr:
+			a.delete(name)
+		}
+	}
+}
+
+// readString reads a uvarint-prefixed string from s. The input comes from
+// the loader's own encoding, so it is well formed.
+func readString(s string) (field, rest string) {
+	var n uint64
+	var shift uint
+	i := 0
+	for ; ; i++ {
+		c := s[i]
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+		shift += 7
+	}
+	return s[i+1 : i+1+int(n)], s[i+1+int(n):]
+}
+
+// loadBatch is the write transaction a Loader's Finish fills.
+type loadBatch struct {
+	db    *DB
+	tx    *bolt.Tx
+	state *bolt.Bucket
+	ads   *bolt.Bucket
+	arena arena
+	key   []byte
+}
+
+func (b *loadBatch) begin() error {
+	if b.tx != nil {
+		return nil
+	}
+	tx, err := b.db.bolt.Begin(true)
+	if err != nil {
+		return fmt.Errorf("db %s: begin write: %w", b.db.path, err)
+	}
+	st, err := stateBucket(tx, true)
+	if err != nil {
+		tx.Rollback()
+		return fmt.Errorf("db %s: %w", b.db.path, err)
+	}
+	b.tx, b.state, b.ads = tx, st, st.Bucket(bucketAds)
+	// Ads arrive in key order: fill pages almost full, leaving a little
+	// room for the ads to grow as the log goes on.
+	b.ads.FillPercent = 0.9
+	return nil
+}
+
+func (b *loadBatch) put(k Key, ad []byte) error {
+	if err := b.begin(); err != nil {
+		return err
+	}
+	b.key = appendKey(b.key[:0], k)
+	if err := b.ads.Put(b.arena.keep(b.key), b.arena.keep(ad)); err != nil {
+		return fmt.Errorf("db %s: put %s: %w", b.db.path, k, err)
+	}
+	return nil
+}
+
+func (b *loadBatch) commit() error {
+	err := b.tx.Commit()
+	b.tx, b.state, b.ads = nil, nil, nil
+	b.arena.reset()
+	if err != nil {
+		return fmt.Errorf("db %s: commit: %w", b.db.path, err)
+	}
+	return nil
+}
+
+func (b *loadBatch) rollback() {
+	if b.tx != nil {
+		b.tx.Rollback()
+		b.tx = nil
+	}
+}
+
+// sortKey maps a key to a number with the same order as its encoding.
+func sortKey(k Key) uint64 {
+	return uint64(uint32(k.Cluster)^1<<31)<<32 | uint64(uint32(k.Proc)^1<<31)
+}
+
+// keyOf is the inverse of sortKey.
+func keyOf(s uint64) Key {
+	return Key{Cluster: int64(int32(uint32(s>>32) ^ 1<<31)), Proc: int64(int32(uint32(s) ^ 1<<31))}
+}
+
+// run is the operations recorded since the last spill, in chunks that are
+// never reallocated: an entry is an op byte, then the name and the value,
+// each as a uvarint length and the bytes.
+type run struct {
+	chunks [][]byte
+	used   int // chunks in use; the rest are kept for reuse
+	bytes  int
+	refs   []runRef
+	spare  []runRef // sort's second buffer
+}
+
+// runRef locates an entry: chunk index << chunkBits | offset in the chunk.
+type runRef struct {
+	key uint64
+	at  uint32
+}
+
+const (
+	chunkBits = 20
+	chunkSize = 1 << chunkBits
+	maxChunks = 1 << (32 - chunkBits)
+)
+
+func (r *run) add(key uint64, op byte, name, value []byte) {
+	n := 1 + binary.MaxVarintLen64*2 + len(name) + len(value)
+	if r.used == 0 || cap(r.chunks[r.used-1])-len(r.chunks[r.used-1]) < n {
+		r.nextChunk(n)
+	}
+	c := &r.chunks[r.used-1]
+	at := uint32(r.used-1)<<chunkBits | uint32(len(*c))
+	start := len(*c)
+	*c = append(*c, op)
+	*c = binary.AppendUvarint(*c, uint64(len(name)))
+	*c = append(*c, name...)
+	*c = binary.AppendUvarint(*c, uint64(len(value)))
+	*c = append(*c, value...)
+	r.bytes += len(*c) - start
+	r.refs = append(r.refs, runRef{key: key, at: at})
+}
+
+// nextChunk makes a chunk with room for n bytes the current one: a reused
+// chunk if one is large enough, else a new one.
+func (r *run) nextChunk(n int) {
+	if r.used < len(r.chunks) && cap(r.chunks[r.used]) >= n {
+		r.used++
+		return
+	}
+	c := make([]byte, 0, max(chunkSize, n))
+	if r.used < len(r.chunks) {
+		r.chunks[r.used] = c
+	} else {
+		r.chunks = append(r.chunks, c)
+	}
+	r.used++
+}
+
+// size is the memory the run's data and index (twice, to sort it) take.
+func (r *run) size() int { return r.bytes + 32*len(r.refs) }
+
+// entry returns the encoded entry that ref points to.
+func (r *run) entry(ref runRef) []byte {
+	c := r.chunks[ref.at>>chunkBits]
+	e := c[ref.at&(chunkSize-1):]
+	n := 1
+	for range 2 {
+		l, w := binary.Uvarint(e[n:])
+		n += w + int(l)
+	}
+	return e[:n]
+}
+
+// sort orders the refs by key; entries of one key stay in arrival order.
+// It is a least-significant-digit radix sort, a byte at a time, which is
+// stable and skips the bytes that no two keys differ in: a run's clusters
+// span a narrow range, so a 64-bit key usually takes five or six passes.
+func (r *run) sort() {
+	if len(r.refs) < 2 {
+		return
+	}
+	and, or := ^uint64(0), uint64(0)
+	for _, ref := range r.refs {
+		and &= ref.key
+		or |= ref.key
+	}
+	src := r.refs
+	dst := slices.Grow(r.spare[:0], len(src))[:len(src)]
+	for shift := uint(0); shift < 64; shift += 8 {
+		if (and^or)>>shift&0xff == 0 {
+			continue // every key has the same byte here
+		}
+		var count [256]int
+		for _, ref := range src {
+			count[ref.key>>shift&0xff]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, ref := range src {
+			b := ref.key >> shift & 0xff
+			dst[count[b]] = ref
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	r.refs, r.spare = src, dst
+}
+
+// reset empties the run and keeps its chunks for reuse.
+func (r *run) reset() {
+	for i := range r.used {
+		r.chunks[i] = r.chunks[i][:0]
+	}
+	r.used, r.bytes, r.refs = 0, 0, r.refs[:0]
+}
+
+// A cursor yields a sorted run's entries in order.
+type cursor interface {
+	// next returns the next entry and its key. The entry is valid until
+	// the next call. ok is false at the end of the run.
+	next() (key uint64, entry []byte, ok bool, err error)
+}
+
+// memCursor reads the run still in memory.
+type memCursor struct {
+	run *run
+	i   int
+}
+
+func (c *memCursor) next() (uint64, []byte, bool, error) {
+	if c.i == len(c.run.refs) {
+		return 0, nil, false, nil
+	}
+	ref := c.run.refs[c.i]
+	c.i++
+	return ref.key, c.run.entry(ref), true, nil
+}
+
+// fileCursor reads a spilled run: each entry preceded by its key as 8
+// big-endian bytes.
+type fileCursor struct {
+	r   *bufio.Reader
+	buf []byte
+}
+
+func (c *fileCursor) next() (uint64, []byte, bool, error) {
+	var kb [8]byte
+	if _, err := io.ReadFull(c.r, kb[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, nil, false, nil
+		}
+		return 0, nil, false, err
+	}
+	op, err := c.r.ReadByte()
+	if err != nil {
+		return 0, nil, false, unexpected(err)
+	}
+	c.buf = append(c.buf[:0], op)
+	for range 2 {
+		n, err := binary.ReadUvarint(c.r)
+		if err != nil {
+			return 0, nil, false, unexpected(err)
+		}
+		c.buf = binary.AppendUvarint(c.buf, n)
+		start := len(c.buf)
+		c.buf = slices.Grow(c.buf, int(n))[:start+int(n)]
+		if _, err := io.ReadFull(c.r, c.buf[start:]); err != nil {
+			return 0, nil, false, unexpected(err)
+		}
+	}
+	return binary.BigEndian.Uint64(kb[:]), c.buf, true, nil
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// merger merges sorted runs, given oldest first, into one key's entries at
+// a time. Each run holds a key's operations in log order and runs follow
+// the log, so a key's entries from run 0, then run 1, ... are in log order.
+type merger struct {
+	cursors []cursor
+	heads   []head
+	buf     []byte
+}
+
+type head struct {
+	key   uint64
+	entry []byte
+	ok    bool
+}
+
+func (m *merger) start() error {
+	m.heads = make([]head, len(m.cursors))
+	for i := range m.cursors {
+		if err := m.advance(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *merger) advance(i int) error {
+	k, e, ok, err := m.cursors[i].next()
+	m.heads[i] = head{k, e, ok}
+	return err
+}
+
+// next returns the smallest key left and all its entries, concatenated in
+// log order, as one string: the text of a key's attributes then costs one
+// allocation. ok is false when every run is exhausted.
+func (m *merger) next() (key uint64, entries string, ok bool, err error) {
+	for _, h := range m.heads {
+		if h.ok && (!ok || h.key < key) {
+			key, ok = h.key, true
+		}
+	}
+	if !ok {
+		return 0, "", false, nil
+	}
+	m.buf = m.buf[:0]
+	for i := range m.heads {
+		for m.heads[i].ok && m.heads[i].key == key {
+			m.buf = append(m.buf, m.heads[i].entry...)
+			if err := m.advance(i); err != nil {
+				return 0, "", false, err
+			}
+		}
+	}
+	return key, string(m.buf), true, nil
+}

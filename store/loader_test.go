@@ -1,0 +1,210 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestSortKeyOrdersAsEncodedKeys(t *testing.T) {
+	keys := []Key{{math.MinInt32, math.MinInt32}, {-5, 0}, {0, 0}, {0, 1}, {1, -100}, {1, -2}, {1, -1}, {1, 0}, {1, 1}, {2, -1}, {255, 0}, {256, -1}, {100000, 3}, {math.MaxInt32, math.MaxInt32}}
+	for i, k := range keys {
+		if got := keyOf(sortKey(k)); got != k {
+			t.Errorf("keyOf(sortKey(%v)) = %v", k, got)
+		}
+		if i > 0 && sortKey(keys[i-1]) >= sortKey(k) {
+			t.Errorf("sortKey(%v) does not sort after sortKey(%v)", k, keys[i-1])
+		}
+	}
+}
+
+// TestRunSortIsStable compares the radix sort with a stable comparison sort
+// on keys that vary in few bytes, in many, and not at all.
+func TestRunSortIsStable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	gens := map[string]func() Key{
+		"narrow clusters": func() Key { return Key{Cluster: 1000 + rng.Int64N(40), Proc: rng.Int64N(5) - 1} },
+		"full range": func() Key {
+			return Key{Cluster: int64(int32(rng.Uint32())), Proc: int64(int32(rng.Uint32()))}
+		},
+		"one key": func() Key { return Key{Cluster: 7, Proc: 0} },
+	}
+	for name, gen := range gens {
+		for _, n := range []int{0, 1, 2, 1000} {
+			var r run
+			for i := range n {
+				r.add(sortKey(gen()), loadSetAttr, []byte("A"), []byte(strconv.Itoa(i)))
+			}
+			want := slices.Clone(r.refs)
+			slices.SortStableFunc(want, func(a, b runRef) int { return cmp.Compare(a.key, b.key) })
+			r.sort()
+			if !slices.Equal(r.refs, want) {
+				t.Errorf("%s, %d refs: radix sort differs from a stable sort", name, n)
+			}
+		}
+	}
+}
+
+// cancelAfter is a context whose Err reports cancellation from its n-th
+// call on, to stop a Finish between two of its commits.
+type cancelAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestAbandonedLoadIsInvisible stops a load after it has committed part of
+// its ads and requires readers to keep the old state, Target to report the
+// unfinished reload without a position, no file to be left behind, and the
+// next load to start from an empty state.
+func TestAbandonedLoadIsInvisible(t *testing.T) {
+	db, path := openTemp(t)
+	load(t, db, Position{Offset: 10}, "new 1.0 Job", "set 1.0 A 1")
+
+	loadFrom := func(ctx context.Context, from int) error {
+		l, err := db.NewLoader(500, 8<<10) // spill every 500 operations, commit every 2 KiB
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for i := from; i < 20000; i++ {
+			k := "2." + strconv.Itoa(i)
+			apply(t, l, "new "+k+" Job", "set "+k+" B "+strconv.Itoa(i))
+		}
+		err = l.Finish(ctx, Position{Offset: 99})
+		// The runs are still open, unlinked.
+		if files := tempFiles(t, filepath.Dir(path)); len(files) != 0 {
+			t.Errorf("spilled runs visible in the directory: %v", files)
+		}
+		return err
+	}
+	if err := loadFrom(&cancelAfter{context.Background(), 2}, 0); err != context.Canceled {
+		t.Fatalf("Finish with a cancelled context: %v", err)
+	}
+	if got := dump(t, db); got != "1.0: A=1\n" {
+		t.Errorf("after an abandoned load readers see %.80q, want the old state", got)
+	}
+	tg, err := db.Target()
+	if err != nil || !tg.Reloading || tg.Position.Offset != 10 {
+		t.Errorf("Target after an abandoned load = %+v, %v; want the old state and an unfinished reload", tg, err)
+	}
+	var partial int
+	db.bolt.View(func(tx *bolt.Tx) error {
+		name := tx.Bucket(bucketMeta).Get(keyLoading)
+		partial = tx.Bucket(name).Bucket(bucketAds).Stats().KeyN
+		return nil
+	})
+	if partial == 0 {
+		t.Fatal("the abandoned load committed nothing: the test does not stop it between commits")
+	}
+	if files := tempFiles(t, filepath.Dir(path)); len(files) != 0 {
+		t.Errorf("files left behind: %v", files)
+	}
+
+	if err := loadFrom(context.Background(), 19998); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dump(t, db), "2.19998: B=19998\n2.19999: B=19999\n"; got != want {
+		t.Errorf("after a new load: %q, want %q", got, want)
+	}
+	db.View(func(s *Snapshot) error {
+		if p, _ := s.Position(); p.Offset != 99 || s.JobCount() != 2 {
+			t.Errorf("position %+v, %d jobs; want offset 99, 2 jobs", p, s.JobCount())
+		}
+		return nil
+	})
+	db.bolt.View(func(tx *bolt.Tx) error {
+		n := 0
+		tx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil })
+		if n != 2 {
+			t.Errorf("%d top-level buckets, want meta and one state", n)
+		}
+		return nil
+	})
+}
+
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() != "q.db" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestLoaderLargeValuesAndBadKeys(t *testing.T) {
+	db, _ := openTemp(t)
+	l, err := db.NewLoader(2, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big := `"` + strings.Repeat("x", 3*chunkSize) + `"`
+	apply(t, l, "new 1.0 Job", "set 1.0 Big "+big, "set 1.0 Small 1", "new 1.1 Job", "set 1.1 Big "+big)
+	if err := l.SetAttr(Key{Cluster: 1 << 40, Proc: 0}, []byte("A"), []byte("1")); err == nil || !strings.Contains(err.Error(), "1099511627776.0") {
+		t.Errorf("SetAttr on a key out of 32-bit range: %v, want an error naming the key", err)
+	}
+	if err := l.Finish(context.Background(), Position{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "1.0: Big=" + big + " Small=1\n1.1: Big=" + big + "\n"
+	if got := dump(t, db); got != want {
+		t.Errorf("large values did not survive spilling and merging (got %d bytes, want %d)", len(got), len(want))
+	}
+}
+
+// TestSpillFailure removes the directory the runs spill to: the load must
+// fail with an error that says so, at the latest at Finish, and never
+// finish without the lost runs.
+func TestSpillFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "q.db")
+	os.Mkdir(filepath.Dir(path), 0o700)
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := db.NewLoader(10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	var addErr error
+	for i := 0; i < 1000 && addErr == nil; i++ {
+		addErr = l.NewAd(Key{1, int64(i)}, "Job")
+	}
+	finishErr := l.Finish(context.Background(), Position{})
+	for _, err := range []error{addErr, finishErr} {
+		if err != nil && !strings.Contains(err.Error(), "spill") {
+			t.Errorf("error %q does not say that a run could not be spilled", err)
+		}
+	}
+	if finishErr == nil {
+		t.Error("Finish succeeded although runs were lost")
+	}
+}
