@@ -12,12 +12,14 @@ import (
 	"github.com/qindex/qindex/store"
 )
 
-// Limits bound one group commit. A group ends at the first transaction
-// boundary after any limit is reached; a log transaction is never split.
+// Limits bound the memory of a catch-up. When tailing, they bound one group
+// commit, which ends at the first transaction boundary after any limit is
+// reached (a log transaction is never split). When loading, Records and
+// Bytes bound the sort runs and the commits of store.Loader.
 type Limits struct {
 	Records int           // operations applied
 	Bytes   int           // bytes of ad data held in memory
-	Delay   time.Duration // time since the group's first record
+	Delay   time.Duration // time since the group's first record (tailing only)
 }
 
 // DefaultLimits suit both a bulk load and a daemon that must show new
