@@ -63,7 +63,27 @@ func (e *env) catchUp(limits Limits) Summary {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	checkIndexes(e.t, e.db)
 	return sum
+}
+
+// checkIndexes fails the test if the indexes disagree with the ads; every
+// catch-up in these tests is followed by it.
+func checkIndexes(t testing.TB, db *store.DB) {
+	t.Helper()
+	err := db.View(func(s *store.Snapshot) error {
+		if !s.Loaded() {
+			return nil
+		}
+		n, err := s.Check(func(p string) { t.Errorf("check: %s", p) })
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%d differences between the indexes and the ads", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // state renders every stored ad, one per line: "key MyType: Name=Value; ...".

@@ -66,3 +66,11 @@ func (a *adState) find(name string) (int, bool) {
 		return -compareFold(n, at.Name)
 	})
 }
+
+// lookup returns the value of attribute name.
+func (a *adState) lookup(name string) (string, bool) {
+	if i, found := a.find(name); found {
+		return a.attrs[i].Value, true
+	}
+	return "", false
+}

@@ -11,18 +11,24 @@ type arena struct {
 
 const arenaChunk = 1 << 20
 
-// keep copies b into the arena and returns the copy.
-func (a *arena) keep(b []byte) []byte {
-	for a.cur < len(a.chunks) && cap(a.chunks[a.cur])-len(a.chunks[a.cur]) < len(b) {
+// keep copies the concatenation of parts into the arena and returns the copy.
+func (a *arena) keep(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	for a.cur < len(a.chunks) && cap(a.chunks[a.cur])-len(a.chunks[a.cur]) < n {
 		a.cur++
 	}
 	if a.cur == len(a.chunks) {
-		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(b))))
+		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, n)))
 	}
 	c := &a.chunks[a.cur]
 	start := len(*c)
-	*c = append(*c, b...)
-	a.size += len(b)
+	for _, p := range parts {
+		*c = append(*c, p...)
+	}
+	a.size += n
 	return (*c)[start:len(*c):len(*c)]
 }
 

@@ -10,13 +10,20 @@
 //	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
 //	  next     -> uint64 big-endian   the number of the next state to create
 //	state.<n>/
-//	  ads/     -> key(cluster, proc) => encoded Ad (see Ad)
-//	  position -> JSON Position       where in the log this state stands
-//	  jobs     -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
+//	  ads/       -> key(cluster, proc) => encoded Ad (see Ad)
+//	  postings/  -> job key => how the indexes file the job
+//	  by-owner/  -> effective Owner, job key => ""
+//	  by-status/ -> effective JobStatus, job key => ""
+//	  counts/    -> effective Owner, effective JobStatus => uint64 jobs
+//	  position   -> JSON Position       where in the log this state stands
+//	  jobs       -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
 //
 // Keys in ads/ encode (cluster, proc) so that byte order is numeric order:
 // one cursor pass yields each cluster ad (c.-1) right before its jobs (c.0,
-// c.1, ...). Values are the log's text, never parsed on the way in.
+// c.1, ...). Values are the log's text, never parsed on the way in. The
+// secondary indexes (postings/, by-owner/, by-status/, counts/) are
+// described in indexes.go; they are written in the same transactions as the
+// ads they describe.
 //
 // A reload builds a new state beside the active one (see Loader) and swaps
 // "active" in the transaction that completes it, so readers see the old
@@ -40,11 +47,17 @@ import (
 
 // SchemaVersion is the version of the layout described in the package doc.
 // A file of another version is refused, never rewritten.
-const SchemaVersion = "1"
+const SchemaVersion = "2"
 
 var (
-	bucketMeta = []byte("meta")
-	bucketAds  = []byte("ads")
+	bucketMeta     = []byte("meta")
+	bucketAds      = []byte("ads")
+	bucketPostings = []byte("postings")
+	bucketByOwner  = []byte("by-owner")
+	bucketByStatus = []byte("by-status")
+	bucketCounts   = []byte("counts")
+
+	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwner, bucketByStatus, bucketCounts}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")
@@ -251,8 +264,10 @@ func (db *DB) beginReload() error {
 		if err != nil {
 			return fmt.Errorf("create state %s: %w", name, err)
 		}
-		if _, err := st.CreateBucket(bucketAds); err != nil {
-			return err
+		for _, b := range stateBuckets {
+			if _, err := st.CreateBucket(b); err != nil {
+				return fmt.Errorf("create %s/%s: %w", name, b, err)
+			}
 		}
 		if err := meta.Put(keyNext, binary.BigEndian.AppendUint64(nil, n+1)); err != nil {
 			return err

@@ -209,12 +209,18 @@ func (l *Loader) Finish(ctx context.Context, pos Position) error {
 		return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
 	}
 
-	b := loadBatch{db: l.db}
+	b := loadBatch{db: l.db, ix: &indexer{}}
 	defer b.rollback()
 	var (
 		st      adState
 		jobs    int64
 		scratch []byte
+		posting []byte
+		// The Owner and JobStatus of the last cluster ad met: ads come in
+		// key order, so a cluster's ad comes right before its jobs.
+		cluster                  = int64(-1)
+		clusterOwner, clusterSt  string
+		clusterHasO, clusterHasS bool
 	)
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -232,12 +238,31 @@ func (l *Loader) Finish(ctx context.Context, pos Position) error {
 			continue
 		}
 		k := keyOf(key)
-		if k.IsJob() {
-			jobs++
-		}
 		scratch = appendAd(scratch[:0], st.myType, st.attrs)
 		if err := b.put(k, scratch); err != nil {
 			return err
+		}
+		switch {
+		case k.Kind() == KindCluster:
+			cluster = k.Cluster
+			clusterOwner, clusterHasO = st.lookup("Owner")
+			clusterSt, clusterHasS = st.lookup("JobStatus")
+		case k.IsJob():
+			jobs++
+			o, hasO := st.lookup("Owner")
+			s, hasS := st.lookup("JobStatus")
+			if cluster == k.Cluster {
+				if !hasO {
+					o, hasO = clusterOwner, clusterHasO
+				}
+				if !hasS {
+					s, hasS = clusterSt, clusterHasS
+				}
+			}
+			posting = appendPosting(posting[:0], OwnerValue(o, hasO), StatusValue(s, hasS))
+			if err := b.ix.file(k, posting, true); err != nil {
+				return fmt.Errorf("db %s: index %s: %w", l.db.path, k, err)
+			}
 		}
 		if b.arena.size >= l.maxBytes/4 {
 			if err := b.commit(); err != nil {
@@ -247,6 +272,9 @@ func (l *Loader) Finish(ctx context.Context, pos Position) error {
 	}
 	if err := b.begin(); err != nil {
 		return err
+	}
+	if err := b.ix.flush(); err != nil {
+		return fmt.Errorf("db %s: index counts: %w", l.db.path, err)
 	}
 	if err := finishState(b.tx, b.state, jobs, pos, true); err != nil {
 		return fmt.Errorf("db %s: %w", l.db.path, err)
@@ -300,6 +328,7 @@ type loadBatch struct {
 	tx    *bolt.Tx
 	state *bolt.Bucket
 	ads   *bolt.Bucket
+	ix    *indexer
 	arena arena
 	key   []byte
 }
@@ -321,6 +350,12 @@ func (b *loadBatch) begin() error {
 	// Ads arrive in key order: fill pages almost full, leaving a little
 	// room for the ads to grow as the log goes on.
 	b.ads.FillPercent = 0.9
+	deltas := b.ix.deltas // count changes accumulate across the load's transactions
+	b.ix = newIndexer(st, &b.arena)
+	if deltas != nil {
+		b.ix.deltas = deltas
+	}
+	b.ix.postings.FillPercent = 0.9
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"iter"
 
 	bolt "go.etcd.io/bbolt"
@@ -8,10 +11,16 @@ import (
 
 // Snapshot is a consistent read-only view of the active state. It is valid
 // only inside the View call that made it, as are the Ads it returns.
+//
+// A Snapshot is not safe for concurrent use.
 type Snapshot struct {
-	state *bolt.Bucket
-	ads   *bolt.Bucket
-	err   error
+	state                               *bolt.Bucket
+	ads                                 *bolt.Bucket
+	postings, byOwner, byStatus, counts *bolt.Bucket
+	err                                 error
+
+	clusterKey Key // the cluster ad Job read last, for the jobs after it
+	cluster    Ad
 }
 
 func newSnapshot(tx *bolt.Tx) *Snapshot {
@@ -25,7 +34,10 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 	}
 	if s.state != nil {
 		s.ads = s.state.Bucket(bucketAds)
+		s.postings, s.byOwner = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwner)
+		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 	}
+	s.clusterKey = Key{Cluster: -1}
 	return s
 }
 
@@ -114,6 +126,119 @@ func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
 			}
 		}
 	}
+}
+
+// Job returns job k joined to its cluster ad. Reading jobs in key order, as
+// the index iterators yield them, reads each cluster ad once.
+func (s *Snapshot) Job(k Key) (Job, bool) {
+	ad, ok := s.Ad(k)
+	if !ok || !k.IsJob() {
+		return Job{}, false
+	}
+	if ck := k.ClusterKey(); ck != s.clusterKey {
+		s.clusterKey = ck
+		s.cluster, _ = s.Ad(ck)
+	}
+	return Job{Key: k, Proc: ad, Cluster: s.cluster}, true
+}
+
+// JobKeys yields, in order, the keys of the jobs in [from, to], from the
+// postings alone: no ad is read.
+func (s *Snapshot) JobKeys(from, to Key) iter.Seq[Key] {
+	return func(yield func(Key) bool) {
+		if s.postings == nil {
+			return
+		}
+		c := s.postings.Cursor()
+		for kb, _ := c.Seek(appendKey(nil, from)); kb != nil; kb, _ = c.Next() {
+			k, err := decodeKey(kb)
+			if err != nil {
+				s.err = err
+				return
+			}
+			if compareKeys(k, to) > 0 || !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// JobsByOwner yields, in key order, the jobs the by-owner index files
+// under o.
+func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[Key] {
+	return s.indexed(s.byOwner, appendOwnerPart(nil, o))
+}
+
+// JobsByStatus yields, in key order, the jobs the by-status index files
+// under st.
+func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[Key] {
+	return s.indexed(s.byStatus, appendStatusPart(nil, st))
+}
+
+func (s *Snapshot) indexed(b *bolt.Bucket, prefix []byte) iter.Seq[Key] {
+	return func(yield func(Key) bool) {
+		if b == nil {
+			return
+		}
+		c := b.Cursor()
+		for kb, _ := c.Seek(prefix); kb != nil && bytes.HasPrefix(kb, prefix); kb, _ = c.Next() {
+			k, err := decodeKey(kb[len(prefix):])
+			if err != nil {
+				s.err = err
+				return
+			}
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// IndexCount is the number of jobs filed under one Owner and one JobStatus.
+type IndexCount struct {
+	Owner  IndexedOwner
+	Status IndexedStatus
+	Jobs   int64
+}
+
+// Counts yields the job counts the indexes keep, one per (Owner, JobStatus)
+// pair that has jobs.
+func (s *Snapshot) Counts() iter.Seq[IndexCount] {
+	return func(yield func(IndexCount) bool) {
+		if s.counts == nil {
+			return
+		}
+		c := s.counts.Cursor()
+		for kb, v := c.First(); kb != nil; kb, v = c.Next() {
+			ic, err := decodeCount(kb, v)
+			if err != nil {
+				s.err = err
+				return
+			}
+			if !yield(ic) {
+				return
+			}
+		}
+	}
+}
+
+func decodeCount(k, v []byte) (IndexCount, error) {
+	op, sp, err := splitPosting(k)
+	if err != nil {
+		return IndexCount{}, err
+	}
+	var ic IndexCount
+	if ic.Owner, err = decodeOwnerPart(op); err != nil {
+		return ic, err
+	}
+	if ic.Status, err = decodeStatusPart(sp); err != nil {
+		return ic, err
+	}
+	if len(v) != 8 {
+		return ic, fmt.Errorf("malformed index count %x", v)
+	}
+	ic.Jobs = int64(binary.BigEndian.Uint64(v))
+	return ic, nil
 }
 
 // Err returns the first malformed entry met while iterating, if any.

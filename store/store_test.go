@@ -171,12 +171,12 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 		t.Error("open of another bbolt file changed it")
 	}
 
-	other := filepath.Join(dir, "v2.db")
+	other := filepath.Join(dir, "v1.db") // schema 1 had no indexes
 	db, err := Open(other, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("2")) })
+	db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("1")) })
 	db.Close()
 	before, _ = os.ReadFile(other)
 	if _, err := Open(other, Options{}); err == nil || !strings.Contains(err.Error(), "schema version") {

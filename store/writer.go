@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -45,6 +46,9 @@ type pendingAd struct {
 	adState
 	stored bool // present in the database when first touched
 	dirty  bool
+	// For a cluster ad, what it contributed to its jobs' postings when
+	// first touched: if that changes, every job of the cluster is filed again.
+	clusterPosting []byte
 }
 
 // NewWriter returns a writer for the target state. It holds no transaction
@@ -93,6 +97,9 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 		// rewrites for it: with updates spread over the queue, each stored
 		// ad touched costs about a page of its own at commit.
 		w.pending += 2*len(v) + 32*len(attrs) + w.db.pageSize
+	}
+	if k.Proc == -1 {
+		p.clusterPosting = p.adState.clusterPosting()
 	}
 	w.cache[k] = p
 	w.lastKey, w.last = k, p
@@ -222,10 +229,63 @@ func (w *Writer) flush(pos Position) error {
 			}
 		}
 	}
+	if err := w.fileJobs(); err != nil {
+		return fmt.Errorf("db %s: update indexes: %w", w.db.path, err)
+	}
 	if err := finishState(w.tx, w.state, jobs, pos, false); err != nil {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
 	}
 	return nil
+}
+
+// fileJobs files again, once the ads are written, every dirty job and every
+// job of a cluster whose ad changed what its jobs inherit.
+func (w *Writer) fileJobs() error {
+	ix := newIndexer(w.state, &w.arena)
+	var keys []Key
+	for _, d := range w.dirty {
+		switch {
+		case d.k.IsJob():
+			keys = append(keys, d.k)
+		case d.k.Kind() == KindCluster && !bytes.Equal(d.p.clusterPosting, d.p.adState.clusterPosting()):
+			c := ix.postings.Cursor()
+			for kb, _ := c.Seek(appendKey(nil, Key{Cluster: d.k.Cluster})); kb != nil; kb, _ = c.Next() {
+				k, err := decodeKey(kb)
+				if err != nil {
+					return err
+				}
+				if k.Cluster != d.k.Cluster {
+					break
+				}
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+	keys = slices.Compact(keys)
+	var (
+		cluster    Ad
+		clusterKey = Key{Cluster: -1}
+		posting    []byte
+	)
+	for _, k := range keys {
+		ad := w.ads.Get(appendKey(w.scratch[:0], k))
+		if ad == nil {
+			if err := ix.file(k, nil, false); err != nil {
+				return err
+			}
+			continue
+		}
+		if k.ClusterKey() != clusterKey {
+			clusterKey = k.ClusterKey()
+			cluster = Ad(w.ads.Get(appendKey(w.scratch[:0], clusterKey)))
+		}
+		posting = postingOf(posting[:0], Ad(ad), cluster)
+		if err := ix.file(k, posting, false); err != nil {
+			return err
+		}
+	}
+	return ix.flush()
 }
 
 // Rollback discards every pending change.

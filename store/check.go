@@ -1,0 +1,162 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Check recomputes the active state's indexes, counts and job count from its
+// ads and compares them with what is stored. It calls report for each
+// difference and returns how many there were. Memory stays bounded by the
+// number of distinct (Owner, JobStatus) pairs, not by the number of jobs.
+func (s *Snapshot) Check(report func(problem string)) (int, error) {
+	if s.state == nil {
+		return 0, fmt.Errorf("no active state to check")
+	}
+	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byOwner, s.byStatus, s.counts} {
+		if b == nil {
+			return 0, fmt.Errorf("the active state lacks one of its buckets")
+		}
+	}
+	n := 0
+	problem := func(format string, args ...any) {
+		n++
+		report(fmt.Sprintf(format, args...))
+	}
+
+	// Postings against the ads, by a merge of two cursors in key order.
+	want := make(map[string]int64) // counts, from the ads
+	var jobs int64
+	pc := s.postings.Cursor()
+	pk, pv := pc.First()
+	var posting []byte
+	for job := range s.Jobs(AllJobs[0], AllJobs[1]) {
+		jobs++
+		kb := appendKey(nil, job.Key)
+		for pk != nil && bytes.Compare(pk, kb) < 0 {
+			problem("posting for %s, which is not a job", keyText(pk))
+			pk, pv = pc.Next()
+		}
+		posting = postingOf(posting[:0], job.Proc, job.Cluster)
+		want[string(posting)]++
+		switch {
+		case pk == nil || !bytes.Equal(pk, kb):
+			problem("job %s: no posting (want %s)", job.Key, postingText(posting))
+			continue
+		case !bytes.Equal(pv, posting):
+			problem("job %s: filed as %s, want %s", job.Key, postingText(pv), postingText(posting))
+		}
+		pk, pv = pc.Next()
+	}
+	if s.err != nil {
+		return n, s.err
+	}
+	for ; pk != nil; pk, _ = pc.Next() {
+		problem("posting for %s, which is not a job", keyText(pk))
+	}
+	if got := getUint(s.state, keyJobs); got != jobs {
+		problem("job count %d, want %d", got, jobs)
+	}
+
+	// Index entries against the stored postings, both ways.
+	pc = s.postings.Cursor()
+	for kb, pv := pc.First(); kb != nil; kb, pv = pc.Next() {
+		op, sp, err := splitPosting(pv)
+		if err != nil {
+			problem("job %s: %v", keyText(kb), err)
+			continue
+		}
+		if s.byOwner.Get(concat(op, kb)) == nil {
+			problem("job %s: missing from by-owner under %s", keyText(kb), partText(op, nil))
+		}
+		if s.byStatus.Get(concat(sp, kb)) == nil {
+			problem("job %s: missing from by-status under %s", keyText(kb), partText(nil, sp))
+		}
+	}
+	checkIndex := func(name string, b *bolt.Bucket, part func(posting []byte) []byte) {
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) < keyLen {
+				problem("%s: malformed entry %q", name, k)
+				continue
+			}
+			value, kb := k[:len(k)-keyLen], k[len(k)-keyLen:]
+			pv := s.postings.Get(kb)
+			switch {
+			case pv == nil:
+				problem("%s: entry for %s, which has no posting", name, keyText(kb))
+			case !bytes.Equal(part(pv), value):
+				problem("%s: %s filed under %s, its posting says %s", name, keyText(kb), indexPartText(name, value), postingText(pv))
+			}
+		}
+	}
+	checkIndex("by-owner", s.byOwner, func(p []byte) []byte { op, _, _ := splitPosting(p); return op })
+	checkIndex("by-status", s.byStatus, func(p []byte) []byte { _, sp, _ := splitPosting(p); return sp })
+
+	// Counts against the ads.
+	c := s.counts.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		got := int64(-1)
+		if len(v) == 8 {
+			got = int64(binary.BigEndian.Uint64(v))
+		}
+		if w := want[string(k)]; got != w {
+			problem("count of %s: %d, want %d", postingText(k), got, w)
+		}
+		delete(want, string(k))
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		problem("count of %s: missing, want %d", postingText([]byte(k)), want[k])
+	}
+	return n, nil
+}
+
+func keyText(kb []byte) string {
+	if k, err := decodeKey(kb); err == nil {
+		return k.String()
+	}
+	return fmt.Sprintf("%q", kb)
+}
+
+// postingText renders a posting (or a counts/ key) for a report.
+func postingText(p []byte) string {
+	op, sp, err := splitPosting(p)
+	if err != nil {
+		return fmt.Sprintf("%q", p)
+	}
+	return partText(op, sp)
+}
+
+func partText(op, sp []byte) string {
+	var out []string
+	if op != nil {
+		if o, err := decodeOwnerPart(op); err == nil {
+			out = append(out, "Owner "+o.String())
+		} else {
+			out = append(out, fmt.Sprintf("%q", op))
+		}
+	}
+	if sp != nil {
+		if st, err := decodeStatusPart(sp); err == nil {
+			out = append(out, "JobStatus "+st.String())
+		} else {
+			out = append(out, fmt.Sprintf("%q", sp))
+		}
+	}
+	if len(out) == 2 {
+		return out[0] + ", " + out[1]
+	}
+	return out[0]
+}
+
+func indexPartText(index string, part []byte) string {
+	if index == "by-owner" {
+		return partText(part, nil)
+	}
+	return partText(nil, part)
+}

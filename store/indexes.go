@@ -1,0 +1,294 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The secondary indexes file every job by its effective Owner and JobStatus:
+// its own value, else its cluster ad's (FORMAT.md §3). A value the indexes
+// can compare without parsing is filed under itself; anything else under
+// ClassOther, which a query must always include, because only evaluating it
+// tells what it is. An index narrows a query; it never decides one.
+//
+// Layout, in each state bucket (see the package doc):
+//
+//	postings/  job key => owner part, status part    how the job is filed
+//	by-owner/  owner part, job key => ""
+//	by-status/ status part, job key => ""
+//	counts/    owner part, status part => uint64    jobs filed under both
+//
+// An owner part is a uvarint length, a class byte and, for ClassLiteral, the
+// name folded to lower case (ASCII, as ClassAd's == compares strings). A
+// status part is 9 bytes: a class byte and, for ClassLiteral, the number
+// big-endian with its sign bit flipped. A posting, the job's value in
+// postings/, is its owner part and status part, which is also its key in
+// counts/. Every job has exactly one posting, one by-owner and one by-status
+// entry, all written in the transaction that writes the job's ads.
+
+// ValueClass says how an index files an effective value.
+type ValueClass byte
+
+// The classes of indexed values.
+const (
+	// ClassLiteral: Owner is a string literal, JobStatus an integer literal.
+	ClassLiteral ValueClass = 'l'
+	// ClassMissing: neither the job nor its cluster ad has the attribute.
+	ClassMissing ValueClass = 'm'
+	// ClassOther: any other text (an expression, a real, another type).
+	ClassOther ValueClass = 'o'
+)
+
+// IndexedOwner is a job's effective Owner as the by-owner index files it.
+type IndexedOwner struct {
+	Class ValueClass
+	Name  string // for ClassLiteral: the name folded to lower case
+}
+
+// IndexedStatus is a job's effective JobStatus as the by-status index files it.
+type IndexedStatus struct {
+	Class ValueClass
+	N     int64 // for ClassLiteral
+}
+
+// OwnerValue files an Owner value text (ok false: no such attribute).
+func OwnerValue[T ~string | ~[]byte](text T, ok bool) IndexedOwner {
+	switch {
+	case !ok:
+		return IndexedOwner{Class: ClassMissing}
+	case LiteralKind(text) == KindString:
+		return IndexedOwner{Class: ClassLiteral, Name: FoldName(StringValue(text))}
+	}
+	return IndexedOwner{Class: ClassOther}
+}
+
+// StatusValue files a JobStatus value text (ok false: no such attribute).
+func StatusValue[T ~string | ~[]byte](text T, ok bool) IndexedStatus {
+	if !ok {
+		return IndexedStatus{Class: ClassMissing}
+	}
+	if LiteralKind(text) == KindInt {
+		if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
+			return IndexedStatus{Class: ClassLiteral, N: n}
+		}
+	}
+	return IndexedStatus{Class: ClassOther}
+}
+
+// FoldName folds ASCII letters to lower case, as names and ClassAd string
+// equality compare.
+func FoldName(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				b[j] = lower(b[j])
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func (o IndexedOwner) String() string {
+	switch o.Class {
+	case ClassLiteral:
+		return strconv.Quote(o.Name)
+	case ClassMissing:
+		return "(no Owner)"
+	}
+	return "(Owner not a string literal)"
+}
+
+func (s IndexedStatus) String() string {
+	switch s.Class {
+	case ClassLiteral:
+		return strconv.FormatInt(s.N, 10)
+	case ClassMissing:
+		return "(no JobStatus)"
+	}
+	return "(JobStatus not an integer literal)"
+}
+
+const statusPartLen = 9
+
+func appendOwnerPart(dst []byte, o IndexedOwner) []byte {
+	dst = binary.AppendUvarint(dst, uint64(1+len(o.Name)))
+	dst = append(dst, byte(o.Class))
+	return append(dst, o.Name...)
+}
+
+func appendStatusPart(dst []byte, s IndexedStatus) []byte {
+	dst = append(dst, byte(s.Class))
+	var n uint64
+	if s.Class == ClassLiteral {
+		n = uint64(s.N) ^ 1<<63
+	}
+	return binary.BigEndian.AppendUint64(dst, n)
+}
+
+// appendPosting appends the posting of a job filed under o and s.
+func appendPosting(dst []byte, o IndexedOwner, s IndexedStatus) []byte {
+	return appendStatusPart(appendOwnerPart(dst, o), s)
+}
+
+// splitPosting returns the owner part and the status part of a posting.
+func splitPosting(p []byte) (owner, status []byte, err error) {
+	n, w := binary.Uvarint(p)
+	if w <= 0 || n == 0 || uint64(len(p)-w) != n+statusPartLen {
+		return nil, nil, fmt.Errorf("malformed index posting %q", p)
+	}
+	return p[:w+int(n)], p[w+int(n):], nil
+}
+
+func decodeOwnerPart(b []byte) (IndexedOwner, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n == 0 || uint64(len(b)-w) != n {
+		return IndexedOwner{}, fmt.Errorf("malformed owner index key %q", b)
+	}
+	o := IndexedOwner{Class: ValueClass(b[w]), Name: string(b[w+1:])}
+	if o.Class != ClassLiteral && (o.Class != ClassMissing && o.Class != ClassOther || o.Name != "") {
+		return IndexedOwner{}, fmt.Errorf("malformed owner index key %q", b)
+	}
+	return o, nil
+}
+
+func decodeStatusPart(b []byte) (IndexedStatus, error) {
+	if len(b) != statusPartLen {
+		return IndexedStatus{}, fmt.Errorf("malformed status index key %q", b)
+	}
+	s := IndexedStatus{Class: ValueClass(b[0])}
+	n := binary.BigEndian.Uint64(b[1:])
+	switch s.Class {
+	case ClassLiteral:
+		s.N = int64(n ^ 1<<63)
+	case ClassMissing, ClassOther:
+		if n != 0 {
+			return IndexedStatus{}, fmt.Errorf("malformed status index key %q", b)
+		}
+	default:
+		return IndexedStatus{}, fmt.Errorf("malformed status index key %q", b)
+	}
+	return s, nil
+}
+
+// postingOf files a job from its own ad and its cluster ad (nil if none).
+func postingOf(dst []byte, job, cluster Ad) []byte {
+	j := Job{Proc: job, Cluster: cluster}
+	o, ok := j.Lookup("Owner")
+	owner := OwnerValue(o, ok)
+	st, ok := j.Lookup("JobStatus")
+	return appendPosting(dst, owner, StatusValue(st, ok))
+}
+
+// clusterPosting is what a cluster ad contributes to its jobs' postings:
+// the posting of a job with no attributes of its own.
+func (a *adState) clusterPosting() []byte {
+	if !a.exists {
+		return appendPosting(nil, IndexedOwner{Class: ClassMissing}, IndexedStatus{Class: ClassMissing})
+	}
+	o, ook := a.lookup("Owner")
+	st, sok := a.lookup("JobStatus")
+	return appendPosting(nil, OwnerValue(o, ook), StatusValue(st, sok))
+}
+
+// indexer keeps the indexes of one write transaction.
+type indexer struct {
+	postings, byOwner, byStatus, counts *bolt.Bucket
+	arena                               *arena
+	deltas                              map[string]int64 // counts/ changes, applied by flush
+	buf                                 []byte
+}
+
+func newIndexer(st *bolt.Bucket, a *arena) *indexer {
+	return &indexer{
+		postings: st.Bucket(bucketPostings), byOwner: st.Bucket(bucketByOwner),
+		byStatus: st.Bucket(bucketByStatus), counts: st.Bucket(bucketCounts),
+		arena: a, deltas: make(map[string]int64),
+	}
+}
+
+// file files job k under posting p (nil: the job is gone), replacing how it
+// was filed before. fresh says the state is being loaded, so the job was not
+// filed yet.
+func (ix *indexer) file(k Key, p []byte, fresh bool) error {
+	kb := appendKey(ix.buf[:0], k)
+	ix.buf = kb
+	if !fresh {
+		old := ix.postings.Get(kb)
+		if bytes.Equal(old, p) && (old == nil) == (p == nil) {
+			return nil
+		}
+		if old != nil {
+			old = bytes.Clone(old)
+			op, sp, err := splitPosting(old)
+			if err != nil {
+				return fmt.Errorf("job %s: %w", k, err)
+			}
+			if err := ix.byOwner.Delete(concat(op, kb)); err != nil {
+				return err
+			}
+			if err := ix.byStatus.Delete(concat(sp, kb)); err != nil {
+				return err
+			}
+			ix.deltas[string(old)]--
+		}
+		if p == nil {
+			return ix.postings.Delete(kb)
+		}
+	}
+	op, sp, err := splitPosting(p)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", k, err)
+	}
+	key := ix.arena.keep(kb)
+	if err := ix.postings.Put(key, ix.arena.keep(p)); err != nil {
+		return err
+	}
+	if err := ix.byOwner.Put(ix.arena.keep(op, kb), nil); err != nil {
+		return err
+	}
+	if err := ix.byStatus.Put(ix.arena.keep(sp, kb), nil); err != nil {
+		return err
+	}
+	ix.deltas[string(p)]++
+	return nil
+}
+
+// concat returns a new slice holding a then b.
+func concat(a, b []byte) []byte {
+	return append(append(make([]byte, 0, len(a)+len(b)), a...), b...)
+}
+
+// flush applies the count changes.
+func (ix *indexer) flush() error {
+	for k, d := range ix.deltas {
+		if d == 0 {
+			continue
+		}
+		kb := ix.arena.keep([]byte(k))
+		n := int64(0)
+		if v := ix.counts.Get(kb); len(v) == 8 {
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		n += d
+		var err error
+		switch {
+		case n < 0:
+			return fmt.Errorf("index count of %q would be %d", k, n)
+		case n == 0:
+			err = ix.counts.Delete(kb)
+		default:
+			err = ix.counts.Put(kb, ix.arena.keep(binary.BigEndian.AppendUint64(nil, uint64(n))))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	clear(ix.deltas)
+	return nil
+}

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// indexView renders what the indexes say, sorted: every count and the jobs
+// filed under its owner and status, which both indexes must agree on.
+func indexView(t *testing.T, db *DB) string {
+	t.Helper()
+	var lines []string
+	err := db.View(func(s *Snapshot) error {
+		for c := range s.Counts() {
+			var keys []string
+			for k := range s.JobsByOwner(c.Owner) {
+				if j, ok := s.Job(k); ok {
+					if st, _ := j.Lookup("JobStatus"); StatusValue(st, st != nil) == c.Status {
+						keys = append(keys, k.String())
+					}
+				}
+			}
+			var byStatus []string
+			for k := range s.JobsByStatus(c.Status) {
+				j, _ := s.Job(k)
+				if o, ok := j.Lookup("Owner"); OwnerValue(o, ok) == c.Owner {
+					byStatus = append(byStatus, k.String())
+				}
+			}
+			if !slices.Equal(keys, byStatus) {
+				t.Errorf("%v/%v: by-owner gives %v, by-status %v", c.Owner, c.Status, keys, byStatus)
+			}
+			lines = append(lines, fmt.Sprintf("%v %v: %d %v", c.Owner, c.Status, c.Jobs, keys))
+		}
+		return s.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// checkClean runs Check and fails on any difference.
+func checkClean(t *testing.T, db *DB) {
+	t.Helper()
+	db.View(func(s *Snapshot) error {
+		n, err := s.Check(func(p string) { t.Errorf("check: %s", p) })
+		if err != nil || n != 0 {
+			t.Errorf("check: %d differences, %v", n, err)
+		}
+		return nil
+	})
+}
+
+func TestIndexesFileEffectiveValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		batches [][]string
+		want    string
+	}{
+		{
+			name:    "own values, else the cluster's",
+			batches: [][]string{{"new 1.-1 Job", `set 1.-1 Owner "Alice"`, "set 1.-1 JobStatus 1", "new 1.0 Job", "new 1.1 Job", "set 1.1 JobStatus 2", `new 1.2 Job`, `set 1.2 Owner "bob"`}},
+			want:    `"alice" 1: 1 [1.0]` + "\n" + `"alice" 2: 1 [1.1]` + "\n" + `"bob" 1: 1 [1.2]`,
+		},
+		{
+			name: "a cluster's Owner edit moves the jobs that inherit it",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1", `set 1.1 Owner "carol"`},
+				{`set 1.-1 Owner "bob"`},
+			},
+			want: `"bob" 1: 1 [1.0]` + "\n" + `"carol" 1: 1 [1.1]`,
+		},
+		{
+			name: "a case-only Owner edit keeps the filing",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1"},
+				{`set 1.-1 Owner "ALICE"`},
+			},
+			want: `"alice" 1: 1 [1.0]`,
+		},
+		{
+			name: "deleting a job's own value falls back to the cluster's",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", `set 1.0 Owner "bob"`, "set 1.0 JobStatus 5"},
+				{"del 1.0 Owner"},
+			},
+			want: `"alice" 5: 1 [1.0]`,
+		},
+		{
+			name: "destroyed jobs and cluster ads",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1"},
+				{"destroy 1.1", "destroy 1.-1"},
+			},
+			want: `(no Owner) 1: 1 [1.0]`,
+		},
+		{
+			name: "values that only evaluation can compare",
+			batches: [][]string{
+				{"new 2.0 Job", "set 2.0 Owner User", "set 2.0 JobStatus 2.0", "new 2.1 Job", `set 2.1 Owner "x\"y"`, `set 2.1 JobStatus "1"`, "new 2.2 Job", "set 2.2 JobStatus 99999999999999999999"},
+			},
+			want: `(Owner not a string literal) (JobStatus not an integer literal): 2 [2.0 2.1]` + "\n" + `(no Owner) (JobStatus not an integer literal): 1 [2.2]`,
+		},
+		{
+			name:    "only jobs are filed",
+			batches: [][]string{{"new 0.0 Job", `set 0.0 Owner "h"`, "new 1.-2 Pvt", `set 1.-2 Owner "p"`, "new 0.5 Owner", `set 0.5 Owner "u"`, "new 3.-100 JobSet", `set 3.-100 Owner "s"`}},
+			want:    "",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"/writer", func(t *testing.T) {
+			db, _ := openTemp(t)
+			load(t, db, Position{})
+			w := db.NewWriter()
+			for _, b := range tt.batches {
+				apply(t, w, b...)
+				if err := w.Commit(Position{}); err != nil {
+					t.Fatal(err)
+				}
+				checkClean(t, db)
+			}
+			if got := indexView(t, db); got != tt.want {
+				t.Errorf("indexes:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+		t.Run(tt.name+"/loader", func(t *testing.T) {
+			db, _ := openTemp(t)
+			load(t, db, Position{}, slices.Concat(tt.batches...)...)
+			checkClean(t, db)
+			if got := indexView(t, db); got != tt.want {
+				t.Errorf("indexes:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckReportsDamage damages each part of the indexes and requires
+// Check to name it.
+func TestCheckReportsDamage(t *testing.T) {
+	damages := []struct {
+		name   string
+		damage func(st *bolt.Bucket) error
+		want   string
+	}{
+		{"lost by-owner entry", func(st *bolt.Bucket) error {
+			c := st.Bucket(bucketByOwner).Cursor()
+			k, _ := c.First()
+			return st.Bucket(bucketByOwner).Delete(k)
+		}, "job 1.0: missing from by-owner under Owner \"alice\""},
+		{"stale by-status entry", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketByStatus).Put(append(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 4}), appendKey(nil, Key{1, 0})...), nil)
+		}, "by-status: 1.0 filed under JobStatus 4, its posting says Owner \"alice\", JobStatus 2"},
+		{"wrong posting", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{1, 1}), appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "bob"}, IndexedStatus{Class: ClassLiteral, N: 2}))
+		}, "job 1.1: filed as Owner \"bob\", JobStatus 2, want Owner \"alice\", JobStatus 2"},
+		{"posting of no job", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{7, 0}), appendPosting(nil, IndexedOwner{Class: ClassMissing}, IndexedStatus{Class: ClassMissing}))
+		}, "posting for 7.0, which is not a job"},
+		{"wrong count", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketCounts).Put(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2}), []byte{0, 0, 0, 0, 0, 0, 0, 9})
+		}, "count of Owner \"alice\", JobStatus 2: 9, want 2"},
+		{"lost count", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketCounts).Delete(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2}))
+		}, "count of Owner \"alice\", JobStatus 2: missing, want 2"},
+		{"wrong job count", func(st *bolt.Bucket) error {
+			return st.Put(keyJobs, []byte{0, 0, 0, 0, 0, 0, 0, 5})
+		}, "job count 5, want 2"},
+	}
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			db, _ := openTemp(t)
+			load(t, db, Position{}, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 2", "new 1.1 Job", "set 1.1 JobStatus 2")
+			checkClean(t, db)
+			err := db.bolt.Update(func(tx *bolt.Tx) error {
+				st, err := stateBucket(tx, false)
+				if err != nil {
+					return err
+				}
+				return d.damage(st)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			db.View(func(s *Snapshot) error {
+				n, err := s.Check(func(p string) { got = append(got, p) })
+				if err != nil || n != len(got) {
+					t.Errorf("Check = %d, %v after %d reports", n, err, len(got))
+				}
+				return nil
+			})
+			if !slices.Contains(got, d.want) {
+				t.Errorf("reports %q\nwant among them %q", got, d.want)
+			}
+		})
+	}
+}
+
+func TestCheckNeedsAState(t *testing.T) {
+	db, _ := openTemp(t)
+	db.View(func(s *Snapshot) error {
+		if _, err := s.Check(func(string) {}); err == nil {
+			t.Error("Check of an empty database succeeded")
+		}
+		return nil
+	})
+}
