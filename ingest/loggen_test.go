@@ -22,6 +22,7 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		g := loggen.New(loggen.Config{Seed: seed, TargetJobs: 3000, Owners: 40})
 		e := newEnv(t, "")
+		e.lateCheck = true // after each round, not after each of hundreds of catch-ups
 		rng := rand.New(rand.NewPCG(seed, 7))
 		var pending bytes.Buffer
 		g.Begin(&pending)
@@ -37,6 +38,7 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 		for round := range 6 {
 			g.Run(&pending, 4000)
 			flushChunks()
+			checkIndexes(t, e.db)
 			if round%2 == 1 {
 				var snap bytes.Buffer
 				g.Compact(&snap)
@@ -50,6 +52,7 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 				if !sum.Reloaded {
 					t.Fatalf("seed %d: compaction did not reload", seed)
 				}
+				checkIndexes(t, e.db)
 			}
 		}
 		if g.Jobs() < 1000 {

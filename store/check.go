@@ -71,27 +71,35 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 			problem("job %s: %v", keyText(kb), err)
 			continue
 		}
-		if s.byOwner.Get(concat(op, kb)) == nil {
+		if b := s.byOwner.Bucket(op); b == nil || b.Get(kb) == nil {
 			problem("job %s: missing from by-owner under %s", keyText(kb), partText(op, nil))
 		}
-		if s.byStatus.Get(concat(sp, kb)) == nil {
+		if b := s.byStatus.Bucket(sp); b == nil || b.Get(kb) == nil {
 			problem("job %s: missing from by-status under %s", keyText(kb), partText(nil, sp))
 		}
 	}
-	checkIndex := func(name string, b *bolt.Bucket, part func(posting []byte) []byte) {
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) < keyLen {
-				problem("%s: malformed entry %q", name, k)
+	checkIndex := func(name string, parent *bolt.Bucket, part func(posting []byte) []byte) {
+		c := parent.Cursor()
+		for value, v := c.First(); value != nil; value, v = c.Next() {
+			b := parent.Bucket(value)
+			if v != nil || b == nil {
+				problem("%s: stray entry %q", name, value)
 				continue
 			}
-			value, kb := k[:len(k)-keyLen], k[len(k)-keyLen:]
-			pv := s.postings.Get(kb)
-			switch {
-			case pv == nil:
-				problem("%s: entry for %s, which has no posting", name, keyText(kb))
-			case !bytes.Equal(part(pv), value):
-				problem("%s: %s filed under %s, its posting says %s", name, keyText(kb), indexPartText(name, value), postingText(pv))
+			empty := true
+			bc := b.Cursor()
+			for kb, _ := bc.First(); kb != nil; kb, _ = bc.Next() {
+				empty = false
+				pv := s.postings.Get(kb)
+				switch {
+				case pv == nil:
+					problem("%s: entry for %s, which has no posting", name, keyText(kb))
+				case !bytes.Equal(part(pv), value):
+					problem("%s: %s filed under %s, its posting says %s", name, keyText(kb), indexPartText(name, value), postingText(pv))
+				}
+			}
+			if empty {
+				problem("%s: empty bucket for %s", name, indexPartText(name, value))
 			}
 		}
 	}

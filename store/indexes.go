@@ -17,18 +17,21 @@ import (
 //
 // Layout, in each state bucket (see the package doc):
 //
-//	postings/  job key => owner part, status part    how the job is filed
-//	by-owner/  owner part, job key => ""
-//	by-status/ status part, job key => ""
-//	counts/    owner part, status part => uint64    jobs filed under both
+//	postings/  job key => posting                  how the job is filed
+//	by-owner/  owner part/  job key => ""          a bucket per Owner
+//	by-status/ status part/ job key => ""          a bucket per JobStatus
+//	counts/    posting => uint64                   jobs filed under both
 //
-// An owner part is a uvarint length, a class byte and, for ClassLiteral, the
-// name folded to lower case (ASCII, as ClassAd's == compares strings). A
-// status part is 9 bytes: a class byte and, for ClassLiteral, the number
-// big-endian with its sign bit flipped. A posting, the job's value in
-// postings/, is its owner part and status part, which is also its key in
-// counts/. Every job has exactly one posting, one by-owner and one by-status
-// entry, all written in the transaction that writes the job's ads.
+// An owner part is a class byte and, for ClassLiteral, the name folded to
+// lower case (ASCII, as ClassAd's == compares strings). A status part is 9
+// bytes: a class byte and, for ClassLiteral, the number big-endian with its
+// sign bit flipped. A posting is the owner part's length as a uvarint, the
+// owner part and the status part. Every job has exactly one posting, one
+// by-owner and one by-status entry, all written in the transaction that
+// writes the job's ads; a value's bucket is dropped with its last job.
+//
+// A bucket per value keeps each value's jobs in key order, so a load, which
+// streams jobs in key order, only ever appends to them.
 
 // ValueClass says how an index files an effective value.
 type ValueClass byte
@@ -60,7 +63,7 @@ func OwnerValue[T ~string | ~[]byte](text T, ok bool) IndexedOwner {
 	switch {
 	case !ok:
 		return IndexedOwner{Class: ClassMissing}
-	case LiteralKind(text) == KindString:
+	case LiteralKind(text) == KindString && len(text) <= maxOwnerLen:
 		return IndexedOwner{Class: ClassLiteral, Name: FoldName(StringValue(text))}
 	}
 	return IndexedOwner{Class: ClassOther}
@@ -116,8 +119,11 @@ func (s IndexedStatus) String() string {
 
 const statusPartLen = 9
 
+// maxOwnerLen bounds the names filed as literals: an index bucket's name
+// must stay well under bbolt's key size limit.
+const maxOwnerLen = 1024
+
 func appendOwnerPart(dst []byte, o IndexedOwner) []byte {
-	dst = binary.AppendUvarint(dst, uint64(1+len(o.Name)))
 	dst = append(dst, byte(o.Class))
 	return append(dst, o.Name...)
 }
@@ -133,6 +139,7 @@ func appendStatusPart(dst []byte, s IndexedStatus) []byte {
 
 // appendPosting appends the posting of a job filed under o and s.
 func appendPosting(dst []byte, o IndexedOwner, s IndexedStatus) []byte {
+	dst = binary.AppendUvarint(dst, uint64(1+len(o.Name)))
 	return appendStatusPart(appendOwnerPart(dst, o), s)
 }
 
@@ -142,15 +149,14 @@ func splitPosting(p []byte) (owner, status []byte, err error) {
 	if w <= 0 || n == 0 || uint64(len(p)-w) != n+statusPartLen {
 		return nil, nil, fmt.Errorf("malformed index posting %q", p)
 	}
-	return p[:w+int(n)], p[w+int(n):], nil
+	return p[w : w+int(n) : w+int(n)], p[w+int(n):], nil
 }
 
 func decodeOwnerPart(b []byte) (IndexedOwner, error) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || n == 0 || uint64(len(b)-w) != n {
+	if len(b) == 0 {
 		return IndexedOwner{}, fmt.Errorf("malformed owner index key %q", b)
 	}
-	o := IndexedOwner{Class: ValueClass(b[w]), Name: string(b[w+1:])}
+	o := IndexedOwner{Class: ValueClass(b[0]), Name: string(b[1:])}
 	if o.Class != ClassLiteral && (o.Class != ClassMissing && o.Class != ClassOther || o.Name != "") {
 		return IndexedOwner{}, fmt.Errorf("malformed owner index key %q", b)
 	}
@@ -200,7 +206,9 @@ func (a *adState) clusterPosting() []byte {
 type indexer struct {
 	postings, byOwner, byStatus, counts *bolt.Bucket
 	arena                               *arena
-	deltas                              map[string]int64 // counts/ changes, applied by flush
+	subs                                map[string]*bolt.Bucket // value buckets opened in this transaction
+	fill                                float64                 // FillPercent of the value buckets (0: bbolt's default)
+	deltas                              map[string]int64        // counts/ changes, applied by flush
 	buf                                 []byte
 }
 
@@ -208,7 +216,7 @@ func newIndexer(st *bolt.Bucket, a *arena) *indexer {
 	return &indexer{
 		postings: st.Bucket(bucketPostings), byOwner: st.Bucket(bucketByOwner),
 		byStatus: st.Bucket(bucketByStatus), counts: st.Bucket(bucketCounts),
-		arena: a, deltas: make(map[string]int64),
+		arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
 	}
 }
 
@@ -229,10 +237,10 @@ func (ix *indexer) file(k Key, p []byte, fresh bool) error {
 			if err != nil {
 				return fmt.Errorf("job %s: %w", k, err)
 			}
-			if err := ix.byOwner.Delete(concat(op, kb)); err != nil {
+			if err := ix.unfile(ix.byOwner, op, kb); err != nil {
 				return err
 			}
-			if err := ix.byStatus.Delete(concat(sp, kb)); err != nil {
+			if err := ix.unfile(ix.byStatus, sp, kb); err != nil {
 				return err
 			}
 			ix.deltas[string(old)]--
@@ -249,14 +257,68 @@ func (ix *indexer) file(k Key, p []byte, fresh bool) error {
 	if err := ix.postings.Put(key, ix.arena.keep(p)); err != nil {
 		return err
 	}
-	if err := ix.byOwner.Put(ix.arena.keep(op, kb), nil); err != nil {
-		return err
-	}
-	if err := ix.byStatus.Put(ix.arena.keep(sp, kb), nil); err != nil {
-		return err
+	for _, f := range []struct {
+		parent *bolt.Bucket
+		value  []byte
+	}{{ix.byOwner, op}, {ix.byStatus, sp}} {
+		b, err := ix.valueBucket(f.parent, f.value, true)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(key, nil); err != nil {
+			return err
+		}
 	}
 	ix.deltas[string(p)]++
 	return nil
+}
+
+// unfile removes job kb from the bucket of value under parent, and drops
+// the bucket if it was the value's last job.
+func (ix *indexer) unfile(parent *bolt.Bucket, value, kb []byte) error {
+	b, err := ix.valueBucket(parent, value, false)
+	if err != nil || b == nil {
+		return err
+	}
+	if err := b.Delete(kb); err != nil {
+		return err
+	}
+	if k, _ := b.Cursor().First(); k == nil {
+		delete(ix.subs, subKey(parent == ix.byOwner, value))
+		return parent.DeleteBucket(value)
+	}
+	return nil
+}
+
+// valueBucket returns the bucket of value under parent, creating it if
+// create is set (else nil when it does not exist).
+func (ix *indexer) valueBucket(parent *bolt.Bucket, value []byte, create bool) (*bolt.Bucket, error) {
+	sk := subKey(parent == ix.byOwner, value)
+	if b, ok := ix.subs[sk]; ok {
+		return b, nil
+	}
+	b := parent.Bucket(value)
+	if b == nil {
+		if !create {
+			return nil, nil
+		}
+		var err error
+		if b, err = parent.CreateBucket(value); err != nil {
+			return nil, fmt.Errorf("create index bucket %q: %w", value, err)
+		}
+	}
+	if ix.fill > 0 {
+		b.FillPercent = ix.fill
+	}
+	ix.subs[sk] = b
+	return b, nil
+}
+
+func subKey(owner bool, value []byte) string {
+	if owner {
+		return "o" + string(value)
+	}
+	return "s" + string(value)
 }
 
 // concat returns a new slice holding a then b.

@@ -149,13 +149,19 @@ func TestCheckReportsDamage(t *testing.T) {
 		want   string
 	}{
 		{"lost by-owner entry", func(st *bolt.Bucket) error {
-			c := st.Bucket(bucketByOwner).Cursor()
-			k, _ := c.First()
-			return st.Bucket(bucketByOwner).Delete(k)
+			return st.Bucket(bucketByOwner).Bucket(appendOwnerPart(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"})).Delete(appendKey(nil, Key{1, 0}))
 		}, "job 1.0: missing from by-owner under Owner \"alice\""},
 		{"stale by-status entry", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketByStatus).Put(append(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 4}), appendKey(nil, Key{1, 0})...), nil)
+			b, err := st.Bucket(bucketByStatus).CreateBucket(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 4}))
+			if err != nil {
+				return err
+			}
+			return b.Put(appendKey(nil, Key{1, 0}), nil)
 		}, "by-status: 1.0 filed under JobStatus 4, its posting says Owner \"alice\", JobStatus 2"},
+		{"empty value bucket", func(st *bolt.Bucket) error {
+			_, err := st.Bucket(bucketByOwner).CreateBucket(appendOwnerPart(nil, IndexedOwner{Class: ClassLiteral, Name: "gone"}))
+			return err
+		}, "by-owner: empty bucket for Owner \"gone\""},
 		{"wrong posting", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{1, 1}), appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "bob"}, IndexedStatus{Class: ClassLiteral, N: 2}))
 		}, "job 1.1: filed as Owner \"bob\", JobStatus 2, want Owner \"alice\", JobStatus 2"},

@@ -209,12 +209,58 @@ func (l *Loader) Finish(ctx context.Context, pos Position) error {
 		return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
 	}
 
+	// Two goroutines: this one writes to bbolt what the other merges,
+	// applies and encodes, a chunk at a time. Two chunks alternate, so a
+	// chunk is reused only after the commit of the transaction that
+	// referenced it.
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	free, full := make(chan *loadChunk, 2), make(chan *loadChunk, 1)
+	free <- &loadChunk{}
+	free <- &loadChunk{}
+	var produceErr error
+	go func() {
+		defer close(full)
+		produceErr = l.produce(ctx, stop.Done(), &m, free, full)
+	}()
 	b := loadBatch{db: l.db, ix: &indexer{}}
 	defer b.rollback()
+	var jobs int64
+	var err error
+	for c := range full { // until the producer is done, even after an error
+		if err == nil {
+			if err = b.write(c, &jobs); err != nil {
+				cancel()
+			}
+		}
+		c.reset()
+		free <- c
+	}
+	switch {
+	case err != nil:
+		return err
+	case produceErr != nil:
+		return produceErr
+	}
+	if err := b.begin(); err != nil {
+		return err
+	}
+	if err := b.ix.flush(); err != nil {
+		return fmt.Errorf("db %s: index counts: %w", l.db.path, err)
+	}
+	if err := finishState(b.tx, b.state, jobs, pos, true); err != nil {
+		return fmt.Errorf("db %s: %w", l.db.path, err)
+	}
+	return b.commit()
+}
+
+// produce merges the runs, applies each key's operations, and sends the
+// encoded ads and the postings of jobs on full in chunks taken from free,
+// until the end, ctx's cancellation or stop's closing.
+func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, free <-chan *loadChunk, full chan<- *loadChunk) error {
 	var (
+		c       = <-free
 		st      adState
-		jobs    int64
-		scratch []byte
 		posting []byte
 		// The Owner and JobStatus of the last cluster ad met: ads come in
 		// key order, so a cluster's ad comes right before its jobs.
@@ -238,17 +284,13 @@ func (l *Loader) Finish(ctx context.Context, pos Position) error {
 			continue
 		}
 		k := keyOf(key)
-		scratch = appendAd(scratch[:0], st.myType, st.attrs)
-		if err := b.put(k, scratch); err != nil {
-			return err
-		}
+		posting = posting[:0]
 		switch {
 		case k.Kind() == KindCluster:
 			cluster = k.Cluster
 			clusterOwner, clusterHasO = st.lookup("Owner")
 			clusterSt, clusterHasS = st.lookup("JobStatus")
 		case k.IsJob():
-			jobs++
 			o, hasO := st.lookup("Owner")
 			s, hasS := st.lookup("JobStatus")
 			if cluster == k.Cluster {
@@ -259,27 +301,49 @@ func (l *Loader) Finish(ctx context.Context, pos Position) error {
 					s, hasS = clusterSt, clusterHasS
 				}
 			}
-			posting = appendPosting(posting[:0], OwnerValue(o, hasO), StatusValue(s, hasS))
-			if err := b.ix.file(k, posting, true); err != nil {
-				return fmt.Errorf("db %s: index %s: %w", l.db.path, k, err)
+			posting = appendPosting(posting, OwnerValue(o, hasO), StatusValue(s, hasS))
+		}
+		c.add(k, &st, posting)
+		if len(c.buf) >= l.maxBytes/4 {
+			full <- c
+			select {
+			case c = <-free:
+			case <-stop:
+				return context.Canceled
 			}
 		}
-		if b.arena.size >= l.maxBytes/4 {
-			if err := b.commit(); err != nil {
-				return err
-			}
-		}
 	}
-	if err := b.begin(); err != nil {
-		return err
+	if len(c.items) > 0 {
+		full <- c
 	}
-	if err := b.ix.flush(); err != nil {
-		return fmt.Errorf("db %s: index counts: %w", l.db.path, err)
-	}
-	if err := finishState(b.tx, b.state, jobs, pos, true); err != nil {
-		return fmt.Errorf("db %s: %w", l.db.path, err)
-	}
-	return b.commit()
+	return nil
+}
+
+// loadChunk is a batch of encoded ads on their way from a Loader's producer
+// to bbolt: for each, its key, its encoding and, for a job, its posting, one
+// after the other in buf.
+type loadChunk struct {
+	buf   []byte
+	items []loadItem
+}
+
+// loadItem locates one ad in a chunk: key at buf[start:start+keyLen], the
+// ad up to adEnd, the posting (empty for an ad that is not a job) up to end.
+type loadItem struct {
+	start, adEnd, end int
+}
+
+func (c *loadChunk) add(k Key, st *adState, posting []byte) {
+	start := len(c.buf)
+	c.buf = appendKey(c.buf, k)
+	c.buf = appendAd(c.buf, st.myType, st.attrs)
+	adEnd := len(c.buf)
+	c.buf = append(c.buf, posting...)
+	c.items = append(c.items, loadItem{start, adEnd, len(c.buf)})
+}
+
+func (c *loadChunk) reset() {
+	c.buf, c.items = c.buf[:0], c.items[:0]
 }
 
 // apply resets a to a missing ad and applies ops, a key's recorded
@@ -330,7 +394,6 @@ type loadBatch struct {
 	ads   *bolt.Bucket
 	ix    *indexer
 	arena arena
-	key   []byte
 }
 
 func (b *loadBatch) begin() error {
@@ -356,18 +419,31 @@ func (b *loadBatch) begin() error {
 		b.ix.deltas = deltas
 	}
 	b.ix.postings.FillPercent = 0.9
+	b.ix.fill = 0.9
 	return nil
 }
 
-func (b *loadBatch) put(k Key, ad []byte) error {
+// write puts the ads of c, files its jobs and commits. bbolt references
+// c's bytes until then.
+func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 	if err := b.begin(); err != nil {
 		return err
 	}
-	b.key = appendKey(b.key[:0], k)
-	if err := b.ads.Put(b.arena.keep(b.key), b.arena.keep(ad)); err != nil {
-		return fmt.Errorf("db %s: put %s: %w", b.db.path, k, err)
+	for _, it := range c.items {
+		kb := c.buf[it.start : it.start+keyLen]
+		if err := b.ads.Put(kb, c.buf[it.start+keyLen:it.adEnd]); err != nil {
+			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb), err)
+		}
+		if it.end == it.adEnd {
+			continue
+		}
+		*jobs++
+		k, _ := decodeKey(kb)
+		if err := b.ix.file(k, c.buf[it.adEnd:it.end], true); err != nil {
+			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
+		}
 	}
-	return nil
+	return b.commit()
 }
 
 func (b *loadBatch) commit() error {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -175,14 +174,18 @@ func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[Key] {
 	return s.indexed(s.byStatus, appendStatusPart(nil, st))
 }
 
-func (s *Snapshot) indexed(b *bolt.Bucket, prefix []byte) iter.Seq[Key] {
+func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte) iter.Seq[Key] {
 	return func(yield func(Key) bool) {
+		if parent == nil {
+			return
+		}
+		b := parent.Bucket(value)
 		if b == nil {
 			return
 		}
 		c := b.Cursor()
-		for kb, _ := c.Seek(prefix); kb != nil && bytes.HasPrefix(kb, prefix); kb, _ = c.Next() {
-			k, err := decodeKey(kb[len(prefix):])
+		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
+			k, err := decodeKey(kb)
 			if err != nil {
 				s.err = err
 				return
