@@ -181,16 +181,18 @@ func TestSelectionRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		db.View(func(s *store.Snapshot) error {
-			_, err := sel.Run(s, NewEnv(0), tt.limit, func(j store.Job) error {
-				got = append(got, j.Key.String())
-				return nil
+		for _, noIndex := range []bool{false, true} {
+			var got []string
+			db.View(func(s *store.Snapshot) error {
+				_, err := sel.Run(s, NewEnv(0), RunOptions{Limit: tt.limit, NoIndex: noIndex}, func(j store.Job) error {
+					got = append(got, j.Key.String())
+					return nil
+				})
+				return err
 			})
-			return err
-		})
-		if strings.Join(got, " ") != tt.want {
-			t.Errorf("args %v constraint %q limit %d: %v, want %s", tt.args, tt.constraint, tt.limit, got, tt.want)
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("args %v constraint %q limit %d no-index %v: %v, want %s", tt.args, tt.constraint, tt.limit, noIndex, got, tt.want)
+			}
 		}
 	}
 }

@@ -67,10 +67,29 @@ func ParseSelection(args []string, constraint string) (Selection, error) {
 
 // Stats describe one run of a selection.
 type Stats struct {
-	Plan      string        // how the jobs were found
-	Evaluated int           // jobs read and tested
-	Matched   int           // jobs passed to the caller
-	Duration  time.Duration // time spent
+	Plan       string        // how the jobs were found
+	Candidates int           // jobs the plan selected, -1 for a scan
+	Evaluated  int           // jobs read and tested
+	Matched    int           // jobs passed to the caller
+	Duration   time.Duration // time spent
+}
+
+// String formats s as qindex q --explain prints it.
+func (s Stats) String() string {
+	cand := "all in range (scan)"
+	if s.Candidates >= 0 {
+		cand = strconv.Itoa(s.Candidates)
+	}
+	return fmt.Sprintf("plan: %s\ncandidates: %s\nevaluated: %d\nmatched: %d\ntime: %s\n",
+		s.Plan, cand, s.Evaluated, s.Matched, s.Duration.Round(time.Microsecond))
+}
+
+// RunOptions control Selection.Run.
+type RunOptions struct {
+	// Limit stops the run after this many matches (0: no limit).
+	Limit int
+	// NoIndex forces a scan, as a reference for the indexed answer.
+	NoIndex bool
 }
 
 // keyRange is an inclusive range of keys.
@@ -123,36 +142,51 @@ func cmpInt(a, b int64) int {
 }
 
 // Run calls fn for each selected job in (cluster, proc) order, stopping
-// after limit jobs when limit > 0, or at fn's first error.
-func (s Selection) Run(snap *store.Snapshot, env *Env, limit int, fn func(store.Job) error) (Stats, error) {
+// after o.Limit jobs when it is positive, or at fn's first error. The
+// indexes only choose the candidates: every candidate is tested against the
+// arguments and the whole constraint, exactly as a scan tests every job.
+func (s Selection) Run(snap *store.Snapshot, env *Env, o RunOptions, fn func(store.Job) error) (Stats, error) {
 	start := time.Now()
-	rs := s.ranges()
-	st := Stats{Plan: "scan of all jobs"}
-	if len(s.Owners) == 0 && len(rs) > 0 && (len(s.Clusters)+len(s.Jobs)) > 0 {
-		st.Plan = fmt.Sprintf("key ranges (%d)", len(rs))
+	p, err := s.plan(snap, o.NoIndex)
+	if err != nil {
+		return Stats{}, err
 	}
-	var err error
-	for _, r := range rs {
-		for job := range snap.Jobs(r.from, r.to) {
-			st.Evaluated++
-			if !s.matchesArgs(job, env) {
-				continue
+	st := Stats{Plan: p.description, Candidates: -1}
+	var fnErr error
+	visit := func(job store.Job) bool {
+		st.Evaluated++
+		if !s.matchesArgs(job, env) {
+			return true
+		}
+		if s.Constraint != nil {
+			env.Bind(job, s.Constraint)
+			if !env.Matches(s.Constraint) {
+				return true
 			}
-			if s.Constraint != nil {
-				env.Bind(job, s.Constraint)
-				if !env.Matches(s.Constraint) {
-					continue
-				}
-			}
-			st.Matched++
-			if err = fn(job); err != nil || limit > 0 && st.Matched >= limit {
+		}
+		st.Matched++
+		fnErr = fn(job)
+		return fnErr == nil && (o.Limit <= 0 || st.Matched < o.Limit)
+	}
+	if p.indexed {
+		st.Candidates = len(p.keys)
+		for _, k := range p.keys {
+			job, ok := snap.Job(k)
+			if ok && !visit(job) {
 				break
 			}
 		}
-		if err != nil || limit > 0 && st.Matched >= limit {
-			break
+	} else {
+	ranges:
+		for _, r := range p.ranges {
+			for job := range snap.Jobs(r.from, r.to) {
+				if !visit(job) {
+					break ranges
+				}
+			}
 		}
 	}
+	err = fnErr
 	if err == nil {
 		err = snap.Err()
 	}

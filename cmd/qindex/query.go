@@ -32,6 +32,8 @@ Example:
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array of job objects (condor_q -json)"},
 			&cli.BoolFlag{Name: "totals", Usage: "print only the totals line"},
 			&cli.IntFlag{Name: "limit", Usage: "print at most `N` jobs (0: no limit)"},
+			&cli.BoolFlag{Name: "explain", Usage: "print the query plan and its figures to standard error"},
+			&cli.BoolFlag{Name: "no-index", Usage: "scan every job instead of using the Owner and JobStatus indexes"},
 		},
 		Action: func(c *cli.Context) error { return runQuery(c, e) },
 	}
@@ -92,10 +94,27 @@ func runQuery(c *cli.Context, e env) error {
 		if !s.Loaded() {
 			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", dbPath)
 		}
-		if _, err := sel.Run(s, env, limit, p.Job); err != nil {
-			return fmt.Errorf("query %s: %w", dbPath, err)
+		var st index.Stats
+		counted := false
+		if tp, ok := p.(*index.TotalsPrinter); ok && !c.Bool("no-index") && limit == 0 {
+			tp.Totals, st, counted, err = sel.CountTotals(s, env)
+			if err != nil {
+				return fmt.Errorf("query %s: %w", dbPath, err)
+			}
 		}
-		return p.End()
+		if !counted {
+			st, err = sel.Run(s, env, index.RunOptions{Limit: limit, NoIndex: c.Bool("no-index")}, p.Job)
+			if err != nil {
+				return fmt.Errorf("query %s: %w", dbPath, err)
+			}
+		}
+		if err := p.End(); err != nil {
+			return err
+		}
+		if c.Bool("explain") {
+			fmt.Fprint(e.stderr, st)
+		}
+		return nil
 	})
 }
 

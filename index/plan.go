@@ -1,0 +1,399 @@
+package index
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/PelicanPlatform/classad/ast"
+	"github.com/qindex/qindex/store"
+)
+
+// A source is a set of jobs the store can list in key order without
+// reading ads: those an index files under one value, or a key range.
+type source struct {
+	owner  *store.IndexedOwner
+	status *store.IndexedStatus
+	keys   *keyRange
+}
+
+func (s source) String() string {
+	switch {
+	case s.owner != nil:
+		return "Owner " + s.owner.String()
+	case s.status != nil:
+		return "JobStatus " + s.status.String()
+	case s.keys.from == s.keys.to:
+		return "job " + s.keys.from.String()
+	}
+	return fmt.Sprintf("cluster %d", s.keys.from.Cluster)
+}
+
+// A conjunct is a union of sources that holds every job a selection can
+// match: a term of the constraint's top-level &&, or the positional
+// arguments.
+type conjunct struct {
+	from    string // what it came from, for --explain
+	sources []source
+	size    int64 // jobs in its sources, an upper bound of its union
+}
+
+// conjuncts returns what the selection's arguments and constraint confine
+// the jobs to, as far as the indexes can tell. A constraint term it does
+// not recognise confines nothing and is left to evaluation.
+func (s Selection) conjuncts(st *stats) []conjunct {
+	var cs []conjunct
+	if len(s.Owners)+len(s.Clusters)+len(s.Jobs) > 0 {
+		c := conjunct{from: "arguments"}
+		for _, o := range s.Owners {
+			c.sources = append(c.sources, ownerSources(o)...)
+		}
+		for _, cl := range s.Clusters {
+			c.sources = append(c.sources, source{keys: &keyRange{store.Key{Cluster: cl, Proc: 0}, store.Key{Cluster: cl, Proc: math.MaxInt32}}})
+		}
+		for _, j := range s.Jobs {
+			c.sources = append(c.sources, source{keys: &keyRange{j, j}})
+		}
+		cs = append(cs, c)
+	}
+	if s.Constraint != nil {
+		for _, term := range andTerms(s.Constraint.AST, nil) {
+			if srcs := recognise(term, st); srcs != nil {
+				cs = append(cs, conjunct{from: term.String(), sources: srcs})
+			}
+		}
+	}
+	return cs
+}
+
+// andTerms appends the operands of the top-level && chain of e.
+func andTerms(e ast.Expr, terms []ast.Expr) []ast.Expr {
+	e = unparen(e)
+	if b, ok := e.(*ast.BinaryOp); ok && b.Op == "&&" {
+		return andTerms(b.Right, andTerms(b.Left, terms))
+	}
+	return append(terms, e)
+}
+
+func unparen(e ast.Expr) ast.Expr {
+	for {
+		p, ok := e.(*ast.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Inner
+	}
+}
+
+// recognise returns the sources that hold every job for which term can be
+// true, or nil if it cannot tell. Only a true term lets a job through a
+// top-level &&, and the comparisons recognised are true only as described:
+//
+//   - Owner == "x" (strings compare ignoring case) and Owner =?= "x": jobs
+//     filed under x folded, and those whose Owner only evaluation tells;
+//   - JobStatus == n and =?= n: jobs filed under n (if n is integral: 2.0
+//     == 2), and those whose JobStatus only evaluation tells;
+//   - JobStatus != n: jobs filed under any other number, and those; a
+//     missing JobStatus makes != undefined, not true;
+//   - a || b: the union of both, when both are recognised.
+//
+// Either operand order and the MY. prefix are accepted.
+func recognise(term ast.Expr, st *stats) []source {
+	term = unparen(term)
+	b, ok := term.(*ast.BinaryOp)
+	if !ok {
+		return nil
+	}
+	if b.Op == "||" {
+		l, r := recognise(b.Left, st), recognise(b.Right, st)
+		if l == nil || r == nil {
+			return nil
+		}
+		return append(l, r...)
+	}
+	if b.Op != "==" && b.Op != "is" && b.Op != "!=" {
+		return nil
+	}
+	attr, lit := attrName(b.Left), unparen(b.Right)
+	if attr == "" {
+		attr, lit = attrName(b.Right), unparen(b.Left)
+	}
+	switch {
+	case store.EqualFold(attr, "Owner") && b.Op != "!=":
+		if s, ok := lit.(*ast.StringLiteral); ok {
+			return ownerSources(s.Value)
+		}
+	case store.EqualFold(attr, "JobStatus"):
+		n, ok := number(lit)
+		if !ok {
+			return nil
+		}
+		other := source{status: &store.IndexedStatus{Class: store.ClassOther}}
+		integral := n == math.Trunc(n) && math.Abs(n) < 1<<62
+		if b.Op != "!=" {
+			if !integral {
+				return []source{other}
+			}
+			return []source{{status: &store.IndexedStatus{Class: store.ClassLiteral, N: int64(n)}}, other}
+		}
+		srcs := []source{other}
+		for _, v := range st.statuses() {
+			if !integral || v != int64(n) {
+				srcs = append(srcs, source{status: &store.IndexedStatus{Class: store.ClassLiteral, N: v}})
+			}
+		}
+		return srcs
+	}
+	return nil
+}
+
+// ownerSources are the jobs whose Owner can equal name: those filed under
+// it, and those whose Owner is not a plain string.
+func ownerSources(name string) []source {
+	return []source{
+		{owner: &store.IndexedOwner{Class: store.ClassLiteral, Name: store.FoldName(name)}},
+		{owner: &store.IndexedOwner{Class: store.ClassOther}},
+	}
+}
+
+// attrName returns the attribute e reads, if it is Name or MY.Name.
+func attrName(e ast.Expr) string {
+	if r, ok := unparen(e).(*ast.AttributeReference); ok && (r.Scope == ast.NoScope || r.Scope == ast.MyScope) {
+		return r.Name
+	}
+	return ""
+}
+
+// number returns the value of a numeric literal, possibly negated.
+func number(e ast.Expr) (float64, bool) {
+	switch v := unparen(e).(type) {
+	case *ast.IntegerLiteral:
+		return float64(v.Value), true
+	case *ast.RealLiteral:
+		return v.Value, true
+	case *ast.UnaryOp:
+		if n, ok := number(v.Expr); ok && (v.Op == "-" || v.Op == "+") {
+			if v.Op == "-" {
+				n = -n
+			}
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// stats are the index counts of one snapshot, read once per query.
+type stats struct {
+	counts []store.IndexCount
+	jobs   int64
+}
+
+func readStats(snap *store.Snapshot) (*stats, error) {
+	st := &stats{}
+	for c := range snap.Counts() {
+		st.counts = append(st.counts, c)
+		st.jobs += c.Jobs
+	}
+	return st, snap.Err()
+}
+
+// statuses returns the JobStatus numbers that some job is filed under.
+func (st *stats) statuses() []int64 {
+	var out []int64
+	for _, c := range st.counts {
+		if c.Status.Class == store.ClassLiteral && !slices.Contains(out, c.Status.N) {
+			out = append(out, c.Status.N)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// size returns how many jobs src holds, from the counts; key ranges are
+// counted by listing them.
+func (st *stats) size(snap *store.Snapshot, src source) int64 {
+	var n int64
+	switch {
+	case src.owner != nil:
+		for _, c := range st.counts {
+			if c.Owner == *src.owner {
+				n += c.Jobs
+			}
+		}
+	case src.status != nil:
+		for _, c := range st.counts {
+			if c.Status == *src.status {
+				n += c.Jobs
+			}
+		}
+	default:
+		for range snap.JobKeys(src.keys.from, src.keys.to) {
+			n++
+		}
+	}
+	return n
+}
+
+// list returns the keys of the jobs in the union of srcs, sorted.
+func list(snap *store.Snapshot, srcs []source) []store.Key {
+	var keys []store.Key
+	for _, src := range srcs {
+		var it func(func(store.Key) bool)
+		switch {
+		case src.owner != nil:
+			it = snap.JobsByOwner(*src.owner)
+		case src.status != nil:
+			it = snap.JobsByStatus(*src.status)
+		default:
+			it = snap.JobKeys(src.keys.from, src.keys.to)
+		}
+		for k := range it {
+			keys = append(keys, k)
+		}
+	}
+	if len(srcs) > 1 {
+		slices.SortFunc(keys, compareKeys)
+		keys = slices.Compact(keys)
+	}
+	return keys
+}
+
+// intersect returns the keys in both sorted lists.
+func intersect(a, b []store.Key) []store.Key {
+	out := a[:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch c := compareKeys(a[i], b[j]); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// A plan is how a selection finds its candidate jobs: a sorted list of
+// keys from the indexes, or a scan of key ranges.
+type plan struct {
+	indexed     bool
+	keys        []store.Key
+	ranges      []keyRange
+	description string
+}
+
+// Cost model of the planner, in units of one job read by a scan of the
+// ads: a job fetched by key costs a few times more than one read in
+// sequence, and an index entry much less than either.
+const (
+	costFetch = 3
+	// intersectRatio: a further conjunct is listed and intersected only if
+	// it holds at most this many times the candidates so far; reading its
+	// entries then costs less than evaluating the candidates it removes.
+	intersectRatio = 16
+)
+
+// plan chooses how to find the selection's jobs in snap.
+func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
+	scan := plan{ranges: s.ranges()}
+	scan.description = "scan of all jobs"
+	if len(s.Owners) == 0 && len(s.Clusters)+len(s.Jobs) > 0 {
+		scan.description = fmt.Sprintf("scan of %d key ranges", len(scan.ranges))
+	}
+	if noIndex {
+		scan.description += " (--no-index)"
+		return scan, nil
+	}
+	st, err := readStats(snap)
+	if err != nil {
+		return plan{}, err
+	}
+	cs := s.conjuncts(st)
+	if len(cs) == 0 {
+		return scan, nil
+	}
+	for i := range cs {
+		for _, src := range cs[i].sources {
+			cs[i].size += st.size(snap, src)
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b conjunct) int { return cmpInt(a.size, b.size) })
+	if cs[0].size*costFetch >= st.jobs {
+		scan.description += fmt.Sprintf(" (the narrowest index term, %s, holds %d of %d jobs)", cs[0].from, cs[0].size, st.jobs)
+		return scan, nil
+	}
+	keys := list(snap, cs[0].sources)
+	used := []string{describe(cs[0])}
+	for _, c := range cs[1:] {
+		if c.size > intersectRatio*int64(len(keys)) {
+			break
+		}
+		keys = intersect(keys, list(snap, c.sources))
+		used = append(used, describe(c))
+	}
+	return plan{indexed: true, keys: keys, description: "index " + strings.Join(used, " ∩ ")}, snap.Err()
+}
+
+func describe(c conjunct) string {
+	parts := make([]string, len(c.sources))
+	for i, src := range c.sources {
+		parts[i] = src.String()
+	}
+	return fmt.Sprintf("[%s: %s; %d jobs]", c.from, strings.Join(parts, " ∪ "), c.size)
+}
+
+// CountTotals computes the selection's totals line from the counts the
+// indexes keep, reading only the ads of jobs whose Owner or JobStatus only
+// evaluation can tell. It applies when the selection has no constraint and
+// no cluster or job ids; ok is false otherwise, and the caller runs the
+// selection instead.
+func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Stats, ok bool, err error) {
+	if s.Constraint != nil || len(s.Clusters)+len(s.Jobs) > 0 {
+		return t, st, false, nil
+	}
+	start := time.Now()
+	owners := make(map[string]bool, len(s.Owners))
+	for _, o := range s.Owners {
+		owners[store.FoldName(o)] = true
+	}
+	other := func(c store.IndexCount) bool {
+		return c.Owner.Class == store.ClassOther || c.Status.Class == store.ClassOther
+	}
+	n := 0
+	for c := range snap.Counts() {
+		n++
+		switch {
+		case other(c):
+		case len(owners) > 0 && (c.Owner.Class != store.ClassLiteral || !owners[c.Owner.Name]):
+		default:
+			t.Add(c.Status.N, c.Jobs) // a missing JobStatus is 0: a job of no state
+		}
+	}
+	// Jobs filed as "other" in either index are evaluated one by one.
+	keys := list(snap, []source{
+		{owner: &store.IndexedOwner{Class: store.ClassOther}},
+		{status: &store.IndexedStatus{Class: store.ClassOther}},
+	})
+	for _, k := range keys {
+		job, found := snap.Job(k)
+		if !found {
+			continue
+		}
+		st.Evaluated++
+		if !s.matchesArgs(job, env) {
+			continue
+		}
+		status, _ := IntAttr(job, env, "JobStatus")
+		t.Add(status, 1)
+	}
+	st.Plan = fmt.Sprintf("index counts (%d Owner and JobStatus pairs), evaluating jobs whose values only evaluation tells", n)
+	st.Candidates = len(keys)
+	st.Matched = int(t.Jobs)
+	st.Duration = time.Since(start)
+	return t, st, true, snap.Err()
+}

@@ -1,0 +1,279 @@
+package index
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/qindex/qindex/ingest"
+	"github.com/qindex/qindex/ingest/loggen"
+	"github.com/qindex/qindex/store"
+)
+
+// oddJobs are jobs whose Owner or JobStatus only evaluation can compare, or
+// that the indexes must file by their cluster's values, appended to a
+// generated queue (clusters 900000 and up, past anything it submits).
+const oddJobs = `105 
+101 900000.-1 Job Machine
+103 900000.-1 Owner "OddOwner"
+103 900000.-1 JobStatus 2
+101 900000.0 Job Machine
+101 900000.1 Job Machine
+103 900000.1 Owner strcat("user", "001")
+101 900000.2 Job Machine
+103 900000.2 JobStatus 2.0
+101 900000.3 Job Machine
+103 900000.3 JobStatus 5.5
+101 900000.4 Job Machine
+103 900000.4 JobStatus "1"
+101 900000.5 Job Machine
+103 900000.5 JobStatus true
+101 900000.6 Job Machine
+103 900000.6 Owner "USER002"
+103 900000.6 JobStatus ifThenElse(true, 1, 2)
+106 
+105 
+101 900001.0 Job Machine
+103 900001.0 JobStatus 1
+101 900001.1 Job Machine
+103 900001.1 Owner undefined
+106 
+`
+
+// propertyQueue builds a db from a generated queue plus oddJobs: loaded
+// whole, or (tail) with the odd jobs tailed after the load.
+func propertyQueue(t *testing.T, seed uint64, tail bool) (*store.DB, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "job_queue.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	g := loggen.New(loggen.Config{Seed: seed, TargetJobs: 600, Owners: 15})
+	if err := g.WriteQueue(w, 500, false); err != nil {
+		t.Fatal(err)
+	}
+	if !tail {
+		w.WriteString(oddJobs)
+	}
+	w.Flush()
+	f.Close()
+	db, err := store.Open(filepath.Join(dir, "q.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	catchUp := func() {
+		if _, err := ingest.CatchUp(context.Background(), db, ingest.Options{Log: logPath}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	catchUp()
+	if tail {
+		f, _ := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString(oddJobs)
+		f.Close()
+		catchUp()
+	}
+	return db, g.Owners()
+}
+
+// constraintGen writes random constraints over Owner and JobStatus, in the
+// shapes the planner recognises and many it does not.
+type constraintGen struct {
+	rng    *rand.Rand
+	owners []string
+}
+
+func (g *constraintGen) pick(xs ...string) string { return xs[g.rng.IntN(len(xs))] }
+
+func (g *constraintGen) recase(s string) string {
+	switch g.rng.IntN(3) {
+	case 0:
+		return strings.ToUpper(s)
+	case 1:
+		return s
+	}
+	b := []byte(s)
+	for i := range b {
+		if g.rng.IntN(2) == 0 {
+			b[i] = byte(strings.ToUpper(string(b[i]))[0])
+		}
+	}
+	return string(b)
+}
+
+func (g *constraintGen) term() string {
+	var attr, op, lit string
+	switch g.rng.IntN(3) {
+	case 0:
+		attr = g.pick("Owner", "MY.Owner", "owner", "OWNER")
+		op = g.pick("==", "==", "=?=", "!=", "=!=", "<")
+		owner := g.pick(append(g.owners[:min(4, len(g.owners))], "OddOwner", "nobody")...)
+		lit = g.pick(strconv.Quote(g.recase(owner)), strconv.Quote(owner), "5", "undefined")
+	case 1:
+		attr = g.pick("JobStatus", "MY.JobStatus", "jobstatus")
+		op = g.pick("==", "==", "=?=", "!=", "!=", "=!=", ">=")
+		lit = g.pick("1", "2", "4", "5", "7", "2.0", "5.5", "-1", `"1"`, "true", "(3-1)")
+	default:
+		return g.pick("RequestMemory > 2048", "ClusterId == 900000", "ProcId < 2", "true", "false", "undefined",
+			"JobPrio >= 0", "ProcId", "isUndefined(Owner)")
+	}
+	if g.rng.IntN(4) == 0 {
+		return lit + " " + op + " " + attr
+	}
+	return attr + " " + op + " " + lit
+}
+
+func (g *constraintGen) expr(depth int) string {
+	if depth == 0 {
+		return g.term()
+	}
+	switch g.rng.IntN(6) {
+	case 0, 1:
+		return g.expr(depth-1) + " && " + g.expr(depth-1)
+	case 2:
+		return g.expr(depth-1) + " || " + g.expr(depth-1)
+	case 3:
+		return "(" + g.expr(depth-1) + ")"
+	case 4:
+		return "!(" + g.expr(depth-1) + ")"
+	}
+	return g.term()
+}
+
+func (g *constraintGen) args() []string {
+	var args []string
+	for range g.rng.IntN(3) {
+		switch g.rng.IntN(3) {
+		case 0:
+			args = append(args, g.recase(g.pick(append(g.owners[:min(3, len(g.owners))], "OddOwner")...)))
+		case 1:
+			args = append(args, g.pick("1", "2", "7", "900000"))
+		default:
+			args = append(args, g.pick("1.0", "3.1", "900000.2", "900001.1"))
+		}
+	}
+	return args
+}
+
+func runKeys(t *testing.T, db *store.DB, sel Selection, noIndex bool) ([]string, Stats) {
+	t.Helper()
+	var keys []string
+	var st Stats
+	err := db.View(func(s *store.Snapshot) error {
+		var err error
+		st, err = sel.Run(s, NewEnv(1763900000), RunOptions{NoIndex: noIndex}, func(j store.Job) error {
+			keys = append(keys, j.Key.String())
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, st
+}
+
+// TestIndexedAnswerEqualsScan runs hundreds of generated selections over
+// generated queues, loaded and tailed, and requires the indexed answer to
+// be the scan's, job for job, and the counted totals to be the scanned ones.
+func TestIndexedAnswerEqualsScan(t *testing.T) {
+	for _, seed := range []uint64{1, 2} {
+		for _, tail := range []bool{false, true} {
+			db, owners := propertyQueue(t, seed, tail)
+			g := &constraintGen{rng: rand.New(rand.NewPCG(seed, 99)), owners: owners}
+			indexed, matched := 0, 0
+			for i := range 400 {
+				args, constraint := g.args(), ""
+				if i%10 != 0 {
+					constraint = g.expr(g.rng.IntN(4))
+				}
+				sel, err := ParseSelection(args, constraint)
+				if err != nil {
+					t.Fatalf("generated selection %v %q: %v", args, constraint, err)
+				}
+				got, st := runKeys(t, db, sel, false)
+				want, _ := runKeys(t, db, sel, true)
+				if !slices.Equal(got, want) {
+					t.Fatalf("seed %d tail %v: args %v constraint %q\nplan %s\nindexed: %v\nscan:    %v", seed, tail, args, constraint, st.Plan, got, want)
+				}
+				if st.Candidates >= 0 {
+					indexed++
+				}
+				if len(got) > 0 {
+					matched++
+				}
+				checkCountedTotals(t, db, sel)
+			}
+			// The comparison means something only if the index was used
+			// often and queries matched jobs often.
+			if indexed < 100 || matched < 100 {
+				t.Errorf("seed %d tail %v: %d of 400 selections used an index, %d matched jobs", seed, tail, indexed, matched)
+			}
+		}
+	}
+}
+
+func checkCountedTotals(t *testing.T, db *store.DB, sel Selection) {
+	t.Helper()
+	env := NewEnv(1763900000)
+	db.View(func(s *store.Snapshot) error {
+		counted, _, ok, err := sel.CountTotals(s, env)
+		if err != nil || !ok {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}
+		var scanned Totals
+		sel.Run(s, env, RunOptions{NoIndex: true}, func(j store.Job) error {
+			st, _ := IntAttr(j, env, "JobStatus")
+			scanned.Add(st, 1)
+			return nil
+		})
+		if counted != scanned {
+			t.Errorf("args %v: counted totals %v, scanned %v", sel.Owners, counted, scanned)
+		}
+		return nil
+	})
+}
+
+func TestPlans(t *testing.T) {
+	db, owners := propertyQueue(t, 3, false)
+	tests := []struct {
+		args       []string
+		constraint string
+		plan       string // a part of the plan's description
+	}{
+		{nil, fmt.Sprintf("Owner == %q", strings.ToUpper(owners[0])), `index [(Owner == "` + strings.ToUpper(owners[0]) + `"): Owner "` + owners[0] + `" ∪ Owner (Owner not a string literal)`},
+		{nil, "MY.JobStatus =?= 5", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal)"},
+		{nil, "5 == JobStatus", "index [(5 == JobStatus)"},
+		{nil, "JobStatus == 2.5", "index [(JobStatus == 2.5): JobStatus (JobStatus not an integer literal); 5 jobs]"},
+		{nil, "(JobStatus == 5 || JobStatus == 7) && RequestMemory > 0", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal) ∪ JobStatus 7"},
+		{nil, "JobStatus != 2", "scan of all jobs (the narrowest index term"},
+		{[]string{"900000.2"}, "", "index [arguments: job 900000.2; 1 jobs]"},
+		{[]string{owners[0]}, "JobStatus == 1", " ∩ "},
+		{nil, "RequestMemory > 2048", "scan of all jobs"},
+		{nil, "!(Owner == \"x\")", "scan of all jobs"},
+	}
+	for _, tt := range tests {
+		sel, err := ParseSelection(tt.args, tt.constraint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, st := runKeys(t, db, sel, false)
+		if !strings.Contains(st.Plan, tt.plan) {
+			t.Errorf("args %v constraint %q: plan %q, want it to contain %q", tt.args, tt.constraint, st.Plan, tt.plan)
+		}
+	}
+}
