@@ -78,7 +78,7 @@ Example:
 		OnUsageError:    onUsage,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{ingestCommand(e), queryCommand(e), genCommand(e), demoCommand(e)},
+		Commands:        []*cli.Command{ingestCommand(e), queryCommand(e), checkCommand(e), genCommand(e), demoCommand(e)},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("unknown command %q (see 'qindex --help')", c.Args().First())

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -37,6 +40,9 @@ func ingestFixture(t *testing.T, name string) string {
 	}
 	if !strings.HasPrefix(out, "ingest: ") || !strings.Contains(out, " jobs, ") {
 		t.Fatalf("ingest summary: %q", out)
+	}
+	if out, errOut, code := runCLI(t, "check", "--db", db); code != 0 {
+		t.Fatalf("check after ingest %s: exit %d: %s%s", name, code, out, errOut)
 	}
 	return db
 }
@@ -82,6 +88,10 @@ func TestGolden(t *testing.T) {
 				}
 				if out != string(want) {
 					t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", path, out, want)
+				}
+				scan, errOut, code := runCLI(t, append([]string{"q", "--db", db, "--no-index"}, q.args...)...)
+				if code != 0 || scan != out {
+					t.Errorf("--no-index: exit %d %s, output differs from the indexed one:\n%s", code, errOut, scan)
 				}
 			})
 		}
@@ -203,5 +213,69 @@ func TestEveryCommandHelpHasAnExample(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "Example:") || !strings.Contains(out, "qindex "+cmd) {
 			t.Errorf("%s --help (exit %d) has no example:\n%s", cmd, code, out)
 		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	db := ingestFixture(t, "queue.log")
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--constraint", `Owner == "alice" && JobStatus == 5`, "--af", "ClusterId"},
+			[]string{"plan: index [(JobStatus == 5): JobStatus 5 ∪ JobStatus (JobStatus not an integer literal); 2 jobs] ∩ [(Owner == \"alice\"): Owner \"alice\" ∪ Owner (Owner not a string literal); 3 jobs]\n",
+				"candidates: 1\nevaluated: 1\nmatched: 1\ntime: "}},
+		{[]string{"--constraint", `Owner == "alice"`, "--no-index", "--af", "ClusterId"},
+			[]string{"plan: scan of all jobs (--no-index)\ncandidates: all in range (scan)\nevaluated: 7\n"}},
+		{[]string{"--totals"}, []string{"plan: index counts", "matched: 7\n"}},
+		{[]string{"--totals", "--no-index"}, []string{"plan: scan of all jobs (--no-index)", "matched: 7\n"}},
+	}
+	for _, tt := range tests {
+		out, errOut, code := runCLI(t, append([]string{"q", "--db", db, "--explain"}, tt.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("%v: --explain printed\n%s\nwant it to contain %q", tt.args, errOut, w)
+			}
+		}
+		if strings.Contains(out, "plan:") {
+			t.Errorf("%v: the plan went to standard output", tt.args)
+		}
+	}
+}
+
+func TestCheckReportsDamage(t *testing.T) {
+	db := ingestFixture(t, "queue.log")
+	out, _, code := runCLI(t, "check", "--db", db)
+	if code != 0 || !strings.Contains(out, "7 jobs, indexes and counts agree") {
+		t.Fatalf("check of a fresh db: exit %d: %s", code, out)
+	}
+	// Drop alice's count behind qindex's back.
+	b, err := bolt.Open(db, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(string(tx.Bucket([]byte("meta")).Get([]byte("active")))))
+		c := st.Bucket([]byte("counts")).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if strings.Contains(string(k), "alice") {
+				return c.Delete()
+			}
+		}
+		return errors.New("no count for alice")
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "check", "--db", db)
+	if code != 1 || !strings.Contains(out, db+`: count of Owner "alice", JobStatus `) || !strings.Contains(errOut, "differences") {
+		t.Errorf("check of a damaged db: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "check", "--db", filepath.Join(t.TempDir(), "none.db")); code != 1 || !strings.Contains(errOut, "none.db") {
+		t.Errorf("check of a missing db: exit %d: %s", code, errOut)
 	}
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/qindex/qindex/store"
+	"github.com/urfave/cli/v2"
+)
+
+func checkCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:  "check",
+		Usage: "verify the indexes and counts against the job data",
+		Description: `Recomputes, from the stored ads, how every job is filed by Owner and
+JobStatus, the per-(Owner, JobStatus) counts and the job count, and compares
+them with what the database holds. Prints each difference and exits 1 if
+there is any; prints a one-line summary and exits 0 otherwise. Memory stays
+small whatever the size of the queue. It reads the database, so it can run
+beside 'qindex serve'.
+
+Example:
+   qindex check --db queue.db`,
+		Flags: []cli.Flag{dbFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("check: unexpected argument %q", c.Args().First())
+			}
+			dbPath, err := required(c, dbFlag)
+			if err != nil {
+				return err
+			}
+			db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			start := time.Now()
+			return db.View(func(s *store.Snapshot) error {
+				if !s.Loaded() {
+					return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", dbPath)
+				}
+				n, err := s.Check(func(p string) { fmt.Fprintf(e.stdout, "%s: %s\n", dbPath, p) })
+				if err != nil {
+					return fmt.Errorf("check %s: %w", dbPath, err)
+				}
+				if n > 0 {
+					return fmt.Errorf("check %s: %d differences between the indexes and the job data", dbPath, n)
+				}
+				fmt.Fprintf(e.stdout, "check: %s: %d jobs, indexes and counts agree with the job data (%.3f seconds)\n",
+					dbPath, s.JobCount(), time.Since(start).Seconds())
+				return nil
+			})
+		},
+	}
+}
