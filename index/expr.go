@@ -38,6 +38,7 @@ func ParseExpr(text string) (*Expr, error) {
 
 // AttrExpr returns the expression that reads attribute name.
 func AttrExpr(name string) *Expr {
+	name = store.FoldName(name)
 	return &Expr{Text: name, AST: &ast.AttributeReference{Name: name}, Refs: []string{name}}
 }
 
@@ -74,13 +75,17 @@ func literal(text string) ast.Expr {
 	return nil
 }
 
-// refs lists the attributes e reads from the ad it is evaluated in.
+// refs lists the attributes e reads from the ad it is evaluated in. It also
+// folds every attribute reference in e to lower case: names are
+// case-insensitive, and the ClassAd library folds each name it looks up,
+// which costs an allocation unless the name is lower case already.
 func refs(e ast.Expr) []string {
 	var out []string
 	var walk func(ast.Expr)
 	walk = func(e ast.Expr) {
 		switch v := e.(type) {
 		case *ast.AttributeReference:
+			v.Name = store.FoldName(v.Name)
 			if v.Scope == ast.NoScope || v.Scope == ast.MyScope {
 				for _, r := range out {
 					if store.EqualFold(r, v.Name) {

@@ -59,10 +59,10 @@ func TestParseExprRefs(t *testing.T) {
 	}{
 		{"5", nil},
 		{`"x"`, nil},
-		{"Owner", []string{"Owner"}},
-		{`MY.Owner == "a" && TARGET.Memory > RequestMemory && owner =!= undefined`, []string{"Owner", "RequestMemory"}},
-		{"ifThenElse(JobStatus == 2, { A, B }, [ x = C ].x)", []string{"JobStatus", "A", "B", "C"}},
-		{"L[Index] ?: Fallback", []string{"L", "Index", "Fallback"}},
+		{"Owner", []string{"owner"}}, // folded: names are case-insensitive
+		{`MY.Owner == "a" && TARGET.Memory > RequestMemory && owner =!= undefined`, []string{"owner", "requestmemory"}},
+		{"ifThenElse(JobStatus == 2, { A, B }, [ x = C ].x)", []string{"jobstatus", "a", "b", "c"}},
+		{"L[Index] ?: Fallback", []string{"l", "index", "fallback"}},
 	}
 	for _, tt := range tests {
 		x, err := ParseExpr(tt.text)
@@ -74,7 +74,7 @@ func TestParseExprRefs(t *testing.T) {
 			t.Errorf("refs of %q = %v, want %v", tt.text, x.Refs, tt.refs)
 		}
 	}
-	if x, _ := ParseExpr("MY.Owner"); x.Attr() != "Owner" {
+	if x, _ := ParseExpr("MY.Owner"); x.Attr() != "owner" {
 		t.Errorf("Attr of MY.Owner = %q", x.Attr())
 	}
 	if x, _ := ParseExpr("Owner + 1"); x.Attr() != "" {

@@ -278,6 +278,51 @@ func intersect(a, b []store.Key) []store.Key {
 	return out
 }
 
+// filterByPosting keeps the keys whose filing lies in a source of every
+// conjunct in cs.
+func filterByPosting(snap *store.Snapshot, keys []store.Key, cs []conjunct) []store.Key {
+	out := keys[:0]
+	for _, k := range keys {
+		owner, status, ok := snap.Filing(k)
+		if !ok {
+			continue
+		}
+		in := true
+		for _, c := range cs {
+			if !c.holds(k, owner, status) {
+				in = false
+				break
+			}
+		}
+		if in {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// holds reports whether a job of key k, filed under owner and status, lies
+// in one of c's sources.
+func (c conjunct) holds(k store.Key, owner store.IndexedOwner, status store.IndexedStatus) bool {
+	for _, src := range c.sources {
+		switch {
+		case src.owner != nil:
+			if *src.owner == owner {
+				return true
+			}
+		case src.status != nil:
+			if *src.status == status {
+				return true
+			}
+		default:
+			if compareKeys(src.keys.from, k) <= 0 && compareKeys(k, src.keys.to) <= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // A plan is how a selection finds its candidate jobs: a sorted list of
 // keys from the indexes, or a scan of key ranges.
 type plan struct {
@@ -329,14 +374,24 @@ func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
 	}
 	keys := list(snap, cs[0].sources)
 	used := []string{describe(cs[0])}
-	for _, c := range cs[1:] {
-		if c.size > intersectRatio*int64(len(keys)) {
-			break
-		}
-		keys = intersect(keys, list(snap, c.sources))
-		used = append(used, describe(c))
+	rest := cs[1:]
+	for len(rest) > 0 && rest[0].size <= intersectRatio*int64(len(keys)) {
+		keys = intersect(keys, list(snap, rest[0].sources))
+		used = append(used, describe(rest[0]))
+		rest = rest[1:]
 	}
-	return plan{indexed: true, keys: keys, description: "index " + strings.Join(used, " ∩ ")}, snap.Err()
+	desc := "index " + strings.Join(used, " ∩ ")
+	if len(rest) > 0 {
+		// The other terms are too large to list, but each candidate's
+		// posting tells whether it lies in them without reading its ad.
+		keys = filterByPosting(snap, keys, rest)
+		var by []string
+		for _, c := range rest {
+			by = append(by, describe(c))
+		}
+		desc += ", filtered by postings on " + strings.Join(by, ", ")
+	}
+	return plan{indexed: true, keys: keys, description: desc}, snap.Err()
 }
 
 func describe(c conjunct) string {

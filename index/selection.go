@@ -170,9 +170,8 @@ func (s Selection) Run(snap *store.Snapshot, env *Env, o RunOptions, fn func(sto
 	}
 	if p.indexed {
 		st.Candidates = len(p.keys)
-		for _, k := range p.keys {
-			job, ok := snap.Job(k)
-			if ok && !visit(job) {
+		for job := range snap.JobsAt(p.keys) {
+			if !visit(job) {
 				break
 			}
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -141,6 +142,66 @@ func (s *Snapshot) Job(k Key) (Job, bool) {
 	return Job{Key: k, Proc: ad, Cluster: s.cluster}, true
 }
 
+// JobsAt yields the jobs at keys, which must be sorted, each joined to its
+// cluster ad; keys that are not jobs are skipped. One cursor walks forward
+// through neighbouring keys (the jobs of a cluster, its cluster ad on the
+// way) and seeks only across gaps, which costs less than a lookup per key.
+func (s *Snapshot) JobsAt(keys []Key) iter.Seq[Job] {
+	return func(yield func(Job) bool) {
+		if s.ads == nil {
+			return
+		}
+		c := s.ads.Cursor()
+		var at, target []byte // the cursor's key, the one wanted
+		var v []byte
+		for _, k := range keys {
+			if !k.IsJob() {
+				continue
+			}
+			target = appendKey(target[:0], k)
+			// Every key between the cursor's last two positions has been
+			// seen, so a target the cursor has passed does not exist.
+			for steps := 0; at != nil && bytes.Compare(at, target) < 0 && steps < 4; steps++ {
+				at, v = c.Next()
+				s.noteCluster(at, v)
+			}
+			if at == nil || bytes.Compare(at, target) < 0 {
+				if ck := k.ClusterKey(); ck != s.clusterKey && k.Proc < 8 {
+					// Land on the cluster ad and walk to the job: both
+					// usually sit on the same page.
+					at, v = c.Seek(appendKey(make([]byte, 0, keyLen), ck))
+					s.noteCluster(at, v)
+					for at != nil && bytes.Compare(at, target) < 0 {
+						at, v = c.Next()
+					}
+				} else {
+					at, v = c.Seek(target)
+				}
+			}
+			if !bytes.Equal(at, target) {
+				continue
+			}
+			if ck := k.ClusterKey(); ck != s.clusterKey {
+				s.clusterKey = ck
+				s.cluster, _ = s.Ad(ck)
+			}
+			if !yield(Job{Key: k, Proc: Ad(v), Cluster: s.cluster}) {
+				return
+			}
+		}
+	}
+}
+
+// noteCluster remembers a cluster ad the cursor passes, for the jobs after it.
+func (s *Snapshot) noteCluster(kb, v []byte) {
+	if len(kb) != keyLen {
+		return
+	}
+	if k, err := decodeKey(kb); err == nil && k.Kind() == KindCluster {
+		s.clusterKey, s.cluster = k, Ad(v)
+	}
+}
+
 // JobKeys yields, in order, the keys of the jobs in [from, to], from the
 // postings alone: no ad is read.
 func (s *Snapshot) JobKeys(from, to Key) iter.Seq[Key] {
@@ -195,6 +256,30 @@ func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte) iter.Seq[Key] {
 			}
 		}
 	}
+}
+
+// Filing returns how the indexes file job k: its effective Owner and
+// JobStatus as the indexes see them. ok is false if k is not a job.
+func (s *Snapshot) Filing(k Key) (owner IndexedOwner, status IndexedStatus, ok bool) {
+	if s.postings == nil {
+		return owner, status, false
+	}
+	p := s.postings.Get(appendKey(make([]byte, 0, keyLen), k))
+	if p == nil {
+		return owner, status, false
+	}
+	op, sp, err := splitPosting(p)
+	if err == nil {
+		owner, err = decodeOwnerPart(op)
+	}
+	if err == nil {
+		status, err = decodeStatusPart(sp)
+	}
+	if err != nil {
+		s.err = fmt.Errorf("job %s: %w", k, err)
+		return owner, status, false
+	}
+	return owner, status, true
 }
 
 // IndexCount is the number of jobs filed under one Owner and one JobStatus.
