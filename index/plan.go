@@ -434,11 +434,7 @@ func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Sta
 		{owner: &store.IndexedOwner{Class: store.ClassOther}},
 		{status: &store.IndexedStatus{Class: store.ClassOther}},
 	})
-	for _, k := range keys {
-		job, found := snap.Job(k)
-		if !found {
-			continue
-		}
+	for job := range snap.JobsAt(keys) {
 		st.Evaluated++
 		if !s.matchesArgs(job, env) {
 			continue

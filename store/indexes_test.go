@@ -17,18 +17,15 @@ func indexView(t *testing.T, db *DB) string {
 	err := db.View(func(s *Snapshot) error {
 		for c := range s.Counts() {
 			var keys []string
-			for k := range s.JobsByOwner(c.Owner) {
-				if j, ok := s.Job(k); ok {
-					if st, _ := j.Lookup("JobStatus"); StatusValue(st, st != nil) == c.Status {
-						keys = append(keys, k.String())
-					}
+			for j := range s.JobsAt(slices.Collect(s.JobsByOwner(c.Owner))) {
+				if st, ok := j.Lookup("JobStatus"); StatusValue(st, ok) == c.Status {
+					keys = append(keys, j.Key.String())
 				}
 			}
 			var byStatus []string
-			for k := range s.JobsByStatus(c.Status) {
-				j, _ := s.Job(k)
+			for j := range s.JobsAt(slices.Collect(s.JobsByStatus(c.Status))) {
 				if o, ok := j.Lookup("Owner"); OwnerValue(o, ok) == c.Owner {
-					byStatus = append(byStatus, k.String())
+					byStatus = append(byStatus, j.Key.String())
 				}
 			}
 			if !slices.Equal(keys, byStatus) {

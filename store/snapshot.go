@@ -19,7 +19,7 @@ type Snapshot struct {
 	postings, byOwner, byStatus, counts *bolt.Bucket
 	err                                 error
 
-	clusterKey Key // the cluster ad Job read last, for the jobs after it
+	clusterKey Key // the cluster ad JobsAt read last, for the jobs after it
 	cluster    Ad
 }
 
@@ -126,20 +126,6 @@ func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
 			}
 		}
 	}
-}
-
-// Job returns job k joined to its cluster ad. Reading jobs in key order, as
-// the index iterators yield them, reads each cluster ad once.
-func (s *Snapshot) Job(k Key) (Job, bool) {
-	ad, ok := s.Ad(k)
-	if !ok || !k.IsJob() {
-		return Job{}, false
-	}
-	if ck := k.ClusterKey(); ck != s.clusterKey {
-		s.clusterKey = ck
-		s.cluster, _ = s.Ad(ck)
-	}
-	return Job{Key: k, Proc: ad, Cluster: s.cluster}, true
 }
 
 // JobsAt yields the jobs at keys, which must be sorted, each joined to its
