@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/qindex/qindex/store"
@@ -37,6 +38,8 @@ type Options struct {
 	// MaxReports caps the corrupt records logged one by one (default 100);
 	// the rest are counted and summarised.
 	MaxReports int
+	// OnCommit, if set, is called with the position of each commit, after it.
+	OnCommit func(store.Position)
 }
 
 // Summary describes one CatchUp.
@@ -75,25 +78,19 @@ func (s Summary) String() string {
 // file through a store.Loader into a new state that replaces the old one
 // atomically once complete; a cancelled load leaves the old state as it was
 // and the next call starts the load over.
+//
+// When the log is the next generation of the saved one and the schedd kept
+// the old file as "<log>.<old seq>" (FORMAT.md §5), CatchUp first applies
+// what is left of that file from the saved position, so readers see the old
+// generation's last state until the new one is loaded.
 func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 	begin := time.Now()
 	o = o.withDefaults()
-	f, err := os.Open(o.Log)
-	if err != nil {
-		return Summary{}, fmt.Errorf("open log: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Summary{}, fmt.Errorf("stat log: %w", err)
-	}
-	if fi.IsDir() {
-		return Summary{}, fmt.Errorf("log %s is a directory", o.Log)
-	}
-	gen, err := Identify(f)
+	f, size, gen, err := openLog(o.Log)
 	if err != nil {
 		return Summary{}, err
 	}
+	defer f.Close()
 	target, err := db.Target()
 	if err != nil {
 		return Summary{}, err
@@ -101,12 +98,30 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 
 	var sum Summary
 	pos := target.Position
-	ok, why := resumable(f, fi.Size(), gen, pos)
+	ok, why := resumable(f, size, gen, pos)
 	switch {
 	case target.Reloading:
 		ok, why = false, "a reload was interrupted; it starts over"
 	case !target.Exists:
 		ok, why = false, "the database is new"
+	}
+	if ok && size == pos.Offset {
+		sum.Position, sum.Duration = pos, time.Since(begin)
+		sum.Jobs, err = jobCount(db)
+		return sum, err
+	}
+	if !ok && target.Exists && !target.Reloading && gen.Seq > pos.Generation.Seq && gen.Created == pos.Generation.Created {
+		rotated := o.Log + "." + strconv.FormatInt(pos.Generation.Seq, 10)
+		if rf, rsize, rgen, err := openLog(rotated); err == nil {
+			if rok, _ := resumable(rf, rsize, rgen, pos); rok && rsize > pos.Offset {
+				o.Logger.Info("applying the rest of the previous generation from its rotated file", "file", rotated, "offset", pos.Offset, "size", rsize)
+				err = replayFile(ctx, db, o, rf, pos, false, &sum)
+			}
+			rf.Close()
+			if err != nil {
+				return sum, err
+			}
+		}
 	}
 	if !ok {
 		if target.Exists {
@@ -115,15 +130,61 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 		sum.Reloaded, sum.Reason = true, why
 		pos = store.Position{Generation: gen}
 	}
+	err = replayFile(ctx, db, o, f, pos, !ok, &sum)
+	if err != nil && sum.Reloaded && ctx.Err() != nil {
+		// A load is all or nothing: the next call starts it over.
+		return Summary{Reloaded: true, Reason: sum.Reason, Duration: time.Since(begin)}, ctx.Err()
+	}
+	sum.Duration = time.Since(begin)
+	if err != nil {
+		return sum, err
+	}
+	sum.Jobs, err = jobCount(db)
+	if err == nil {
+		err = ctx.Err()
+	}
+	return sum, err
+}
+
+// openLog opens the log file at path and identifies its generation.
+func openLog(path string) (f *os.File, size int64, gen store.Generation, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, 0, gen, fmt.Errorf("open log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = fmt.Errorf("log %s is a directory", path)
+	}
+	if err == nil {
+		gen, err = Identify(f)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, gen, fmt.Errorf("open log: %w", err)
+	}
+	return f, fi.Size(), gen, nil
+}
+
+func jobCount(db *store.DB) (int64, error) {
+	var n int64
+	err := db.View(func(s *store.Snapshot) error { n = s.JobCount(); return nil })
+	return n, err
+}
+
+// replayFile replays f from pos into db: through a store.Loader into a new
+// state when load is set, else through a store.Writer that continues the
+// active state. It adds what it did to sum.
+func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, pos store.Position, load bool, sum *Summary) error {
 	pos.Log = o.Log
 	if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
-		return sum, fmt.Errorf("seek %s: %w", o.Log, err)
+		return fmt.Errorf("seek %s: %w", f.Name(), err)
 	}
-
-	r := &replayer{o: o, f: f, pos: pos, sum: &sum}
-	if sum.Reloaded {
+	r := &replayer{o: o, f: f, pos: pos, sum: sum}
+	if load {
+		var err error
 		if r.load, err = db.NewLoader(o.Limits.Records, o.Limits.Bytes); err != nil {
-			return sum, err
+			return err
 		}
 		r.out = r.load
 		defer r.load.Close()
@@ -141,10 +202,10 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 			break
 		}
 		if err != nil {
-			return sum, fmt.Errorf("read %s at offset %d: %w", o.Log, lr.Offset(), err)
+			return fmt.Errorf("read %s at offset %d: %w", f.Name(), lr.Offset(), err)
 		}
 		if err := r.consume(line, lr.Line(), lr.Offset()); err != nil {
-			return sum, err
+			return err
 		}
 		if r.inTx || r.w == nil {
 			continue
@@ -152,29 +213,23 @@ func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 		ops, bytes := r.w.Pending()
 		if ops >= o.Limits.Records || bytes >= o.Limits.Bytes || ops > 0 && time.Since(groupStart) >= o.Limits.Delay {
 			if err := r.commit(ctx); err != nil {
-				return sum, err
+				return err
 			}
 			groupStart = time.Now()
 		}
 	}
 	if r.load != nil && ctx.Err() != nil {
-		// A load is all or nothing: the next call starts it over.
-		return Summary{Reloaded: true, Reason: sum.Reason, Duration: time.Since(begin)}, ctx.Err()
+		return ctx.Err()
 	}
 	if r.dirty || r.load != nil {
 		if err := r.commit(ctx); err != nil {
-			return sum, err
+			return err
 		}
 	}
 	r.flushReports()
-	sum.Bytes = r.pos.Offset - startOffset
+	sum.Bytes += r.pos.Offset - startOffset
 	sum.Position = r.pos
-	sum.Duration = time.Since(begin)
-	err = db.View(func(s *store.Snapshot) error { sum.Jobs = s.JobCount(); return nil })
-	if err == nil {
-		err = ctx.Err()
-	}
-	return sum, err
+	return nil
 }
 
 func (o Options) withDefaults() Options {
@@ -388,5 +443,8 @@ func (r *replayer) commit(ctx context.Context) error {
 		return err
 	}
 	r.dirty, r.applied = false, false
+	if r.o.OnCommit != nil {
+		r.o.OnCommit(r.pos)
+	}
 	return nil
 }

@@ -457,3 +457,60 @@ func TestCatchUpErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRotatedGenerationFinishedFirst compacts a log the db has not fully
+// read. When the schedd kept the old file as job_queue.log.<seq>, its rest
+// is applied (and committed) before the new generation is loaded; without
+// the link, or with a link that is not the saved generation, the new file
+// is loaded directly. Either way the final state is the new file's.
+func TestRotatedGenerationFinishedFirst(t *testing.T) {
+	const first = header + "101 1.0 Job Machine\n103 1.0 A 1\n"
+	const rest = "105 \n103 1.0 A 2\n106 \n"
+	const snapshot = "107 2 CreationTimestamp 1763853165\n101 1.0 Job Machine\n103 1.0 A 3\n"
+	tests := []struct {
+		name     string
+		rotate   func(e *env) // before the new file is renamed over the log
+		wantRest bool
+	}{
+		{"rotated link kept", func(e *env) { os.Link(e.log, e.log+".1") }, true},
+		{"no rotated link", func(e *env) {}, false},
+		{"link to another file", func(e *env) { os.WriteFile(e.log+".1", []byte(first+rest), 0o600) }, false},
+		{"rotated file truncated", func(e *env) { os.WriteFile(e.log+".1", []byte(header), 0o600) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, first)
+			e.catchUp(Limits{})
+			e.append(rest)
+			tt.rotate(e)
+			tmp := e.log + ".tmp"
+			os.WriteFile(tmp, []byte(snapshot), 0o600)
+			os.Rename(tmp, e.log)
+
+			var commits []string
+			onCommit := func(p store.Position) {
+				commits = append(commits, fmt.Sprintf("seq %d offset %d: %s", p.Generation.Seq, p.Offset, dumpState(t, e.db)))
+			}
+			sum, err := CatchUp(context.Background(), e.db, Options{Log: e.log, OnCommit: onCommit,
+				Logger: slog.New(slog.NewTextHandler(e.trace, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkIndexes(t, e.db)
+			var want []string
+			if tt.wantRest {
+				want = append(want, fmt.Sprintf("seq 1 offset %d: 1.0 Job: A=2;\n", len(first+rest)))
+			}
+			want = append(want, fmt.Sprintf("seq 2 offset %d: 1.0 Job: A=3;\n", len(snapshot)))
+			if strings.Join(commits, "|") != strings.Join(want, "|") {
+				t.Errorf("commits\n%q\nwant\n%q", commits, want)
+			}
+			if !sum.Reloaded {
+				t.Error("the new generation was not loaded")
+			}
+			if got := strings.Contains(e.trace.String(), "rotated file"); got != tt.wantRest {
+				t.Errorf("log mentions the rotated file: %v, want %v:\n%s", got, tt.wantRest, e.trace)
+			}
+		})
+	}
+}
