@@ -121,23 +121,33 @@ func Open(path string, o Options) (*DB, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		ReadOnly:     o.ReadOnly,
-		Timeout:      timeout,
-		NoSync:       o.NoSync,
-		FreelistType: bolt.FreelistMapType, PageSize: pageSize, InitialMmapSize: 1 << 30,
+	var b *bolt.DB
+	err = guarded(func() error {
+		var err error
+		b, err = bolt.Open(path, 0o600, &bolt.Options{
+			ReadOnly:     o.ReadOnly,
+			Timeout:      timeout,
+			NoSync:       o.NoSync,
+			FreelistType: bolt.FreelistMapType, PageSize: pageSize, InitialMmapSize: 1 << 30,
+		})
+		return err
 	})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("open db %s: %w (is 'qindex serve' or 'qindex ingest' running on it?)", path, ErrLocked)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		return nil, fmt.Errorf("open db %s: not a qindex database: %w", path, err)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, ErrDamaged):
+		// The first page holds bbolt's magic (checkMagic), so this was a
+		// bbolt file: its meta pages or freelist are damaged.
+		return nil, fmt.Errorf("open db %s: %w: %v", path, ErrDamaged, err)
 	case err != nil:
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
 	db := &DB{bolt: b, path: path, pageSize: b.Info().PageSize}
-	if err := db.checkSchema(!o.ReadOnly); err != nil {
+	if err := guarded(func() error { return db.checkSchema(!o.ReadOnly) }); err != nil {
 		b.Close()
+		if errors.Is(err, ErrDamaged) {
+			err = fmt.Errorf("open db %s: %w", path, err)
+		}
 		return nil, err
 	}
 	return db, nil

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrDamaged is returned, wrapped, when a database file's structure or
+// content is damaged: it must be rebuilt from the log, not trusted.
+var ErrDamaged = errors.New("database file is damaged")
+
+// Verify reads the whole file and reports the first damage it finds, as an
+// error wrapping ErrDamaged: bbolt's page structure (every page reachable
+// or free, keys in order), every stored ad, and the indexes and counts
+// against the ads. A file damaged in ways bbolt itself cannot survive
+// (pages past its end, garbage pointers) is reported, not crashed on.
+func (db *DB) Verify() error {
+	fi, err := os.Stat(db.path)
+	if err != nil {
+		return fmt.Errorf("verify db %s: %w", db.path, err)
+	}
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		if fi.Size() < tx.Size() {
+			return fmt.Errorf("verify db %s: %w: the file has %d bytes, its pages need %d", db.path, ErrDamaged, fi.Size(), tx.Size())
+		}
+		if err := guarded(func() error { return checkPages(tx) }); err != nil {
+			return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
+		}
+		return guarded(func() error {
+			if err := checkContent(tx); err != nil {
+				return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
+			}
+			return nil
+		})
+	})
+}
+
+// guarded runs fn on a goroutine of its own on which a memory fault or a
+// panic (bbolt's reaction to garbage) becomes an error.
+func guarded(fn func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("%w: %v", ErrDamaged, r)
+			}
+		}()
+		done <- fn()
+	}()
+	return <-done
+}
+
+// checkPages runs bbolt's consistency check and returns its first findings.
+func checkPages(tx *bolt.Tx) error {
+	var problems []string
+	for err := range tx.Check() {
+		if len(problems) < 5 {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkContent validates the metadata, every ad of the active state, and
+// its indexes.
+func checkContent(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("no metadata")
+	}
+	if meta.Get(keyActive) == nil {
+		return nil // nothing loaded yet
+	}
+	s := newSnapshot(tx)
+	if s.state == nil || s.ads == nil {
+		return errors.New("the active state is missing")
+	}
+	if _, err := readPosition(s.state); err != nil {
+		return err
+	}
+	c := s.ads.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if _, err := decodeKey(k); err != nil {
+			return err
+		}
+		if err := Ad(v).Validate(); err != nil {
+			return fmt.Errorf("ad %s: %w", keyText(k), err)
+		}
+	}
+	var first string
+	n, err := s.Check(func(p string) {
+		if first == "" {
+			first = p
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d index problems, the first: %s", n, first)
+	}
+	return nil
+}
+
+// Serving describes the daemon that has the database open, as it recorded
+// itself when it started.
+type Serving struct {
+	PID   int       `json:"pid"`
+	Boot  string    `json:"boot"` // the machine's boot id at the time
+	Since time.Time `json:"since"`
+}
+
+var keyServing = []byte("serving")
+
+// MarkServing records s in the file, until ClearServing. A record found at
+// start means the previous daemon did not stop cleanly.
+func (db *DB) MarkServing(s Serving) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyServing, b) })
+}
+
+// ClearServing removes the record of MarkServing, at a clean stop.
+func (db *DB) ClearServing() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyServing) })
+}
+
+// LastServing returns the record of MarkServing, if there is one.
+func (db *DB) LastServing() (Serving, bool, error) {
+	var s Serving
+	found := false
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyServing)
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &s)
+	})
+	return s, found, err
+}
