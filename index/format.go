@@ -32,6 +32,20 @@ const (
 	StatusSuspended          = 7
 )
 
+// StatusNames are the JobStatus codes' names as qindex reports them (in
+// status and in metric labels), by code (FORMAT.md §7).
+var StatusNames = [...]string{1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held",
+	6: "transferring_output", 7: "suspended", 8: "failed", 9: "blocked", 10: "preparing"}
+
+// StatusName returns the name of JobStatus code n, or "other" for a code
+// HTCondor does not define.
+func StatusName(n int64) string {
+	if n > 0 && n < int64(len(StatusNames)) {
+		return StatusNames[n]
+	}
+	return "other"
+}
+
 // statusLetters are condor_q's ST column, by JobStatus code.
 var statusLetters = [...]string{1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S", 8: "F", 9: "B", 10: "P"}
 

@@ -25,7 +25,7 @@ Example:
 			if c.NArg() > 0 {
 				return usagef("ingest: unexpected argument %q", c.Args().First())
 			}
-			logPath, err := required(c, logFlag)
+			logPath, err := absPath(c, logFlag)
 			if err != nil {
 				return err
 			}

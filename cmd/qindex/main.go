@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -78,7 +79,7 @@ Example:
 		OnUsageError:    onUsage,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{ingestCommand(e), queryCommand(e), checkCommand(e), genCommand(e), demoCommand(e)},
+		Commands:        []*cli.Command{ingestCommand(e), serveCommand(e), queryCommand(e), statusCommand(e), checkCommand(e), genCommand(e), demoCommand(e)},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("unknown command %q (see 'qindex --help')", c.Args().First())
@@ -160,6 +161,21 @@ func required(c *cli.Context, f *cli.StringFlag) (string, error) {
 		return "", usagef("%s: --%s is required%s", c.Command.Name, f.Name, env)
 	}
 	return v, nil
+}
+
+// absPath returns the value of a required path flag made absolute: the
+// database records the log's path, which must not depend on the directory
+// a later command runs in.
+func absPath(c *cli.Context, f *cli.StringFlag) (string, error) {
+	v, err := required(c, f)
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: --%s %s: %w", c.Command.Name, f.Name, v, err)
+	}
+	return abs, nil
 }
 
 // defaultMemoryLimit is the Go heap's soft limit for commands that replay

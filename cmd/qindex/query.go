@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -39,80 +40,128 @@ Example:
 	}
 }
 
+// queryRequest is a checked qindex q command line: all a query needs,
+// whether it runs in this process or in the daemon that holds the db.
+type queryRequest struct {
+	Args       []string `json:"args"`
+	Constraint string   `json:"constraint,omitempty"`
+	Form       string   `json:"form"` // "table", "af", "long", "json" or "totals"
+	AF         string   `json:"af,omitempty"`
+	Limit      int      `json:"limit,omitempty"`
+	Explain    bool     `json:"explain,omitempty"`
+	NoIndex    bool     `json:"no_index,omitempty"`
+	// Now is the caller's clock (Unix seconds), for CurrentTime.
+	Now int64 `json:"now"`
+	// Zone names the caller's time zone for dates; "" or "Local" means the
+	// local time of the process that runs the query.
+	Zone string `json:"zone,omitempty"`
+}
+
 func runQuery(c *cli.Context, e env) error {
 	dbPath, err := required(c, dbFlag)
 	if err != nil {
 		return err
 	}
+	req := queryRequest{Args: c.Args().Slice(), Constraint: c.String("constraint"), Form: "table",
+		AF: c.String("af"), Limit: c.Int("limit"), Explain: c.Bool("explain"), NoIndex: c.Bool("no-index"),
+		Now: e.now().Unix(), Zone: e.location.String()}
 	var forms []string
 	for _, f := range []string{"af", "long", "json", "totals"} {
 		if c.IsSet(f) {
 			forms = append(forms, "--"+f)
+			req.Form = f
 		}
 	}
 	if len(forms) > 1 {
 		return usagef("q: %s cannot be combined", strings.Join(forms, " and "))
 	}
-	limit := c.Int("limit")
-	if limit < 0 {
-		return usagef("q: --limit must be 0 or more, not %d", limit)
+	if req.Limit < 0 {
+		return usagef("q: --limit must be 0 or more, not %d", req.Limit)
 	}
-	sel, err := index.ParseSelection(c.Args().Slice(), c.String("constraint"))
-	if err != nil {
-		var ce *index.ConstraintError
-		if errors.As(err, &ce) {
-			return usagef("q: --%v", err)
-		}
-		return usagef("q: %v", err)
+	if _, _, err := req.parse(); err != nil {
+		return err
 	}
-	env := index.NewEnv(e.now().Unix())
-	out := bufio.NewWriterSize(e.stdout, 1<<16)
-	var p index.Printer
-	switch {
-	case c.IsSet("af"):
-		exprs, err := parseAF(c.String("af"))
-		if err != nil {
-			return usagef("q: --af: %v", err)
-		}
-		p = &index.AFPrinter{W: out, Env: env, Exprs: exprs}
-	case c.Bool("long"):
-		p = &index.LongPrinter{W: out}
-	case c.Bool("json"):
-		p = &index.JSONPrinter{W: out, Env: env}
-	case c.Bool("totals"):
-		p = &index.TotalsPrinter{W: out, Env: env}
-	default:
-		p = &index.TablePrinter{W: out, Env: env, Location: e.location}
+	if ok, err := callDaemon(c.Context, dbPath, request{Command: "q", Query: &req}, e); ok {
+		return err
 	}
-
 	db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	return req.run(db, e.stdout, e.stderr)
+}
+
+// parse parses the request's selection and --af expressions; its errors
+// are usage errors.
+func (r queryRequest) parse() (index.Selection, []*index.Expr, error) {
+	sel, err := index.ParseSelection(r.Args, r.Constraint)
+	if err != nil {
+		var ce *index.ConstraintError
+		if errors.As(err, &ce) {
+			return sel, nil, usagef("q: --%v", err)
+		}
+		return sel, nil, usagef("q: %v", err)
+	}
+	var exprs []*index.Expr
+	if r.Form == "af" {
+		if exprs, err = parseAF(r.AF); err != nil {
+			return sel, nil, usagef("q: --af: %v", err)
+		}
+	}
+	return sel, exprs, nil
+}
+
+// run answers the request from db, writing what qindex q prints.
+func (r queryRequest) run(db *store.DB, stdout, stderr io.Writer) error {
+	sel, exprs, err := r.parse()
+	if err != nil {
+		return err
+	}
+	loc := time.Local
+	if r.Zone != "" && r.Zone != "Local" {
+		if loc, err = time.LoadLocation(r.Zone); err != nil {
+			loc = time.Local
+		}
+	}
+	env := index.NewEnv(r.Now)
+	out := bufio.NewWriterSize(stdout, 1<<16)
+	var p index.Printer
+	switch r.Form {
+	case "af":
+		p = &index.AFPrinter{W: out, Env: env, Exprs: exprs}
+	case "long":
+		p = &index.LongPrinter{W: out}
+	case "json":
+		p = &index.JSONPrinter{W: out, Env: env}
+	case "totals":
+		p = &index.TotalsPrinter{W: out, Env: env}
+	default:
+		p = &index.TablePrinter{W: out, Env: env, Location: loc}
+	}
 	return db.View(func(s *store.Snapshot) error {
 		if !s.Loaded() {
-			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", dbPath)
+			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", db.Path())
 		}
 		var st index.Stats
 		counted := false
-		if tp, ok := p.(*index.TotalsPrinter); ok && !c.Bool("no-index") && limit == 0 {
+		if tp, ok := p.(*index.TotalsPrinter); ok && !r.NoIndex && r.Limit == 0 {
 			tp.Totals, st, counted, err = sel.CountTotals(s, env)
 			if err != nil {
-				return fmt.Errorf("query %s: %w", dbPath, err)
+				return fmt.Errorf("query %s: %w", db.Path(), err)
 			}
 		}
 		if !counted {
-			st, err = sel.Run(s, env, index.RunOptions{Limit: limit, NoIndex: c.Bool("no-index")}, p.Job)
+			st, err = sel.Run(s, env, index.RunOptions{Limit: r.Limit, NoIndex: r.NoIndex}, p.Job)
 			if err != nil {
-				return fmt.Errorf("query %s: %w", dbPath, err)
+				return fmt.Errorf("query %s: %w", db.Path(), err)
 			}
 		}
 		if err := p.End(); err != nil {
 			return err
 		}
-		if c.Bool("explain") {
-			fmt.Fprint(e.stderr, st)
+		if r.Explain {
+			fmt.Fprint(stderr, st)
 		}
 		return nil
 	})

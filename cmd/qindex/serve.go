@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qindex/qindex/ingest"
+	"github.com/qindex/qindex/store"
+	"github.com/urfave/cli/v2"
+)
+
+func serveCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "follow the log into the database, and answer queries, until stopped",
+		Description: `Keeps the database equal to the schedd's committed queue: every --poll it
+applies what the log gained, follows compactions (finishing the old file from
+its rotated copy job_queue.log.<seq> when the schedd kept one) and reloads a
+recreated or replaced log. While it runs, 'qindex q' and 'qindex status' ask
+it over the socket FILE.sock beside the database (mode 0600).
+
+SIGTERM or SIGINT ends it after committing the batch in progress. The next
+start resumes from the last commit; a database damaged by a power loss is
+detected and rebuilt from the log.
+
+Example:
+   qindex serve --log /var/lib/condor/spool/job_queue.log --db /var/lib/qindex/queue.db`,
+		Flags: []cli.Flag{logFlag, dbFlag,
+			&cli.DurationFlag{Name: "poll", Value: ingest.DefaultPoll, Usage: "look at the log every `DURATION`"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("serve: unexpected argument %q", c.Args().First())
+			}
+			logPath, err := absPath(c, logFlag)
+			if err != nil {
+				return err
+			}
+			dbPath, err := required(c, dbFlag)
+			if err != nil {
+				return err
+			}
+			if c.Duration("poll") <= 0 {
+				return usagef("serve: --poll must be positive, not %s", c.Duration("poll"))
+			}
+			limitMemory()
+			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: newLogger(e.stderr)})
+		},
+	}
+}
+
+type serveOptions struct {
+	log, db string
+	poll    time.Duration
+	logger  *slog.Logger
+}
+
+// serve runs the daemon until ctx ends.
+func serve(ctx context.Context, o serveOptions) error {
+	db, err := openForServe(o.db, o.logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	started := time.Now()
+	if err := db.MarkServing(store.Serving{PID: os.Getpid(), Boot: bootID(), Since: started}); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+
+	f := ingest.NewFollower(db, ingest.FollowOptions{Options: ingest.Options{Log: o.log, Logger: o.logger}, Poll: o.poll})
+	d := &daemonInfo{follower: f, started: started}
+	handle := func(ctx context.Context, req request, stdout, stderr io.Writer) error {
+		switch req.Command {
+		case "q":
+			if req.Query == nil {
+				return usagef("q: empty request")
+			}
+			return req.Query.run(db, stdout, stderr)
+		case "status":
+			return d.status(ctx, db, stdout)
+		}
+		return usagef("unknown request %q", req.Command)
+	}
+	var wg sync.WaitGroup
+	sock, err := listenSocket(socketPath(o.db), handle, o.logger)
+	if err != nil {
+		o.logger.Error("queries cannot reach the daemon; they will wait for the database lock and fail", "err", err)
+	} else {
+		wg.Go(func() { sock.serve(ctx) })
+	}
+	o.logger.Info("serving", "log", o.log, "db", o.db, "poll", o.poll, "pid", os.Getpid())
+	f.Run(ctx)
+	wg.Wait()
+	if err := db.ClearServing(); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	o.logger.Info("stopped", "db", o.db)
+	return nil
+}
+
+// openForServe opens the database for the daemon. A file damaged beyond
+// opening, or found damaged when the previous daemon did not stop before
+// the machine restarted (a power loss can lose unsynced pages; a killed
+// process cannot), is moved aside to FILE.damaged and replaced by a new
+// one, which the first catch-up loads from the log.
+func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(path, store.Options{})
+	if errors.Is(err, store.ErrDamaged) {
+		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
+		return rebuild(path, logger)
+	}
+	if err != nil {
+		return nil, err
+	}
+	last, found, err := db.LastServing()
+	if err != nil {
+		db.Close()
+		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
+		return rebuild(path, logger)
+	}
+	switch {
+	case !found:
+	case last.Boot != "" && last.Boot == bootID():
+		logger.Info("the previous daemon did not stop cleanly; resuming from its last commit", "db", path, "pid", last.PID)
+	default:
+		logger.Warn("the previous daemon did not stop before the machine restarted; verifying the database", "db", path, "pid", last.PID)
+		if err := db.Verify(); err != nil {
+			db.Close()
+			logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
+			return rebuild(path, logger)
+		}
+		logger.Info("the database is intact", "db", path)
+	}
+	return db, nil
+}
+
+// rebuild moves the damaged file at path aside and creates a new one.
+func rebuild(path string, logger *slog.Logger) (*store.DB, error) {
+	aside := path + ".damaged"
+	if err := os.Rename(path, aside); err != nil {
+		return nil, fmt.Errorf("move the damaged database aside: %w", err)
+	}
+	logger.Info("moved the damaged database aside", "file", aside)
+	return store.Open(path, store.Options{})
+}
+
+// bootID identifies the machine's current boot ("" when unknown).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/qindex/qindex/index"
+	"github.com/qindex/qindex/ingest"
+	"github.com/qindex/qindex/store"
+	"github.com/urfave/cli/v2"
+)
+
+func statusCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show how far the database has got in the log",
+		Description: `Prints the log the database follows, its generation, the offset applied and
+the log's size, the lag in bytes and seconds, the jobs by status, when the last
+transaction was applied, the error counts, and the daemon's pid and uptime when
+'qindex serve' runs on the database (it then answers for it).
+
+Example:
+   qindex status --db queue.db --json`,
+		Flags: []cli.Flag{dbFlag, &cli.BoolFlag{Name: "json", Usage: "print the status as a JSON object"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("status: unexpected argument %q", c.Args().First())
+			}
+			dbPath, err := required(c, dbFlag)
+			if err != nil {
+				return err
+			}
+			var st statusReport
+			var buf strings.Builder
+			ok, err := callDaemon(c.Context, dbPath, request{Command: "status"}, env{stdout: &buf, stderr: e.stderr})
+			switch {
+			case ok && err != nil:
+				return err
+			case ok:
+				if err := json.Unmarshal([]byte(buf.String()), &st); err != nil {
+					return fmt.Errorf("status from the daemon: %w", err)
+				}
+			default:
+				db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
+				if err != nil {
+					return err
+				}
+				st, err = buildStatus(db, nil, e.now())
+				db.Close()
+				if err != nil {
+					return err
+				}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			st.write(e.stdout)
+			return nil
+		},
+	}
+}
+
+// statusReport is what qindex status prints.
+type statusReport struct {
+	DB  string `json:"db"`
+	Log string `json:"log"`
+	// Generation is the log file the database stands in.
+	Generation store.Generation `json:"generation"`
+	// LogGeneration is the file at the log path now (absent if unreadable).
+	LogGeneration *store.Generation `json:"log_generation,omitempty"`
+	Offset        int64             `json:"applied_offset"`
+	LogSize       int64             `json:"log_size"` // -1 when unreadable
+	LogError      string            `json:"log_error,omitempty"`
+	LagBytes      int64             `json:"lag_bytes"`
+	LagSeconds    float64           `json:"lag_seconds"`
+	Jobs          int64             `json:"jobs"`
+	JobsByStatus  map[string]int64  `json:"jobs_by_status"`
+	LastApplied   time.Time         `json:"last_applied,omitzero"`
+	// Records, Transactions and Corrupt count since the state was loaded.
+	Records      int64 `json:"records"`
+	Transactions int64 `json:"transactions"`
+	Corrupt      int64 `json:"corrupt_records"`
+	// Daemon is set when 'qindex serve' answered.
+	Daemon *daemonReport `json:"daemon,omitempty"`
+}
+
+// daemonReport is the running daemon's part of the status.
+type daemonReport struct {
+	PID           int       `json:"pid"`
+	Started       time.Time `json:"started"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	Reloads       int64     `json:"reloads"`
+	Errors        int64     `json:"errors"`
+	LastError     string    `json:"last_error,omitempty"`
+}
+
+// daemonInfo is what the daemon adds to buildStatus.
+type daemonInfo struct {
+	follower *ingest.Follower
+	started  time.Time
+}
+
+// buildStatus reports on db. With d (in the daemon) the log's figures are
+// the follower's; without, the log is looked at now, and the lag in
+// seconds is the time since the last transaction was applied.
+func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, error) {
+	st := statusReport{DB: db.Path(), JobsByStatus: map[string]int64{}}
+	for _, n := range index.StatusNames[1:] {
+		st.JobsByStatus[n] = 0
+	}
+	var pos store.Position
+	err := db.View(func(s *store.Snapshot) error {
+		var err error
+		if pos, err = s.Position(); err != nil {
+			return err
+		}
+		st.Jobs = s.JobCount()
+		for c := range s.Counts() {
+			name := "other"
+			if c.Status.Class == store.ClassLiteral {
+				name = index.StatusName(c.Status.N)
+			}
+			st.JobsByStatus[name] += c.Jobs
+		}
+		return s.Err()
+	})
+	if err != nil {
+		return st, fmt.Errorf("status of %s: %w", db.Path(), err)
+	}
+	st.Log, st.Generation, st.Offset = pos.Log, pos.Generation, pos.Offset
+	st.LastApplied = pos.Applied
+	st.Records, st.Transactions, st.Corrupt = pos.Records, pos.Transactions, pos.Corrupt
+
+	var fs ingest.Status
+	if d != nil {
+		fs = d.follower.Status()
+		fs.Position = pos // the db's, consistent with the counts above
+		st.Log = fs.Log
+		st.Daemon = &daemonReport{PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
+			Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError}
+		if fs.LogSize < 0 {
+			st.LogError = fs.LastError
+		}
+	} else {
+		fs = ingest.Status{Log: pos.Log, Position: pos, LogSize: -1, CaughtUp: pos.Applied}
+		if pos.Log != "" {
+			fs.LogSize, fs.LogGeneration, err = lookAtLog(pos.Log)
+			if err != nil {
+				st.LogError = err.Error()
+			}
+		}
+	}
+	st.LogSize = fs.LogSize
+	if fs.LogSize >= 0 {
+		g := fs.LogGeneration
+		st.LogGeneration = &g
+	}
+	st.LagBytes, st.LagSeconds = fs.LagBytes(), fs.LagSeconds(now)
+	return st, nil
+}
+
+// lookAtLog returns the size and generation of the log file at path.
+func lookAtLog(path string) (int64, store.Generation, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1, store.Generation{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return -1, store.Generation{}, err
+	}
+	if fi.IsDir() {
+		return -1, store.Generation{}, fmt.Errorf("log %s is a directory", path)
+	}
+	g, err := ingest.Identify(f)
+	if err != nil {
+		return -1, g, err
+	}
+	return fi.Size(), g, nil
+}
+
+// write prints st for people.
+func (st statusReport) write(w io.Writer) {
+	p := func(name, format string, args ...any) { fmt.Fprintf(w, "%-16s "+format+"\n", append([]any{name + ":"}, args...)...) }
+	p("db", "%s", st.DB)
+	p("log", "%s", st.Log)
+	p("generation", "seq %d, created %s, inode %d", st.Generation.Seq, unixTime(st.Generation.Created), st.Generation.Inode)
+	switch {
+	case st.LogError != "":
+		p("log file", "unreadable: %s", st.LogError)
+	case st.LogGeneration != nil && *st.LogGeneration != st.Generation:
+		g := st.LogGeneration
+		p("log file", "%d bytes, a new generation: seq %d, created %s, inode %d", st.LogSize, g.Seq, unixTime(g.Created), g.Inode)
+	default:
+		p("log file", "%d bytes", st.LogSize)
+	}
+	p("applied", "offset %d, %d records, %d transactions", st.Offset, st.Records, st.Transactions)
+	p("lag", "%d bytes, %.1f seconds", st.LagBytes, st.LagSeconds)
+	p("last applied", "%s", timeOrNever(st.LastApplied))
+	var parts []string
+	for _, n := range index.StatusNames[1:] {
+		parts = append(parts, fmt.Sprintf("%d %s", st.JobsByStatus[n], n))
+	}
+	if n := st.JobsByStatus["other"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d other", n))
+	}
+	p("jobs", "%d: %s", st.Jobs, strings.Join(parts, ", "))
+	p("corrupt records", "%d", st.Corrupt)
+	if d := st.Daemon; d != nil {
+		p("daemon", "pid %d, up %s (since %s), %d reloads, %d errors", d.PID,
+			time.Duration(d.UptimeSeconds*float64(time.Second)).Round(time.Second), d.Started.Format(time.RFC3339), d.Reloads, d.Errors)
+		if d.LastError != "" {
+			p("last error", "%s", d.LastError)
+		}
+	} else {
+		p("daemon", "not running")
+	}
+}
+
+func unixTime(sec int64) string {
+	if sec == 0 {
+		return "unknown"
+	}
+	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+}
+
+func timeOrNever(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// statusHandler is the daemon's answer to a status request.
+func (d *daemonInfo) status(ctx context.Context, db *store.DB, stdout io.Writer) error {
+	st, err := buildStatus(db, d, time.Now())
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(st)
+}
