@@ -189,7 +189,9 @@ func lookAtLog(path string) (int64, store.Generation, error) {
 
 // write prints st for people.
 func (st statusReport) write(w io.Writer) {
-	p := func(name, format string, args ...any) { fmt.Fprintf(w, "%-16s "+format+"\n", append([]any{name + ":"}, args...)...) }
+	p := func(name, format string, args ...any) {
+		fmt.Fprintf(w, "%-16s "+format+"\n", append([]any{name + ":"}, args...)...)
+	}
 	p("db", "%s", st.DB)
 	p("log", "%s", st.Log)
 	p("generation", "seq %d, created %s, inode %d", st.Generation.Seq, unixTime(st.Generation.Created), st.Generation.Inode)
