@@ -21,12 +21,12 @@ beside 'qindex serve'.
 
 Example:
    qindex check --db queue.db`,
-		Flags: []cli.Flag{dbFlag},
+		Flags: []cli.Flag{dbFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("check: unexpected argument %q", c.Args().First())
 			}
-			dbPath, err := required(c, dbFlag)
+			dbPath, err := required(c, dbFlag())
 			if err != nil {
 				return err
 			}

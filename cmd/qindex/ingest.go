@@ -20,16 +20,16 @@ atomically. Corrupt records are reported with file and line, and skipped.
 
 Example:
    qindex ingest --log /var/lib/condor/spool/job_queue.log --db queue.db`,
-		Flags: []cli.Flag{logFlag, dbFlag},
+		Flags: []cli.Flag{logFlag(), dbFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("ingest: unexpected argument %q", c.Args().First())
 			}
-			logPath, err := absPath(c, logFlag)
+			logPath, err := absPath(c, logFlag())
 			if err != nil {
 				return err
 			}
-			dbPath, err := required(c, dbFlag)
+			dbPath, err := required(c, dbFlag())
 			if err != nil {
 				return err
 			}

@@ -147,8 +147,15 @@ func flagsFirst(app *cli.App, args []string) []string {
 	return append(out, positional...)
 }
 
-var dbFlag = &cli.StringFlag{Name: "db", Usage: "the qindex database `FILE`", EnvVars: []string{"QINDEX_DB"}}
-var logFlag = &cli.StringFlag{Name: "log", Usage: "the schedd's job_queue.log `FILE`", EnvVars: []string{"QINDEX_LOG"}}
+// dbFlag and logFlag return new flags for each command: the CLI package
+// records parsing state in them.
+func dbFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "db", Usage: "the qindex database `FILE`", EnvVars: []string{"QINDEX_DB"}}
+}
+
+func logFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "log", Usage: "the schedd's job_queue.log `FILE`", EnvVars: []string{"QINDEX_LOG"}}
+}
 
 // required returns the value of a string flag that must be set.
 func required(c *cli.Context, f *cli.StringFlag) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,16 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // fixedNow is the clock of the golden outputs.
 var fixedNow = time.Unix(1763830000, 0)
 
+// cliMu serialises runCLI: the CLI package keeps its help flag and command
+// in package variables that each run writes, so two runs in one process
+// race (a real qindex process runs one).
+var cliMu sync.Mutex
+
 // runCLI runs qindex with args and returns its output and exit status.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	cliMu.Lock()
+	defer cliMu.Unlock()
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), append([]string{"qindex"}, args...), env{
 		stdout: &out, stderr: &errOut, now: func() time.Time { return fixedNow }, location: time.UTC,

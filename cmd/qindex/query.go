@@ -26,7 +26,7 @@ its own. The default output is condor_q -nobatch's table and totals line.
 Example:
    qindex q --db queue.db alice 1234 --constraint 'JobStatus == 5' --af ClusterId,ProcId,HoldReason`,
 		Flags: []cli.Flag{
-			dbFlag,
+			dbFlag(),
 			&cli.StringFlag{Name: "constraint", Usage: "only jobs for which the ClassAd `EXPR` is true"},
 			&cli.StringFlag{Name: "af", Usage: "print the values of the comma-separated `EXPRS`, a line per job (condor_q -af)"},
 			&cli.BoolFlag{Name: "long", Usage: "print every attribute as Name = value (condor_q -long)"},
@@ -58,7 +58,7 @@ type queryRequest struct {
 }
 
 func runQuery(c *cli.Context, e env) error {
-	dbPath, err := required(c, dbFlag)
+	dbPath, err := required(c, dbFlag())
 	if err != nil {
 		return err
 	}
@@ -81,15 +81,9 @@ func runQuery(c *cli.Context, e env) error {
 	if _, _, err := req.parse(); err != nil {
 		return err
 	}
-	if ok, err := callDaemon(c.Context, dbPath, request{Command: "q", Query: &req}, e); ok {
-		return err
-	}
-	db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return req.run(db, e.stdout, e.stderr)
+	return withDB(c.Context, dbPath, request{Command: "q", Query: &req}, e, func(db *store.DB) error {
+		return req.run(db, e.stdout, e.stderr)
+	})
 }
 
 // parse parses the request's selection and --af expressions; its errors

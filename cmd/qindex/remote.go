@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/qindex/qindex/store"
 )
 
 // socketPath returns the path of the socket of the daemon serving dbPath.
@@ -59,6 +61,29 @@ const (
 	dialTimeout = 2 * time.Second
 	idleTimeout = 60 * time.Second
 )
+
+// lockWait bounds the wait for a daemon that holds the file but does not
+// answer on its socket yet (it is starting).
+const lockWait = 10 * time.Second
+
+// withDB answers req through the daemon serving dbPath when one runs, else
+// calls local with the file opened read-only.
+func withDB(ctx context.Context, dbPath string, req request, e env, local func(*store.DB) error) error {
+	deadline := time.Now().Add(lockWait)
+	for {
+		if ok, err := callDaemon(ctx, dbPath, req, e); ok {
+			return err
+		}
+		db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+		if err == nil {
+			defer db.Close()
+			return local(db)
+		}
+		if !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
 
 // callDaemon sends req to the daemon serving dbPath and copies its answer
 // to e's outputs. ok is false when no daemon listens there (no socket, or

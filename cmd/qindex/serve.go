@@ -32,18 +32,18 @@ detected and rebuilt from the log.
 
 Example:
    qindex serve --log /var/lib/condor/spool/job_queue.log --db /var/lib/qindex/queue.db`,
-		Flags: []cli.Flag{logFlag, dbFlag,
+		Flags: []cli.Flag{logFlag(), dbFlag(),
 			&cli.DurationFlag{Name: "poll", Value: ingest.DefaultPoll, Usage: "look at the log every `DURATION`"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("serve: unexpected argument %q", c.Args().First())
 			}
-			logPath, err := absPath(c, logFlag)
+			logPath, err := absPath(c, logFlag())
 			if err != nil {
 				return err
 			}
-			dbPath, err := required(c, dbFlag)
+			dbPath, err := required(c, dbFlag())
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,34 +27,27 @@ transaction was applied, the error counts, and the daemon's pid and uptime when
 
 Example:
    qindex status --db queue.db --json`,
-		Flags: []cli.Flag{dbFlag, &cli.BoolFlag{Name: "json", Usage: "print the status as a JSON object"}},
+		Flags: []cli.Flag{dbFlag(), &cli.BoolFlag{Name: "json", Usage: "print the status as a JSON object"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("status: unexpected argument %q", c.Args().First())
 			}
-			dbPath, err := required(c, dbFlag)
+			dbPath, err := required(c, dbFlag())
 			if err != nil {
 				return err
 			}
 			var st statusReport
-			var buf strings.Builder
-			ok, err := callDaemon(c.Context, dbPath, request{Command: "status"}, env{stdout: &buf, stderr: e.stderr})
-			switch {
-			case ok && err != nil:
-				return err
-			case ok:
-				if err := json.Unmarshal([]byte(buf.String()), &st); err != nil {
-					return fmt.Errorf("status from the daemon: %w", err)
-				}
-			default:
-				db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
-				if err != nil {
-					return err
-				}
+			var fromDaemon bytes.Buffer
+			err = withDB(c.Context, dbPath, request{Command: "status"}, env{stdout: &fromDaemon, stderr: e.stderr}, func(db *store.DB) error {
 				st, err = buildStatus(db, nil, e.now())
-				db.Close()
-				if err != nil {
-					return err
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if fromDaemon.Len() > 0 {
+				if err := json.Unmarshal(fromDaemon.Bytes(), &st); err != nil {
+					return fmt.Errorf("status from the daemon: %w", err)
 				}
 			}
 			if c.Bool("json") {

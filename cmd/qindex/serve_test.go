@@ -1,0 +1,487 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qindex/qindex/ingest/loggen"
+	"github.com/qindex/qindex/store"
+)
+
+// TestMain lets a test run this binary as the qindex command, to kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("QINDEX_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a bytes.Buffer safe for a daemon's goroutines and a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// daemon is 'qindex serve' run in this process.
+type daemon struct {
+	log, db string
+	stderr  *syncBuffer
+	cancel  context.CancelFunc
+	done    chan int
+}
+
+func startDaemon(t *testing.T, log, db string, poll time.Duration) *daemon {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &daemon{log: log, db: db, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		// serve itself, not through the CLI package: see cliMu.
+		code := 0
+		if err := serve(ctx, serveOptions{log: log, db: db, poll: poll, logger: newLogger(d.stderr)}); err != nil {
+			fmt.Fprintln(d.stderr, err)
+			code = 1
+		}
+		d.done <- code
+	}()
+	t.Cleanup(func() { d.stop(t) })
+	waitFor(t, "the daemon's socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	return d
+}
+
+// stop ends the daemon as SIGTERM does and returns its exit status.
+func (d *daemon) stop(t *testing.T) int {
+	t.Helper()
+	if d.cancel == nil {
+		return 0
+	}
+	d.cancel()
+	d.cancel = nil
+	select {
+	case code := <-d.done:
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon did not stop")
+	}
+	return -1
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// status returns qindex status --json for db.
+func status(t *testing.T, db string) statusReport {
+	t.Helper()
+	out, errOut, code := runCLI(t, "status", "--db", db, "--json")
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	var st statusReport
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	return st
+}
+
+// caughtUp reports whether the status says db holds all of the log file.
+func caughtUp(t *testing.T, st statusReport, log string) bool {
+	fi, err := os.Stat(log)
+	if err != nil {
+		return false
+	}
+	ino := fi.Sys().(*syscall.Stat_t).Ino
+	return st.Generation.Inode == ino && st.Offset == fi.Size()
+}
+
+// loaded reports whether the status says db holds a load of the current
+// log file (a fixture ending in an open transaction is never caught up).
+func loaded(t *testing.T, st statusReport, log string) bool {
+	fi, err := os.Stat(log)
+	return err == nil && st.Offset > 0 && st.Generation.Inode == fi.Sys().(*syscall.Stat_t).Ino
+}
+
+func copyFixture(t *testing.T, name, to string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDaemonAnswersQueries runs every golden query against a running
+// daemon (over its socket) and requires the golden output; after a stop,
+// the same queries read the file.
+func TestDaemonAnswersQueries(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	copyFixture(t, "queue.log", log)
+	d := startDaemon(t, log, db, 20*time.Millisecond)
+	waitFor(t, "the first load", func() bool { return loaded(t, status(t, db), log) })
+
+	fi, err := os.Stat(socketPath(db))
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("socket: %v, mode %v; want a socket of mode 0600", err, fi.Mode())
+	}
+	st := status(t, db)
+	if st.Daemon == nil || st.Daemon.PID != os.Getpid() || st.Jobs != 7 || st.Offset+st.LagBytes != st.LogSize {
+		t.Errorf("status from the daemon: %+v", st)
+	}
+	golden := func(t *testing.T) {
+		for _, q := range goldenQueries {
+			out, errOut, code := runCLI(t, append([]string{"q", "--db", db}, q.args...)...)
+			want, _ := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", q.name+".txt"))
+			if code != 0 || out != string(want) {
+				t.Errorf("%s: exit %d %s\n--- got\n%s--- want\n%s", q.name, code, errOut, out, want)
+			}
+		}
+	}
+	golden(t)
+	if _, errOut, code := runCLI(t, "q", "--db", db, "--constraint", "Owner =="); code != 2 || !strings.Contains(errOut, "constraint") {
+		t.Errorf("bad constraint through the daemon: exit %d: %s", code, errOut)
+	}
+	if _, errOut, _ := runCLI(t, "q", "--db", db, "--constraint", "JobStatus == 5", "--explain"); !strings.Contains(errOut, "plan: index") {
+		t.Errorf("--explain through the daemon: %q", errOut)
+	}
+
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("stop: exit %d: %s", code, d.stderr)
+	}
+	if _, err := os.Stat(socketPath(db)); !os.IsNotExist(err) {
+		t.Errorf("socket left after a clean stop: %v", err)
+	}
+	if st := status(t, db); st.Daemon != nil || st.Jobs != 7 {
+		t.Errorf("status from the file: %+v", st)
+	}
+	golden(t)
+}
+
+// TestDaemonFollowsALiveLog has the generator write a live log in arbitrary
+// byte chunks (torn lines, open transactions) and compact it, with and
+// without the rotated link, while queries run against the daemon. Queries
+// never fail and never see an empty queue; new transactions reach them;
+// at the end the db equals the generator's truth and check is clean.
+func TestDaemonFollowsALiveLog(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	g := loggen.New(loggen.Config{Seed: 5, TargetJobs: 2000, Owners: 30})
+	var first bytes.Buffer
+	g.WriteQueue(&first, 1500, false)
+	os.WriteFile(log, first.Bytes(), 0o600)
+	const poll = 20 * time.Millisecond
+	d := startDaemon(t, log, db, poll)
+	waitFor(t, "the first load", func() bool { return caughtUp(t, status(t, db), log) })
+
+	ctx, stopQueries := context.WithCancel(context.Background())
+	var queries sync.WaitGroup
+	var queryErrs syncBuffer
+	var nQueries int
+	queries.Go(func() {
+		for ctx.Err() == nil {
+			out, errOut, code := runCLI(t, "q", "--db", db, "--af", "ClusterId,ProcId")
+			nQueries++
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			switch {
+			case code != 0:
+				fmt.Fprintf(&queryErrs, "exit %d: %s\n", code, errOut)
+			case len(lines) < 500:
+				fmt.Fprintf(&queryErrs, "a query saw %d jobs\n", len(lines))
+			}
+		}
+	})
+
+	rng := rand.New(rand.NewPCG(5, 5))
+	seq := int64(1)
+	for round := range 8 {
+		var pending bytes.Buffer
+		g.Run(&pending, 1500)
+		f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+		for pending.Len() > 0 {
+			f.Write(pending.Next(min(pending.Len(), 1+rng.IntN(30000))))
+			time.Sleep(time.Duration(rng.IntN(3)) * time.Millisecond)
+		}
+		f.Close()
+		if round%3 == 2 {
+			rotated := round%2 == 0
+			compact(t, g, log, seq, rotated)
+			seq++
+		}
+	}
+	// One more transaction, after the daemon caught up: it reaches queries.
+	waitFor(t, "the daemon to catch up", func() bool { return caughtUp(t, status(t, db), log) })
+	var last bytes.Buffer
+	g.Run(&last, 1)
+	appendFile(t, log, last.Bytes())
+	waitFor(t, "the last transaction", func() bool { return caughtUp(t, status(t, db), log) })
+	stopQueries()
+	queries.Wait()
+	if s := queryErrs.String(); s != "" {
+		t.Errorf("queries during the run:\n%s", s)
+	}
+	if nQueries < 5 {
+		t.Errorf("only %d queries ran", nQueries)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("stop: exit %d: %s", code, d.stderr)
+	}
+	// Whether a compaction caught the daemon behind depends on timing; the
+	// rotated-file step itself is tested in ingest.
+	t.Logf("%d queries; generations finished from their rotated file: %d", nQueries, strings.Count(d.stderr.String(), "rotated file"))
+	requireTruth(t, db, log, g)
+}
+
+// compact does what the schedd does at a rotation (FORMAT.md §5): with
+// rotate, link the log to job_queue.log.<seq>; write the snapshot beside
+// it; rename it over the log.
+func compact(t *testing.T, g *loggen.Generator, log string, seq int64, rotate bool) {
+	t.Helper()
+	if rotate {
+		os.Remove(log + "." + strconv.FormatInt(seq-1, 10))
+		if err := os.Link(log, log+"."+strconv.FormatInt(seq, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snap bytes.Buffer
+	if err := g.Compact(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(log+".tmp", snap.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(log+".tmp", log); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// requireTruth checks the stopped daemon's db against the generator: every
+// job's chained attributes, each log record consumed exactly once since
+// the current file was loaded, and qindex check clean.
+func requireTruth(t *testing.T, dbPath, log string, g *loggen.Generator) {
+	t.Helper()
+	if out, errOut, code := runCLI(t, "check", "--db", dbPath); code != 0 {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	db, err := store.Open(dbPath, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys := g.JobKeys()
+	i := 0
+	db.View(func(s *store.Snapshot) error {
+		pos, _ := s.Position()
+		content, _ := os.ReadFile(log)
+		if lines := int64(bytes.Count(content, []byte{'\n'})); pos.Records != lines || pos.Offset != int64(len(content)) {
+			t.Errorf("position: %d records at offset %d; the file has %d lines, %d bytes (records lost or applied twice)",
+				pos.Records, pos.Offset, lines, len(content))
+		}
+		for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
+			if i >= len(keys) || job.Key != keys[i] {
+				t.Fatalf("job %d is %v, the model has %v", i, job.Key, keys[min(i, len(keys)-1)])
+			}
+			want, _ := g.Job(job.Key)
+			got := map[string]string{}
+			for n, v := range job.All() {
+				got[strings.ToLower(string(n))] = string(v)
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("job %v: chained attributes\n%v\nwant\n%v", job.Key, got, want)
+			}
+			i++
+		}
+		return nil
+	})
+	if i != len(keys) {
+		t.Errorf("%d jobs in the db, the model has %d", i, len(keys))
+	}
+}
+
+// TestDaemonSurvivesKills kills the daemon (a child process) with SIGKILL
+// at random moments while the generator writes and compacts, restarts it,
+// and requires the generator's truth at the end, every record consumed
+// once, and a clean stop on SIGTERM.
+func TestDaemonSurvivesKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a child daemon many times")
+	}
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	g := loggen.New(loggen.Config{Seed: 9, TargetJobs: 6000, Owners: 50})
+	var first bytes.Buffer
+	g.WriteQueue(&first, 4000, false)
+	os.WriteFile(log, first.Bytes(), 0o600)
+
+	var stderr syncBuffer
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "serve", "--log", log, "--db", db, "--poll", "10ms")
+		cmd.Args[0] = "qindex"
+		cmd.Path = os.Args[0]
+		cmd.Env = append(os.Environ(), "QINDEX_TEST_MAIN=1")
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	seq := int64(1)
+	kills := 0
+	for round := range 14 {
+		cmd := start()
+		var pending bytes.Buffer
+		g.Run(&pending, 2000)
+		f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+		for pending.Len() > 0 {
+			f.Write(pending.Next(min(pending.Len(), 1+rng.IntN(60000))))
+		}
+		f.Close()
+		if round%4 == 1 {
+			compact(t, g, log, seq, round%8 == 1)
+			seq++
+		}
+		// Kill it mid-batch, or mid-reload after a compaction.
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		kills++
+	}
+	cmd := start()
+	waitFor(t, "the restarted daemon to catch up", func() bool { return caughtUp(t, status(t, db), log) })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "did not stop cleanly") {
+		t.Errorf("no restart noticed the unclean stops:\n%s", stderr.String())
+	}
+	requireTruth(t, db, log, g)
+	logs := stderr.String()
+	t.Logf("%d kills, %d restarts resumed, %d reloads begun, %d of them after an interrupted one", kills,
+		strings.Count(logs, "did not stop cleanly"), strings.Count(logs, "reloading"), strings.Count(logs, "reload was interrupted"))
+}
+
+// TestDaemonRebuildsADamagedDB damages the file of a daemon that did not
+// stop before a (simulated) machine restart; the next daemon detects it,
+// moves it aside, and rebuilds from the log.
+func TestDaemonRebuildsADamagedDB(t *testing.T) {
+	for _, damage := range []string{"zero a page", "cut short", "intact"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			log, dbPath := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+			g := loggen.New(loggen.Config{Seed: 3, TargetJobs: 3000})
+			var b bytes.Buffer
+			g.WriteQueue(&b, 2000, false)
+			os.WriteFile(log, b.Bytes(), 0o600)
+			if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", dbPath); code != 0 {
+				t.Fatal(errOut)
+			}
+			db, err := store.Open(dbPath, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.MarkServing(store.Serving{PID: 1, Boot: "a boot before a power loss"})
+			db.Close()
+			fi, _ := os.Stat(dbPath)
+			switch damage {
+			case "zero a page":
+				f, _ := os.OpenFile(dbPath, os.O_WRONLY, 0)
+				f.WriteAt(make([]byte, 16384), 40*16384)
+				f.Close()
+			case "cut short": // well below the pages in use
+				if fi.Size() < 1<<20 {
+					t.Fatalf("db of %d bytes", fi.Size())
+				}
+				os.Truncate(dbPath, 256<<10)
+			}
+			d := startDaemon(t, log, dbPath, 20*time.Millisecond)
+			waitFor(t, "the daemon to catch up", func() bool { return caughtUp(t, status(t, dbPath), log) })
+			d.stop(t)
+			logs := d.stderr.String()
+			_, asideErr := os.Stat(dbPath + ".damaged")
+			if rebuilt := strings.Contains(logs, "rebuilding it from the log"); rebuilt != (damage != "intact") || (asideErr == nil) != rebuilt {
+				t.Errorf("rebuilt %v, moved aside %v:\n%s", rebuilt, asideErr == nil, logs)
+			}
+			if damage == "intact" && !strings.Contains(logs, "intact") {
+				t.Errorf("no verification logged:\n%s", logs)
+			}
+			requireTruth(t, dbPath, log, g)
+		})
+	}
+}
+
+// TestDaemonLogTrouble takes the log away, replaces it with a directory,
+// and gives it back: the daemon reports the error in status, keeps
+// serving what it has, and catches up once the log returns.
+func TestDaemonLogTrouble(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	copyFixture(t, "queue.log", log)
+	d := startDaemon(t, log, db, 10*time.Millisecond)
+	waitFor(t, "the first load", func() bool { return loaded(t, status(t, db), log) })
+	content, _ := os.ReadFile(log)
+
+	os.Remove(log)
+	waitFor(t, "the error in status", func() bool { st := status(t, db); return st.LogError != "" && st.Daemon.Errors > 0 })
+	if out, _, code := runCLI(t, "q", "--db", db, "--totals"); code != 0 || !strings.HasPrefix(out, "7 jobs") {
+		t.Errorf("without its log the daemon answers %d %q", code, out)
+	}
+	os.Mkdir(log, 0o700)
+	waitFor(t, "a directory reported", func() bool { return strings.Contains(status(t, db).LogError, "directory") })
+	os.Remove(log)
+	os.WriteFile(log, content, 0o600)
+	waitFor(t, "the log again", func() bool {
+		st := status(t, db)
+		return st.LogError == "" && st.Daemon.LastError == "" && loaded(t, st, log)
+	})
+	d.stop(t)
+	logs := d.stderr.String()
+	if strings.Count(logs, "catching up failed") > 4 || !strings.Contains(logs, "readable again") {
+		t.Errorf("the errors were not logged once each, or the recovery not at all:\n%s", logs)
+	}
+}
