@@ -30,6 +30,10 @@ func main() {
 }
 
 func run(bin, dir string, jobs, runs int) error {
+	if os.Getenv("QINDEX_BENCH_DAEMON_ONLY") != "" {
+		log := filepath.Join(dir, fmt.Sprintf("job_queue-%d.log", jobs))
+		return daemonFigures(bin, dir, log, filepath.Join(dir, fmt.Sprintf("snapshot-%d.log", jobs)), runs)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -85,7 +89,6 @@ func run(bin, dir string, jobs, runs int) error {
 		}
 		return median(times), peak, nil
 	}
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for _, m := range []struct {
 		name string
 		args []string
@@ -136,8 +139,10 @@ func run(bin, dir string, jobs, runs int) error {
 	}
 	fmt.Printf("\nscan of 'RequestMemory > 4096 && JobStatus == 1' --totals --no-index: %d jobs in %.1f ms, %.0fk jobs/s (process start included)\n",
 		queued, ms(d), float64(queued)/d.Seconds()/1000)
-	return nil
+	return daemonFigures(bin, dir, log, snap, runs)
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // measure runs bin with args, and returns its wall time and the peak of its
 // RssAnon, sampled every millisecond from /proc.

@@ -74,7 +74,9 @@ func withDB(ctx context.Context, dbPath string, req request, e env, local func(*
 		if ok, err := callDaemon(ctx, dbPath, req, e); ok {
 			return err
 		}
-		db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+		// One attempt at the lock: a daemon holding it will have its
+		// socket up in a moment.
+		db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: time.Nanosecond})
 		if err == nil {
 			defer db.Close()
 			return local(db)
@@ -82,6 +84,7 @@ func withDB(ctx context.Context, dbPath string, req request, e env, local func(*
 		if !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -90,6 +90,7 @@ type daemonReport struct {
 	PID           int       `json:"pid"`
 	Started       time.Time `json:"started"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
+	CaughtUp      time.Time `json:"caught_up,omitzero"` // when it last read the log to its end
 	Reloads       int64     `json:"reloads"`
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
@@ -138,7 +139,7 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 		fs.Position = pos // the db's, consistent with the counts above
 		st.Log = fs.Log
 		st.Daemon = &daemonReport{PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
-			Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError}
+			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError}
 		if fs.LogSize < 0 {
 			st.LogError = fs.LastError
 		}
