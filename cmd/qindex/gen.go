@@ -2,13 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/ingest/loggen"
 	"github.com/qindex/qindex/store"
 	"github.com/urfave/cli/v2"
@@ -91,6 +92,11 @@ func runDemo(c *cli.Context, e env) error {
 	}
 	logPath, dbPath := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "qindex.db")
 	os.Remove(dbPath)
+	if old, _ := filepath.Glob(logPath + ".*"); len(old) > 0 { // rotations of an earlier demo
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
 	g := loggen.New(loggen.Config{Seed: uint64(e.now().UnixNano()), Owners: 20, TargetJobs: c.Int("jobs"), Start: e.now().Unix() - 2*86400})
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -110,77 +116,102 @@ func runDemo(c *cli.Context, e env) error {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	logger := newLogger(e.stderr)
-	catchUp := func() (ingest.Summary, error) {
-		db, err := store.Open(dbPath, store.Options{Timeout: 10 * time.Second})
-		if err != nil {
-			return ingest.Summary{}, err
+	// The daemon, as on a schedd: it follows the log and answers queries.
+	served := make(chan error, 1)
+	go func() {
+		served <- serve(ctx, serveOptions{log: logPath, db: dbPath, poll: 500 * time.Millisecond, logger: newLogger(e.stderr)})
+	}()
+	daemonStatus := func() (statusReport, error) {
+		var st statusReport
+		var out bytes.Buffer
+		err := withDB(ctx, dbPath, request{Command: "status"}, env{stdout: &out, stderr: e.stderr}, func(db *store.DB) error {
+			return fmt.Errorf("the daemon is not running")
+		})
+		if err == nil {
+			err = json.Unmarshal(out.Bytes(), &st)
 		}
-		defer db.Close()
-		return ingest.CatchUp(context.WithoutCancel(ctx), db, ingest.Options{Log: logPath, Logger: logger})
+		return st, err
 	}
-	sum, err := catchUp()
-	if err != nil {
-		return err
+	for ready := false; !ready; {
+		select {
+		case err := <-served:
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+		if _, err := os.Stat(socketPath(dbPath)); err != nil {
+			continue // the daemon is starting
+		}
+		st, err := daemonStatus()
+		if err != nil {
+			return err
+		}
+		ready = st.Daemon != nil && !st.Daemon.CaughtUp.IsZero()
 	}
 	self, _ := os.Executable()
 	fmt.Fprintf(e.stdout, `qindex demo: a model schedd is writing %s
-and the database %s follows it (ingested %d jobs from %d records).
+and 'qindex serve' keeps the database %s equal to it.
 
 Query it from another terminal while this runs (Ctrl-C stops it):
-   %[5]s q --db %[2]s --totals
-   %[5]s q --db %[2]s --limit 10
-   %[5]s q --db %[2]s user001 --constraint 'JobStatus == 5' --af ClusterId,ProcId,Owner,HoldReason
-   %[5]s q --db %[2]s --json --limit 1
+   %[3]s status --db %[2]s
+   %[3]s q --db %[2]s --totals
+   %[3]s q --db %[2]s --limit 10
+   %[3]s q --db %[2]s user001 --constraint 'JobStatus == 5' --af ClusterId,ProcId,Owner,HoldReason
+   %[3]s q --db %[2]s --json --limit 1
 
-`, logPath, dbPath, sum.Jobs, sum.Records, self)
+`, logPath, dbPath, self)
 	ticker := time.NewTicker(c.Duration("interval"))
 	defer ticker.Stop()
 	for round := 1; ; round++ {
 		select {
 		case <-ctx.Done():
+			err := <-served
 			fmt.Fprintln(e.stdout, "qindex demo: stopped")
-			return nil
+			return err
+		case err := <-served:
+			return err
 		case <-ticker.C:
 		}
-		if err := demoStep(g, logPath, round); err != nil {
-			return err
-		}
-		sum, err := catchUp()
+		what, err := demoStep(g, logPath, round)
 		if err != nil {
 			return err
 		}
-		what := "appended"
-		if sum.Reloaded {
-			what = "compacted and reloaded"
+		st, err := daemonStatus()
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(e.stdout, "%s  log %s: %d records applied, %d jobs in the queue\n",
-			e.now().Format("15:04:05"), what, sum.Records, sum.Jobs)
+		fmt.Fprintf(e.stdout, "%s  the model schedd %s; the daemon holds %d jobs, %d bytes behind\n",
+			e.now().Format("15:04:05"), what, st.Jobs, st.LagBytes)
 	}
 }
 
 // demoStep appends activity to the log, and every tenth round compacts it
-// as the schedd does: a snapshot written beside it and renamed over it.
-func demoStep(g *loggen.Generator, logPath string, round int) error {
+// as the schedd does: the old file kept as job_queue.log.<seq>, a snapshot
+// written beside it and renamed over it.
+func demoStep(g *loggen.Generator, logPath string, round int) (string, error) {
 	if round%10 == 0 {
+		seq := int64(round / 10)
+		os.Remove(fmt.Sprintf("%s.%d", logPath, seq-1))
+		if err := os.Link(logPath, fmt.Sprintf("%s.%d", logPath, seq)); err != nil {
+			return "", err
+		}
 		tmp := logPath + ".tmp"
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := g.Compact(f); err != nil {
 			f.Close()
-			return err
+			return "", err
 		}
 		if err := f.Close(); err != nil {
-			return err
+			return "", err
 		}
-		return os.Rename(tmp, logPath)
+		return "compacted the log", os.Rename(tmp, logPath)
 	}
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
-	return g.Run(f, 50+round%7*20)
+	return "appended transactions", g.Run(f, 50+round%7*20)
 }

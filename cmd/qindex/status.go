@@ -140,16 +140,13 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 		st.Log = fs.Log
 		st.Daemon = &daemonReport{PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
 			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError}
-		if fs.LogSize < 0 {
-			st.LogError = fs.LastError
-		}
 	} else {
 		fs = ingest.Status{Log: pos.Log, Position: pos, LogSize: -1, CaughtUp: pos.Applied}
-		if pos.Log != "" {
-			fs.LogSize, fs.LogGeneration, err = lookAtLog(pos.Log)
-			if err != nil {
-				st.LogError = err.Error()
-			}
+	}
+	if fs.Log != "" { // the file as it is now, for a lag that is current
+		fs.LogSize, fs.LogGeneration, err = lookAtLog(fs.Log)
+		if err != nil {
+			st.LogError = err.Error()
 		}
 	}
 	st.LogSize = fs.LogSize
