@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -603,6 +604,35 @@ func (g *Generator) WriteQueue(out io.Writer, jobs int, compact bool) error {
 	}
 	if compact {
 		return g.Compact(out)
+	}
+	return nil
+}
+
+// CompareJobs checks every job of s as queries see it (cluster ad overlaid
+// by the job's own, through store.Job) against the model's chained
+// attributes, and returns the first difference.
+func (g *Generator) CompareJobs(s *store.Snapshot) error {
+	keys := g.JobKeys()
+	i := 0
+	for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
+		if i >= len(keys) || job.Key != keys[i] {
+			return fmt.Errorf("job %d is %v, the model has %v", i, job.Key, keys[min(i, len(keys)-1)])
+		}
+		want, _ := g.Job(job.Key)
+		got := map[string]string{}
+		for n, v := range job.All() {
+			got[strings.ToLower(string(n))] = string(v)
+		}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("job %v: chained attributes\n%v\nwant\n%v", job.Key, got, want)
+		}
+		i++
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if i != len(keys) {
+		return fmt.Errorf("%d jobs read, the model has %d", i, len(keys))
 	}
 	return nil
 }
