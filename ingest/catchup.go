@@ -166,6 +166,17 @@ func openLog(path string) (f *os.File, size int64, gen store.Generation, err err
 	return f, fi.Size(), gen, nil
 }
 
+// Inspect returns the size and generation of the log file at path as it is
+// now.
+func Inspect(path string) (int64, store.Generation, error) {
+	f, size, gen, err := openLog(path)
+	if err != nil {
+		return -1, gen, err
+	}
+	f.Close()
+	return size, gen, nil
+}
+
 func jobCount(db *store.DB) (int64, error) {
 	var n int64
 	err := db.View(func(s *store.Snapshot) error { n = s.JobCount(); return nil })

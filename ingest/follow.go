@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"time"
 
@@ -137,15 +136,7 @@ func (f *Follower) Run(ctx context.Context) error {
 func (f *Follower) Step(ctx context.Context) {
 	sum, err := CatchUp(ctx, f.db, f.o.Options)
 	now := time.Now()
-	size, gen := int64(-1), store.Generation{}
-	if lf, err := os.Open(f.o.Log); err == nil {
-		if fi, err := lf.Stat(); err == nil && !fi.IsDir() {
-			if g, err := Identify(lf); err == nil {
-				size, gen = fi.Size(), g
-			}
-		}
-		lf.Close()
-	}
+	size, gen, _ := Inspect(f.o.Log) // an error is CatchUp's too
 
 	f.mu.Lock()
 	s := &f.status

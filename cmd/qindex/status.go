@@ -144,7 +144,7 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 		fs = ingest.Status{Log: pos.Log, Position: pos, LogSize: -1, CaughtUp: pos.Applied}
 	}
 	if fs.Log != "" { // the file as it is now, for a lag that is current
-		fs.LogSize, fs.LogGeneration, err = lookAtLog(fs.Log)
+		fs.LogSize, fs.LogGeneration, err = ingest.Inspect(fs.Log)
 		if err != nil {
 			st.LogError = err.Error()
 		}
@@ -156,27 +156,6 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 	}
 	st.LagBytes, st.LagSeconds = fs.LagBytes(), fs.LagSeconds(now)
 	return st, nil
-}
-
-// lookAtLog returns the size and generation of the log file at path.
-func lookAtLog(path string) (int64, store.Generation, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return -1, store.Generation{}, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return -1, store.Generation{}, err
-	}
-	if fi.IsDir() {
-		return -1, store.Generation{}, fmt.Errorf("log %s is a directory", path)
-	}
-	g, err := ingest.Identify(f)
-	if err != nil {
-		return -1, g, err
-	}
-	return fi.Size(), g, nil
 }
 
 // write prints st for people.
