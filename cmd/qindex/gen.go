@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/qindex/qindex/exporter"
 	"github.com/qindex/qindex/ingest/loggen"
 	"github.com/qindex/qindex/store"
 	"github.com/urfave/cli/v2"
@@ -80,6 +81,9 @@ Example:
 			&cli.IntFlag{Name: "jobs", Usage: "about `N` jobs in the queue", Value: 5000},
 			&cli.DurationFlag{Name: "interval", Usage: "time between changes", Value: 2 * time.Second},
 			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (0: run until interrupted)"},
+			&cli.StringFlag{Name: "web.listen-address", Value: "localhost" + exporter.DefaultListenAddress,
+				Usage: "serve metrics on `ADDRESS` (empty: no metrics)"},
+			&cli.DurationFlag{Name: "collect-interval", Value: 5 * time.Second, Usage: "collect the queue metrics every `DURATION`"},
 		},
 		Action: func(c *cli.Context) error { return runDemo(c, e) },
 	}
@@ -119,7 +123,9 @@ func runDemo(c *cli.Context, e env) error {
 	// The daemon, as on a schedd: it follows the log and answers queries.
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(ctx, serveOptions{log: logPath, db: dbPath, poll: 500 * time.Millisecond, logger: newLogger(e.stderr)})
+		served <- serve(ctx, serveOptions{log: logPath, db: dbPath, poll: 500 * time.Millisecond, logger: newLogger(e.stderr),
+			listen: c.String("web.listen-address"), telemetryPath: exporter.DefaultTelemetryPath,
+			metrics: exporter.Options{Interval: c.Duration("collect-interval")}})
 	}()
 	daemonStatus := func() (statusReport, error) {
 		var st statusReport
@@ -132,6 +138,7 @@ func runDemo(c *cli.Context, e env) error {
 		}
 		return st, err
 	}
+	var metrics string
 	for ready := false; !ready; {
 		select {
 		case err := <-served:
@@ -146,6 +153,9 @@ func runDemo(c *cli.Context, e env) error {
 			return err
 		}
 		ready = st.Daemon != nil && !st.Daemon.CaughtUp.IsZero()
+		if ready {
+			metrics = st.Daemon.Metrics
+		}
 	}
 	self, _ := os.Executable()
 	fmt.Fprintf(e.stdout, `qindex demo: a model schedd is writing %s
@@ -157,8 +167,11 @@ Query it from another terminal while this runs (Ctrl-C stops it):
    %[3]s q --db %[2]s --limit 10
    %[3]s q --db %[2]s user001 --constraint 'JobStatus == 5' --af ClusterId,ProcId,Owner,HoldReason
    %[3]s q --db %[2]s --json --limit 1
-
 `, logPath, dbPath, self)
+	if metrics != "" {
+		fmt.Fprintf(e.stdout, "\nIts Prometheus metrics, refreshed every %s:\n   curl -s %s | grep ^htcondor_queue_jobs\n", c.Duration("collect-interval"), metrics)
+	}
+	fmt.Fprintln(e.stdout)
 	ticker := time.NewTicker(c.Duration("interval"))
 	defer ticker.Stop()
 	for round := 1; ; round++ {

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/qindex/qindex/exporter"
 	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/store"
 	"github.com/urfave/cli/v2"
@@ -26,6 +29,11 @@ its rotated copy job_queue.log.<seq> when the schedd kept one) and reloads a
 recreated or replaced log. While it runs, 'qindex q' and 'qindex status' ask
 it over the socket FILE.sock beside the database (mode 0600).
 
+It serves Prometheus metrics of the queue at --web.telemetry-path on
+--web.listen-address (an empty address serves none), computed by a background
+collection every --collect-interval (0: at each scrape), and a landing page
+at /.
+
 SIGTERM or SIGINT ends it after committing the batch in progress. The next
 start resumes from the last commit; a database damaged by a power loss is
 detected and rebuilt from the log.
@@ -34,6 +42,13 @@ Example:
    qindex serve --log /var/lib/condor/spool/job_queue.log --db /var/lib/qindex/queue.db`,
 		Flags: []cli.Flag{logFlag(), dbFlag(),
 			&cli.DurationFlag{Name: "poll", Value: ingest.DefaultPoll, Usage: "look at the log every `DURATION`"},
+			&cli.StringFlag{Name: "web.listen-address", Value: exporter.DefaultListenAddress,
+				Usage: "serve metrics on `ADDRESS` (host:port; empty: no metrics)"},
+			&cli.StringFlag{Name: "web.telemetry-path", Value: exporter.DefaultTelemetryPath, Usage: "serve metrics at `PATH`"},
+			&cli.DurationFlag{Name: "collect-interval", Value: exporter.DefaultInterval,
+				Usage: "collect the queue metrics every `DURATION` (0: at each scrape)"},
+			&cli.IntFlag{Name: "metrics.max-owners", Value: exporter.DefaultMaxOwners,
+				Usage: "name at most `N` owners in htcondor_queue_owner_jobs (the rest are summed as _other)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -50,8 +65,19 @@ Example:
 			if c.Duration("poll") <= 0 {
 				return usagef("serve: --poll must be positive, not %s", c.Duration("poll"))
 			}
+			if c.Duration("collect-interval") < 0 {
+				return usagef("serve: --collect-interval must not be negative, not %s", c.Duration("collect-interval"))
+			}
+			if n := c.Int("metrics.max-owners"); n < 1 {
+				return usagef("serve: --metrics.max-owners must be at least 1, not %d", n)
+			}
+			if p := c.String("web.telemetry-path"); !strings.HasPrefix(p, "/") {
+				return usagef("serve: --web.telemetry-path must start with /, not %q", p)
+			}
 			limitMemory()
-			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: newLogger(e.stderr)})
+			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: newLogger(e.stderr),
+				listen: c.String("web.listen-address"), telemetryPath: c.String("web.telemetry-path"),
+				metrics: exporter.Options{Interval: c.Duration("collect-interval"), MaxOwners: c.Int("metrics.max-owners")}})
 		},
 	}
 }
@@ -60,10 +86,22 @@ type serveOptions struct {
 	log, db string
 	poll    time.Duration
 	logger  *slog.Logger
+
+	listen, telemetryPath string // no metrics when listen is ""
+	metrics               exporter.Options
 }
 
 // serve runs the daemon until ctx ends.
 func serve(ctx context.Context, o serveOptions) error {
+	var ln net.Listener
+	if o.listen != "" {
+		// First, so that a taken port stops the daemon before it starts.
+		var err error
+		if ln, err = net.Listen("tcp", o.listen); err != nil {
+			return fmt.Errorf("serve: --web.listen-address: %w", err)
+		}
+		defer ln.Close()
+	}
 	db, err := openForServe(o.db, o.logger)
 	if err != nil {
 		return err
@@ -76,6 +114,15 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	f := ingest.NewFollower(db, ingest.FollowOptions{Options: ingest.Options{Log: o.log, Logger: o.logger}, Poll: o.poll})
 	d := &daemonInfo{follower: f, started: started}
+	var wg sync.WaitGroup
+	if ln != nil {
+		stop, err := serveMetrics(ln, db, f, o)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		d.metrics = metricsURL(ln.Addr(), o.telemetryPath)
+	}
 	handle := func(ctx context.Context, req request, stdout, stderr io.Writer) error {
 		switch req.Command {
 		case "q":
@@ -88,14 +135,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		return usagef("unknown request %q", req.Command)
 	}
-	var wg sync.WaitGroup
 	sock, err := listenSocket(socketPath(o.db), handle, o.logger)
 	if err != nil {
 		o.logger.Error("queries cannot reach the daemon; they will wait for the database lock and fail", "err", err)
 	} else {
 		wg.Go(func() { sock.serve(ctx) })
 	}
-	o.logger.Info("serving", "log", o.log, "db", o.db, "poll", o.poll, "pid", os.Getpid())
+	o.logger.Info("serving", "log", o.log, "db", o.db, "poll", o.poll, "pid", os.Getpid(), "metrics", d.metrics)
 	f.Run(ctx)
 	wg.Wait()
 	if err := db.ClearServing(); err != nil {
@@ -103,6 +149,51 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	o.logger.Info("stopped", "db", o.db)
 	return nil
+}
+
+// serveMetrics starts the exporter's collection and its HTTP server on ln.
+// stop ends both.
+func serveMetrics(ln net.Listener, db *store.DB, f *ingest.Follower, o serveOptions) (stop func(), err error) {
+	m := o.metrics
+	m.Logger = o.logger
+	exp := exporter.New(db, m)
+	reg, err := exporter.NewRegistry(exp, exporter.NewIngestCollector(f.Status))
+	if err != nil {
+		return nil, err
+	}
+	h, err := exporter.NewHandler(exp, reg, o.telemetryPath, o.logger)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			o.logger.Error("the metrics server stopped", "err", err)
+		}
+	}()
+	exp.Start()
+	return func() {
+		exp.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// metricsURL is where the metrics are served, for people to read.
+func metricsURL(addr net.Addr, path string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String() + path
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + path
 }
 
 // openForServe opens the database for the daemon. A file damaged beyond

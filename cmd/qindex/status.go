@@ -94,12 +94,14 @@ type daemonReport struct {
 	Reloads       int64     `json:"reloads"`
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
+	Metrics       string    `json:"metrics,omitempty"` // the URL of its Prometheus metrics
 }
 
 // daemonInfo is what the daemon adds to buildStatus.
 type daemonInfo struct {
 	follower *ingest.Follower
 	started  time.Time
+	metrics  string // the metrics URL, "" when none are served
 }
 
 // buildStatus reports on db. With d (in the daemon) the log's figures are
@@ -139,7 +141,7 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 		fs.Position = pos // the db's, consistent with the counts above
 		st.Log = fs.Log
 		st.Daemon = &daemonReport{PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
-			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError}
+			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError, Metrics: d.metrics}
 	} else {
 		fs = ingest.Status{Log: pos.Log, Position: pos, LogSize: -1, CaughtUp: pos.Applied}
 	}
@@ -192,6 +194,9 @@ func (st statusReport) write(w io.Writer) {
 			time.Duration(d.UptimeSeconds*float64(time.Second)).Round(time.Second), d.Started.Format(time.RFC3339), d.Reloads, d.Errors)
 		if d.LastError != "" {
 			p("last error", "%s", d.LastError)
+		}
+		if d.Metrics != "" {
+			p("metrics", "%s", d.Metrics)
 		}
 	} else {
 		p("daemon", "not running")

@@ -1,0 +1,247 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qindex/qindex/index"
+	"github.com/qindex/qindex/store"
+)
+
+// ErrNotLoaded is the outcome of a collection from a database whose first
+// load of the log has not finished: there is no queue to report yet. It is
+// not counted as a failure.
+var ErrNotLoaded = errors.New("the database holds no queue yet: its first load of the log has not finished")
+
+// nStatus is the number of status slots: 0 for a JobStatus HTCondor does
+// not define (or none), then the codes 1..10 (index.StatusNames).
+const nStatus = len(index.StatusNames)
+
+// waitBuckets are the upper bounds, in seconds, of the idle-wait and
+// run-time histograms: a minute to a month.
+var waitBuckets = []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200,
+	86400, 172800, 345600, 604800, 1209600, 2592000}
+
+// Owner labels for the jobs not under a listed owner.
+const (
+	// OtherOwner sums the owners beyond the --metrics.max-owners largest.
+	OtherOwner = "_other"
+	// NoOwner holds the jobs whose effective Owner is not a string.
+	NoOwner = "_undefined"
+)
+
+// byStatus is one number per status slot.
+type byStatus [nStatus]float64
+
+// ownerJobs is one owner's jobs by status.
+type ownerJobs struct {
+	name  string
+	jobs  byStatus
+	total float64
+}
+
+// histogram accumulates observations into waitBuckets.
+type histogram struct {
+	count   uint64
+	sum     float64
+	buckets []uint64 // non-cumulative, one per bound
+}
+
+func newHistogram() histogram { return histogram{buckets: make([]uint64, len(waitBuckets))} }
+
+func (h *histogram) observe(v float64) {
+	h.count++
+	h.sum += v
+	if i, _ := slices.BinarySearch(waitBuckets, v); i < len(h.buckets) {
+		h.buckets[i]++
+	}
+}
+
+// cumulative returns the buckets as Prometheus wants them: count of
+// observations at or below each bound.
+func (h *histogram) cumulative() map[float64]uint64 {
+	m := make(map[float64]uint64, len(waitBuckets))
+	var n uint64
+	for i, b := range waitBuckets {
+		n += h.buckets[i]
+		m[b] = n
+	}
+	return m
+}
+
+// queueStats is what one collection learns about the queue. Its size
+// depends on the number of owners, hold codes and universes, never on the
+// number of jobs.
+type queueStats struct {
+	jobs                   byStatus
+	owners                 []ownerJobs // the largest, then OtherOwner
+	cpus, memory, disk     byStatus    // memory and disk in bytes
+	gpus                   byStatus
+	held                   map[string]float64 // by HoldReasonCode
+	universes              map[string]float64 // by universe name
+	clusters               float64
+	oldestIdle             float64 // QDate of the oldest idle job; NaN if none
+	idleWait, runningSince histogram
+}
+
+// universeNames are JobUniverse's names, by code (HTCondor's
+// condor_universe.h); other codes are reported as numbers.
+var universeNames = map[int64]string{1: "standard", 2: "pipe", 3: "linda", 4: "pvm", 5: "vanilla",
+	6: "pvmd", 7: "scheduler", 8: "mpi", 9: "grid", 10: "java", 11: "parallel", 12: "local", 13: "vm"}
+
+func universeName(n int64) string {
+	if s, ok := universeNames[n]; ok {
+		return s
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// statusSlot returns the byStatus slot of JobStatus n.
+func statusSlot(n int64, ok bool) int {
+	if ok && n > 0 && n < int64(nStatus) {
+		return int(n)
+	}
+	return 0
+}
+
+// checkEvery is how many jobs a collection reads between looks at its
+// context.
+const checkEvery = 4096
+
+// collectStats streams over every job of s once, in key order, and sums
+// what the metrics report. now is the time the ages are measured at.
+// maxOwners bounds the owners reported by name; the rest are summed under
+// OtherOwner.
+func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwners int) (*queueStats, error) {
+	if !s.Loaded() {
+		return nil, ErrNotLoaded
+	}
+	env := index.NewEnv(now.Unix())
+	st := &queueStats{
+		held:         make(map[string]float64),
+		universes:    make(map[string]float64),
+		oldestIdle:   math.NaN(),
+		idleWait:     newHistogram(),
+		runningSince: newHistogram(),
+	}
+	owners := make(map[string]*ownerJobs)
+	nowSec := float64(now.Unix())
+	lastCluster := int64(-1)
+	n := 0
+	for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
+		if n++; n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if job.Key.Cluster != lastCluster {
+			st.clusters++
+			lastCluster = job.Key.Cluster
+		}
+		code, ok := index.IntAttr(job, env, "JobStatus")
+		slot := statusSlot(code, ok)
+		st.jobs[slot]++
+
+		owner, ok := index.StringAttr(job, env, "Owner")
+		if !ok {
+			owner = NoOwner
+		}
+		o := owners[owner]
+		if o == nil {
+			o = &ownerJobs{name: strings.Clone(owner)}
+			owners[o.name] = o
+		}
+		o.jobs[slot]++
+		o.total++
+
+		if v, ok := index.FloatAttr(job, env, "RequestCpus"); ok {
+			st.cpus[slot] += v
+		}
+		if v, ok := index.FloatAttr(job, env, "RequestMemory"); ok {
+			st.memory[slot] += v * (1 << 20)
+		}
+		if v, ok := index.FloatAttr(job, env, "RequestDisk"); ok {
+			st.disk[slot] += v * (1 << 10)
+		}
+		if v, ok := index.FloatAttr(job, env, "RequestGPUs"); ok {
+			st.gpus[slot] += v
+		}
+		if u, ok := index.IntAttr(job, env, "JobUniverse"); ok {
+			st.universes[universeName(u)]++
+		} else {
+			st.universes["undefined"]++
+		}
+
+		switch code {
+		case index.StatusHeld:
+			reason := "undefined"
+			if c, ok := index.IntAttr(job, env, "HoldReasonCode"); ok {
+				reason = strconv.FormatInt(c, 10)
+			}
+			st.held[reason]++
+		case index.StatusIdle:
+			qdate, hasQDate := index.IntAttr(job, env, "QDate")
+			if hasQDate && !(float64(qdate) >= st.oldestIdle) {
+				st.oldestIdle = float64(qdate)
+			}
+			since, ok := index.IntAttr(job, env, "EnteredCurrentStatus")
+			if !ok {
+				since, ok = qdate, hasQDate
+			}
+			if ok {
+				st.idleWait.observe(max(0, nowSec-float64(since)))
+			}
+		case index.StatusRunning:
+			since, ok := index.IntAttr(job, env, "JobCurrentStartDate")
+			if !ok {
+				since, ok = index.IntAttr(job, env, "ShadowBday")
+			}
+			if ok {
+				st.runningSince.observe(max(0, nowSec-float64(since)))
+			}
+		}
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("read the jobs: %w", err)
+	}
+	st.owners = topOwners(owners, maxOwners)
+	return st, nil
+}
+
+// topOwners returns the max owners with the most jobs (ties by name), then
+// the rest summed under OtherOwner, which is present even when empty so
+// that its series does not come and go.
+func topOwners(owners map[string]*ownerJobs, max int) []ownerJobs {
+	all := make([]*ownerJobs, 0, len(owners))
+	for _, o := range owners {
+		all = append(all, o)
+	}
+	slices.SortFunc(all, func(a, b *ownerJobs) int {
+		if a.total != b.total {
+			if a.total > b.total {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	top := make([]ownerJobs, 0, min(max, len(all))+1)
+	other := ownerJobs{name: OtherOwner}
+	for i, o := range all {
+		if i < max {
+			top = append(top, *o)
+			continue
+		}
+		for s := range o.jobs {
+			other.jobs[s] += o.jobs[s]
+		}
+		other.total += o.total
+	}
+	return append(top, other)
+}
