@@ -23,6 +23,7 @@ type status struct {
 	LagBytes int64 `json:"lag_bytes"`
 	Daemon   *struct {
 		CaughtUp time.Time `json:"caught_up"`
+		Metrics  string    `json:"metrics"`
 	} `json:"daemon"`
 }
 
@@ -43,9 +44,11 @@ func inode(path string) uint64 {
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
-// startServe starts the daemon and returns it with the time it was started.
-func startServe(bin, log, db string, poll time.Duration) (*exec.Cmd, time.Time, error) {
-	cmd := exec.Command(bin, "serve", "--log", log, "--db", db, "--poll", poll.String())
+// startServe starts the daemon, its metrics on a free port, and returns it
+// with the time it was started.
+func startServe(bin, log, db string, poll time.Duration, flags ...string) (*exec.Cmd, time.Time, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--log", log, "--db", db, "--poll", poll.String(),
+		"--web.listen-address", "127.0.0.1:0"}, flags...)...)
 	cmd.Stderr = io.Discard
 	start := time.Now()
 	return cmd, start, cmd.Start()
@@ -134,7 +137,10 @@ func daemonFigures(bin, dir, log, snap string, runs int) error {
 		"reload of the compaction snapshot", float64(fi.Size())/d.Seconds()/1e6, float64(fi.Size())/1e6, d.Seconds())
 
 	// Tailing a log that grows at 5 MB/s.
-	return tailLag(bin, log, live, db)
+	if err := tailLag(bin, log, live, db); err != nil {
+		return err
+	}
+	return exporterFigures(bin, live, db, runs)
 }
 
 // tailLag serves the first half of log, appends the rest at 5 MB/s, and

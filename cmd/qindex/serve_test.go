@@ -56,19 +56,27 @@ type daemon struct {
 
 func startDaemon(t *testing.T, log, db string, poll time.Duration) *daemon {
 	t.Helper()
+	return startDaemonWith(t, serveOptions{log: log, db: db, poll: poll})
+}
+
+// startDaemonWith runs serve with o, its logger writing to the daemon's
+// stderr.
+func startDaemonWith(t *testing.T, o serveOptions) *daemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{log: log, db: db, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	d := &daemon{log: o.log, db: o.db, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	o.logger = newLogger(d.stderr)
 	go func() {
 		// serve itself, not through the CLI package: see cliMu.
 		code := 0
-		if err := serve(ctx, serveOptions{log: log, db: db, poll: poll, logger: newLogger(d.stderr)}); err != nil {
+		if err := serve(ctx, o); err != nil {
 			fmt.Fprintln(d.stderr, err)
 			code = 1
 		}
 		d.done <- code
 	}()
 	t.Cleanup(func() { d.stop(t) })
-	waitFor(t, "the daemon's socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	waitFor(t, "the daemon's socket", func() bool { _, err := os.Stat(socketPath(o.db)); return err == nil })
 	return d
 }
 
