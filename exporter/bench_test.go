@@ -61,9 +61,19 @@ func benchDB(b *testing.B, dir string, jobs int) *store.DB {
 
 // BenchmarkCollect measures one collection over the generated queue
 // (target: 250 ms or less at 125k jobs) and the heap it allocates, an upper
-// bound of the extra heap it needs (target: under 50 MB).
+// bound of the extra heap it needs (target: under 50 MB). QINDEX_BENCH_DB
+// names an existing database to collect from instead.
 func BenchmarkCollect(b *testing.B) {
-	db := benchDB(b, b.TempDir(), benchJobs())
+	var db *store.DB
+	if path := os.Getenv("QINDEX_BENCH_DB"); path != "" {
+		var err error
+		if db, err = store.Open(path, store.Options{ReadOnly: true}); err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+	} else {
+		db = benchDB(b, b.TempDir(), benchJobs())
+	}
 	e := New(db, Options{})
 	ctx := context.Background()
 	if err := e.Refresh(ctx); err != nil { // warm the page cache

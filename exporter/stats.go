@@ -114,6 +114,89 @@ func statusSlot(n int64, ok bool) int {
 // context.
 const checkEvery = 4096
 
+// The attributes a collection reads, in lower case and sorted, for
+// store.Ad.LookupSorted; the constants index them.
+var fieldNames = [...]string{"enteredcurrentstatus", "holdreasoncode", "jobcurrentstartdate", "jobstatus",
+	"jobuniverse", "owner", "qdate", "requestcpus", "requestdisk", "requestgpus", "requestmemory", "shadowbday"}
+
+const (
+	fEnteredCurrentStatus = iota
+	fHoldReasonCode
+	fJobCurrentStartDate
+	fJobStatus
+	fJobUniverse
+	fOwner
+	fQDate
+	fRequestCpus
+	fRequestDisk
+	fRequestGPUs
+	fRequestMemory
+	fShadowBday
+	nFields
+)
+
+// jobAttrs reads the collection's attributes of one job at a time: its own
+// in one pass over its ad, its cluster ad's in one pass per cluster.
+type jobAttrs struct {
+	env       *index.Env // for values that are expressions
+	job       store.Job
+	clusterOf int64
+	cluster   [nFields][]byte
+	proc      [nFields][]byte
+}
+
+func (a *jobAttrs) load(job store.Job) {
+	if job.Key.Cluster != a.clusterOf {
+		a.clusterOf = job.Key.Cluster
+		job.Cluster.LookupSorted(fieldNames[:], a.cluster[:]) // a nil ad has none
+	}
+	job.Proc.LookupSorted(fieldNames[:], a.proc[:])
+	a.job = job
+}
+
+// text returns the text of field f: the job's own, else its cluster's.
+func (a *jobAttrs) text(f int) ([]byte, bool) {
+	if v := a.proc[f]; v != nil {
+		return v, true
+	}
+	v := a.cluster[f]
+	return v, v != nil
+}
+
+// number returns field f's value as a number, evaluating it only when it
+// is not a literal.
+func (a *jobAttrs) number(f int) (float64, bool) {
+	text, ok := a.text(f)
+	if !ok {
+		return 0, false
+	}
+	if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
+		v, err := strconv.ParseFloat(string(text), 64)
+		return v, err == nil
+	}
+	return index.FloatAttr(a.job, a.env, fieldNames[f])
+}
+
+// integer is number truncated, as condor_q reads integer attributes.
+func (a *jobAttrs) integer(f int) (int64, bool) {
+	v, ok := a.number(f)
+	return int64(v), ok
+}
+
+// str returns field f's value as a string: a literal's text without
+// copying it, else the evaluated value.
+func (a *jobAttrs) str(f int) ([]byte, bool) {
+	text, ok := a.text(f)
+	if !ok {
+		return nil, false
+	}
+	if store.LiteralKind(text) == store.KindString {
+		return text[1 : len(text)-1], true
+	}
+	s, ok := index.StringAttr(a.job, a.env, fieldNames[f])
+	return []byte(s), ok
+}
+
 // collectStats streams over every job of s once, in key order, and sums
 // what the metrics report. now is the time the ages are measured at.
 // maxOwners bounds the owners reported by name; the rest are summed under
@@ -122,7 +205,6 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 	if !s.Loaded() {
 		return nil, ErrNotLoaded
 	}
-	env := index.NewEnv(now.Unix())
 	st := &queueStats{
 		held:         make(map[string]float64),
 		universes:    make(map[string]float64),
@@ -132,7 +214,7 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 	}
 	owners := make(map[string]*ownerJobs)
 	nowSec := float64(now.Unix())
-	lastCluster := int64(-1)
+	a := &jobAttrs{env: index.NewEnv(now.Unix()), clusterOf: -1}
 	n := 0
 	for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
 		if n++; n%checkEvery == 0 {
@@ -140,39 +222,39 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 				return nil, err
 			}
 		}
-		if job.Key.Cluster != lastCluster {
+		if job.Key.Cluster != a.clusterOf {
 			st.clusters++
-			lastCluster = job.Key.Cluster
 		}
-		code, ok := index.IntAttr(job, env, "JobStatus")
+		a.load(job)
+		code, ok := a.integer(fJobStatus)
 		slot := statusSlot(code, ok)
 		st.jobs[slot]++
 
-		owner, ok := index.StringAttr(job, env, "Owner")
+		owner, ok := a.str(fOwner)
 		if !ok {
-			owner = NoOwner
+			owner = []byte(NoOwner)
 		}
-		o := owners[owner]
+		o := owners[string(owner)]
 		if o == nil {
-			o = &ownerJobs{name: strings.Clone(owner)}
+			o = &ownerJobs{name: string(owner)}
 			owners[o.name] = o
 		}
 		o.jobs[slot]++
 		o.total++
 
-		if v, ok := index.FloatAttr(job, env, "RequestCpus"); ok {
+		if v, ok := a.number(fRequestCpus); ok {
 			st.cpus[slot] += v
 		}
-		if v, ok := index.FloatAttr(job, env, "RequestMemory"); ok {
+		if v, ok := a.number(fRequestMemory); ok {
 			st.memory[slot] += v * (1 << 20)
 		}
-		if v, ok := index.FloatAttr(job, env, "RequestDisk"); ok {
+		if v, ok := a.number(fRequestDisk); ok {
 			st.disk[slot] += v * (1 << 10)
 		}
-		if v, ok := index.FloatAttr(job, env, "RequestGPUs"); ok {
+		if v, ok := a.number(fRequestGPUs); ok {
 			st.gpus[slot] += v
 		}
-		if u, ok := index.IntAttr(job, env, "JobUniverse"); ok {
+		if u, ok := a.integer(fJobUniverse); ok {
 			st.universes[universeName(u)]++
 		} else {
 			st.universes["undefined"]++
@@ -181,29 +263,29 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 		switch code {
 		case index.StatusHeld:
 			reason := "undefined"
-			if c, ok := index.IntAttr(job, env, "HoldReasonCode"); ok {
+			if c, ok := a.integer(fHoldReasonCode); ok {
 				reason = strconv.FormatInt(c, 10)
 			}
 			st.held[reason]++
 		case index.StatusIdle:
-			qdate, hasQDate := index.IntAttr(job, env, "QDate")
-			if hasQDate && !(float64(qdate) >= st.oldestIdle) {
-				st.oldestIdle = float64(qdate)
+			qdate, hasQDate := a.number(fQDate)
+			if hasQDate && !(qdate >= st.oldestIdle) {
+				st.oldestIdle = qdate
 			}
-			since, ok := index.IntAttr(job, env, "EnteredCurrentStatus")
+			since, ok := a.number(fEnteredCurrentStatus)
 			if !ok {
 				since, ok = qdate, hasQDate
 			}
 			if ok {
-				st.idleWait.observe(max(0, nowSec-float64(since)))
+				st.idleWait.observe(max(0, nowSec-since))
 			}
 		case index.StatusRunning:
-			since, ok := index.IntAttr(job, env, "JobCurrentStartDate")
+			since, ok := a.number(fJobCurrentStartDate)
 			if !ok {
-				since, ok = index.IntAttr(job, env, "ShadowBday")
+				since, ok = a.number(fShadowBday)
 			}
 			if ok {
-				st.runningSince.observe(max(0, nowSec-float64(since)))
+				st.runningSince.observe(max(0, nowSec-since))
 			}
 		}
 	}

@@ -114,6 +114,42 @@ func TestAdCodec(t *testing.T) {
 	}
 }
 
+func TestLookupSorted(t *testing.T) {
+	a := Ad(appendAd(nil, "Job", []Attr{{"Args", `"x"`}, {"ClusterId", "1"}, {"JobStatus", "2"}, {"owner", `"alice"`}, {"QDate", "5"}}))
+	for _, c := range []struct {
+		names []string
+		want  []string // "-" for absent
+	}{
+		{nil, nil},
+		{[]string{"args"}, []string{`"x"`}},
+		{[]string{"a", "args", "b", "jobstatus", "qdate", "z"}, []string{"-", `"x"`, "-", "2", "5", "-"}},
+		{[]string{"clusterid", "clusterids", "jobstatus", "owner", "qdate"}, []string{"1", "-", "2", `"alice"`, "5"}},
+		{[]string{"aaa", "zzz"}, []string{"-", "-"}},
+		{[]string{"own", "owner", "ownerx"}, []string{"-", `"alice"`, "-"}},
+	} {
+		vals := make([][]byte, len(c.names))
+		for i := range vals {
+			vals[i] = []byte("stale")
+		}
+		a.LookupSorted(c.names, vals)
+		for i, name := range c.names {
+			got := "-"
+			if vals[i] != nil {
+				got = string(vals[i])
+			}
+			// The one-pass answer must be Lookup's.
+			if want, ok := a.Lookup(name); got != c.want[i] || ok != (got != "-") || ok && string(want) != got {
+				t.Errorf("LookupSorted(%v): %s = %q, want %q", c.names, name, got, c.want[i])
+			}
+		}
+	}
+	vals := [][]byte{[]byte("stale")}
+	Ad(nil).LookupSorted([]string{"owner"}, vals)
+	if vals[0] != nil {
+		t.Error("LookupSorted on a malformed ad left a value")
+	}
+}
+
 func TestIsSecret(t *testing.T) {
 	for _, n := range []string{"Capability", "capability", "ChildClaimIds", "ClaimId", "CLAIMID", "ClaimIdList", "ClaimIds", "TransferKey", "_condor_priv", "_CONDOR_PRIVATE_x", "_condor_privAttr"} {
 		if !IsSecret(n) {

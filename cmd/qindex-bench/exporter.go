@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,19 +17,9 @@ import (
 // 125k-job db: the duration of its background collections, as it reports
 // them, and the latency of 100 concurrent scrapes.
 func exporterFigures(bin, log, db string, runs int) error {
-	cmd, _, err := startServe(bin, log, db, time.Second, "--collect-interval", "1s")
+	// Collections every second, to see several.
+	cmd, url, err := startExporter(bin, log, db, "1s")
 	if err != nil {
-		return err
-	}
-	defer stopServe(cmd)
-	var url string
-	if err := waitStatus(bin, db, time.Minute, func(st status) bool {
-		if st.Daemon != nil && st.Daemon.Metrics != "" && st.LagBytes == 0 {
-			url = st.Daemon.Metrics
-			return true
-		}
-		return false
-	}); err != nil {
 		return err
 	}
 	// Each collection's duration, as the daemon reports it.
@@ -51,6 +42,21 @@ func exporterFigures(bin, log, db string, runs int) error {
 	}
 	fmt.Printf("%-46s %9.1f ms   (qindex_collector_last_duration_seconds, 1 s interval; runs: %s)\n",
 		"metrics collection, 125k-job db", ms(median(collections)), durations(collections))
+	if err := stopServe(cmd); err != nil {
+		return err
+	}
+
+	// The default interval: the scrapes fall between two collections.
+	cmd, url, err = startExporter(bin, log, db, "30s")
+	if err != nil {
+		return err
+	}
+	defer stopServe(cmd)
+	for m := map[string]float64{}; m["qindex_collector_collections_total"] < 1; time.Sleep(10 * time.Millisecond) {
+		if m, err = scrapeValues(url); err != nil {
+			return err
+		}
+	}
 
 	// 100 scrapes at once, as Prometheus asks (gzip), rounds apart.
 	const concurrent = 100
@@ -89,6 +95,28 @@ func exporterFigures(bin, log, db string, runs int) error {
 	fmt.Printf("%-46s %9.1f ms p99   (p50 %.1f ms, max %.1f ms; %d scrapes, %d at a time, gzip)\n",
 		"100 concurrent scrapes", ms(lat[len(lat)*99/100]), ms(lat[len(lat)/2]), ms(lat[len(lat)-1]), len(lat), concurrent)
 	return nil
+}
+
+// startExporter starts the daemon with the given --collect-interval and
+// returns it and its metrics URL once it is caught up.
+func startExporter(bin, log, db, interval string) (*exec.Cmd, string, error) {
+	cmd, _, err := startServe(bin, log, db, time.Second, "--collect-interval", interval)
+	if err != nil {
+		return nil, "", err
+	}
+	var url string
+	err = waitStatus(bin, db, time.Minute, func(st status) bool {
+		if st.Daemon != nil && st.Daemon.Metrics != "" && st.LagBytes == 0 {
+			url = st.Daemon.Metrics
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		stopServe(cmd)
+		return nil, "", err
+	}
+	return cmd, url, nil
 }
 
 // scrapeValues returns the unlabelled series served at url.

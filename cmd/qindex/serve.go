@@ -115,8 +115,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	f := ingest.NewFollower(db, ingest.FollowOptions{Options: ingest.Options{Log: o.log, Logger: o.logger}, Poll: o.poll})
 	d := &daemonInfo{follower: f, started: started}
 	var wg sync.WaitGroup
+	var exp *exporter.Exporter
 	if ln != nil {
-		stop, err := serveMetrics(ln, db, f, o)
+		var stop func()
+		exp, stop, err = serveMetrics(ln, db, f, o)
 		if err != nil {
 			return err
 		}
@@ -142,6 +144,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		wg.Go(func() { sock.serve(ctx) })
 	}
 	o.logger.Info("serving", "log", o.log, "db", o.db, "poll", o.poll, "pid", os.Getpid(), "metrics", d.metrics)
+	// The first catch-up (a load, or what the log gained while the daemon
+	// was down) before the collection starts competing with it for CPU and
+	// pages; the metrics of a state about to be replaced would mislead.
+	f.Step(ctx)
+	if exp != nil {
+		exp.Start()
+	}
 	f.Run(ctx)
 	wg.Wait()
 	if err := db.ClearServing(); err != nil {
@@ -151,19 +160,19 @@ func serve(ctx context.Context, o serveOptions) error {
 	return nil
 }
 
-// serveMetrics starts the exporter's collection and its HTTP server on ln.
-// stop ends both.
-func serveMetrics(ln net.Listener, db *store.DB, f *ingest.Follower, o serveOptions) (stop func(), err error) {
+// serveMetrics starts the exporter's HTTP server on ln and returns the
+// exporter, for the caller to Start. stop ends both.
+func serveMetrics(ln net.Listener, db *store.DB, f *ingest.Follower, o serveOptions) (exp *exporter.Exporter, stop func(), err error) {
 	m := o.metrics
 	m.Logger = o.logger
-	exp := exporter.New(db, m)
+	exp = exporter.New(db, m)
 	reg, err := exporter.NewRegistry(exp, exporter.NewIngestCollector(f.Status))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h, err := exporter.NewHandler(exp, reg, o.telemetryPath, o.logger)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn)}
@@ -174,8 +183,7 @@ func serveMetrics(ln net.Listener, db *store.DB, f *ingest.Follower, o serveOpti
 			o.logger.Error("the metrics server stopped", "err", err)
 		}
 	}()
-	exp.Start()
-	return func() {
+	return exp, func() {
 		exp.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
