@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"bytes"
 	"compress/flate"
 	"fmt"
 	"html/template"
@@ -93,26 +92,29 @@ type metricsHandler struct {
 	flate  sync.Pool // *flate.Writer for the scrapes' parts
 
 	// Concurrent scrapes share one gathering of reg (the process
-	// collector alone reads five files in /proc): a scrape that arrives
-	// while one is under way waits for it and serves its result.
+	// collector alone reads five files in /proc) and its encodings: a
+	// scrape that arrives while one is under way waits for it and serves
+	// its result.
 	gatherMu sync.Mutex
 	gather   *gathering
 }
 
-// gathering is one call of reg.Gather, shared by the scrapes waiting for it.
+// gathering is one call of reg.Gather, shared by the scrapes waiting for
+// it, with its encodings.
 type gathering struct {
 	done     chan struct{}
 	families []*dto.MetricFamily
 	err      error
+	encoded  partCache
 }
 
-// gathered returns the families of the gathering under way, or of a new one.
-func (h *metricsHandler) gathered() ([]*dto.MetricFamily, error) {
+// gathering returns the gathering under way, or a new one, once done.
+func (h *metricsHandler) gathering() *gathering {
 	h.gatherMu.Lock()
 	if g := h.gather; g != nil {
 		h.gatherMu.Unlock()
 		<-g.done
-		return g.families, g.err
+		return g
 	}
 	g := &gathering{done: make(chan struct{})}
 	h.gather = g
@@ -124,42 +126,50 @@ func (h *metricsHandler) gathered() ([]*dto.MetricFamily, error) {
 		close(g.done)
 	}()
 	g.families, g.err = h.reg.Gather()
-	return g.families, g.err
+	return g
+}
+
+// encode encodes families with a pooled compressor.
+func (h *metricsHandler) encode(families []*dto.MetricFamily, format expfmt.Format, last bool) (*encodedPart, error) {
+	fw := h.flate.Get().(*flate.Writer)
+	defer h.flate.Put(fw)
+	return encodePart(families, format, last, fw)
 }
 
 func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := h.exp.current() // first, so that the gathered self-metrics describe it
-	gathered, err := h.gathered()
-	if err != nil {
-		h.fail(w, "gathering", err)
+	g := h.gathering()
+	if g.err != nil {
+		h.fail(w, "gathering", g.err)
 		return
 	}
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
-	var queue []*dto.MetricFamily
-	if snap != nil {
-		queue = snap.families
-	}
-	if names := r.URL.Query()["name[]"]; len(names) > 0 {
-		// A filtered scrape is small and rare: no cache.
-		queue = append(filterFamilies(queue, names), filterFamilies(gathered, names)...)
-		gathered, snap = nil, nil
-	}
-	var head *encodedPart
-	if snap != nil {
-		if head, err = snap.encoded.part(queue, format); err != nil {
-			h.fail(w, "encoding", err)
-			return
+	head, tail := &encodedPart{}, (*encodedPart)(nil)
+	var err error
+	switch names := r.URL.Query()["name[]"]; {
+	case len(names) > 0: // small and rare: no cache
+		var queue []*dto.MetricFamily
+		if snap != nil {
+			queue = snap.families
 		}
-	} else {
-		var b bytes.Buffer
-		if err := encodeFamilies(&b, format, queue, false); err != nil {
-			h.fail(w, "encoding", err)
-			return
+		if head, err = h.encode(append(filterFamilies(queue, names), filterFamilies(g.families, names)...), format, false); err == nil {
+			tail, err = h.encode(nil, format, true)
 		}
-		head = &encodedPart{plain: b.Bytes()}
+	default:
+		if snap != nil {
+			head, err = snap.encoded.part(format, func() (*encodedPart, error) {
+				fw, err := flate.NewWriter(nil, flate.DefaultCompression) // once per collection: compress well
+				if err != nil {
+					return nil, err
+				}
+				return encodePart(snap.families, format, false, fw)
+			})
+		}
+		if err == nil {
+			tail, err = g.encoded.part(format, func() (*encodedPart, error) { return h.encode(g.families, format, true) })
+		}
 	}
-	var tail bytes.Buffer
-	if err := encodeFamilies(&tail, format, gathered, true); err != nil {
+	if err != nil {
 		h.fail(w, "encoding", err)
 		return
 	}
@@ -167,15 +177,11 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept")
 	w.Header().Add("Vary", "Accept-Encoding")
 	w.Header().Set("Content-Type", string(format))
-	if head.deflated != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
-		fw := h.flate.Get().(*flate.Writer)
-		defer h.flate.Put(fw)
-		err = writeGzip(w, fw, head, tail.Bytes())
-	} else {
-		if _, err = w.Write(head.plain); err == nil {
-			_, err = w.Write(tail.Bytes())
-		}
+		err = writeGzip(w, head, tail)
+	} else if _, err = w.Write(head.plain); err == nil {
+		_, err = w.Write(tail.plain)
 	}
 	if err != nil {
 		// Most likely the scraper went away; nothing can be sent now.
