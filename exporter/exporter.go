@@ -141,8 +141,8 @@ const notLoadedRetry = time.Second
 // Refresh collects now and, if the collection succeeds, publishes its
 // snapshot. A failure leaves the previous snapshot in place; it is
 // logged, counted in qindex_collector_failures_total and returned. A
-// database with no queue yet (ErrNotLoaded) publishes nothing and counts
-// nothing.
+// database with no queue yet (ErrNotLoaded), or a collection abandoned
+// because ctx ended, publishes nothing and counts nothing.
 func (e *Exporter) Refresh(ctx context.Context) error {
 	e.collecting.Lock()
 	defer e.collecting.Unlock()
@@ -162,16 +162,16 @@ func (e *Exporter) refreshLocked(ctx context.Context) error {
 	if err == nil {
 		families, err = queueFamilies(st)
 	}
-	if errors.Is(err, ErrNotLoaded) {
+	switch {
+	case errors.Is(err, ErrNotLoaded):
 		e.o.Logger.Debug("no queue to collect metrics from yet", "db", e.db.Path())
 		return err
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return fmt.Errorf("metrics collection abandoned: %w", err) // stopped: not a failure
 	}
 	e.collections.Add(1)
 	e.lastDuration.Store(math.Float64bits(time.Since(start).Seconds()))
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("collection abandoned: %w", err)
-		}
 		e.failures.Add(1)
 		e.lastOK.Store(false)
 		e.o.Logger.Error("metrics collection failed; scrapes keep the previous snapshot", "db", e.db.Path(), "err", err)

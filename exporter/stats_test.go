@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -160,7 +161,20 @@ func TestCollectStatsStops(t *testing.T) {
 		_, err := collectStats(ctx, s, time.Now(), 10)
 		return err
 	})
-	if err != context.Canceled {
+	if !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled collection returned %v", err)
+	}
+}
+
+func TestAbandonedCollectionIsNotAFailure(t *testing.T) {
+	q := newQueue(t, checkEvery*2, 10)
+	e := New(q.db, Options{Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.Refresh(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Refresh with a cancelled context: %v", err)
+	}
+	if e.collections.Load() != 0 || e.failures.Load() != 0 || e.snap.Load() != nil {
+		t.Errorf("an abandoned collection counted: %d collections, %d failures", e.collections.Load(), e.failures.Load())
 	}
 }
