@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -102,16 +101,7 @@ func BenchmarkConcurrentScrapes(b *testing.B) {
 	e := New(db, Options{Interval: time.Hour})
 	e.Start()
 	defer e.Stop()
-	reg, err := NewRegistry(e)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := NewHandler(e, reg, DefaultTelemetryPath, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := server(b, e)
 	for e.snap.Load() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}

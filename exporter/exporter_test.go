@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -255,10 +256,10 @@ func truth(g *loggen.Generator, now int64, maxOwners int) series {
 	return out
 }
 
-// server serves e's metrics over HTTP, as serve does.
-func server(t testing.TB, e *Exporter) *httptest.Server {
+// server serves e's metrics, and cs', over HTTP, as serve does.
+func server(t testing.TB, e *Exporter, cs ...prometheus.Collector) *httptest.Server {
 	t.Helper()
-	reg, err := NewRegistry(e)
+	reg, err := NewRegistry(append([]prometheus.Collector{e}, cs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,16 +423,7 @@ func TestPromlint(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := ingest.Status{Log: q.log, LogSize: 100, CaughtUp: time.Now(), Records: 5}
-	reg, err := NewRegistry(e, NewIngestCollector(func() ingest.Status { return st }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHandler(e, reg, DefaultTelemetryPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := server(t, e, NewIngestCollector(func() ingest.Status { return st }))
 	families := scrape(t, srv.URL+"/metrics", "")
 	problems, err := promlint.NewWithMetricFamilies(families).Lint()
 	if err != nil {
