@@ -67,7 +67,6 @@ type Exporter struct {
 // built once and shared, with their encodings, by every scrape until the
 // next one replaces it.
 type snapshot struct {
-	at       time.Time // the time the ages in it are measured at
 	done     time.Time // when the collection ended
 	families []*dto.MetricFamily
 	encoded  partCache
@@ -177,7 +176,7 @@ func (e *Exporter) refreshLocked(ctx context.Context) error {
 		e.o.Logger.Error("metrics collection failed; scrapes keep the previous snapshot", "db", e.db.Path(), "err", err)
 		return err
 	}
-	e.snap.Store(&snapshot{at: now, done: e.o.Now(), families: families})
+	e.snap.Store(&snapshot{done: e.o.Now(), families: families})
 	e.lastOK.Store(true)
 	return nil
 }

@@ -553,7 +553,7 @@ func TestBackgroundCollection(t *testing.T) {
 	q.run(t, 100)
 	want := truth(q.g, q.g.Now(), 100).with("htcondor_queue_jobs{")
 	srv := server(t, e)
-	for !equalSeries(flatten(scrape(t, srv.URL+"/metrics", "")).with("htcondor_queue_jobs{"), want) {
+	for !maps.Equal(flatten(scrape(t, srv.URL+"/metrics", "")).with("htcondor_queue_jobs{"), want) {
 		if time.Now().After(deadline) {
 			t.Fatal("the background collection did not pick up the change")
 		}
@@ -568,8 +568,6 @@ func TestBackgroundCollection(t *testing.T) {
 	}
 	New(q.db, Options{}).Stop() // never started
 }
-
-func equalSeries(a, b series) bool { return maps.Equal(a, b) }
 
 // TestScrapesDuringReload reloads the queue again and again (the schedd
 // compacting its log) while scrapes collect and serve: every scrape must
@@ -627,7 +625,7 @@ func TestScrapesDuringReload(t *testing.T) {
 					continue // no collection yet
 				}
 				scrapes++
-				if !equalSeries(got, want) {
+				if !maps.Equal(got, want) {
 					compareSeries(t, got, want)
 					t.Fatalf("scrape %d, after %d reloads, saw a partial queue", scrapes, reloads.Load())
 				}

@@ -170,11 +170,7 @@ func (a *jobAttrs) number(f int) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
-		v, err := strconv.ParseFloat(string(text), 64)
-		return v, err == nil
-	}
-	return index.FloatAttr(a.job, a.env, fieldNames[f])
+	return index.FloatOf(a.job, a.env, fieldNames[f], text)
 }
 
 // integer is number truncated, as condor_q reads integer attributes.

@@ -104,6 +104,12 @@ func FloatAttr(job store.Job, env *Env, name string) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
+	return FloatOf(job, env, name, text)
+}
+
+// FloatOf is FloatAttr for a caller that has already looked up text, the
+// value of attribute name of job.
+func FloatOf(job store.Job, env *Env, name string, text []byte) (float64, bool) {
 	if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
 		v, err := strconv.ParseFloat(string(text), 64)
 		return v, err == nil
