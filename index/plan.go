@@ -282,20 +282,16 @@ func intersect(a, b []store.Key) []store.Key {
 // conjunct in cs.
 func filterByPosting(snap *store.Snapshot, keys []store.Key, cs []conjunct) []store.Key {
 	out := keys[:0]
-	for _, k := range keys {
-		owner, status, ok := snap.Filing(k)
-		if !ok {
-			continue
-		}
+	for f := range snap.Filings(keys) {
 		in := true
 		for _, c := range cs {
-			if !c.holds(k, owner, status) {
+			if !c.holds(f.Key, f.Owner, f.Status) {
 				in = false
 				break
 			}
 		}
 		if in {
-			out = append(out, k)
+			out = append(out, f.Key)
 		}
 	}
 	return out
