@@ -1,0 +1,184 @@
+package index
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/qindex/qindex/ingest"
+	"github.com/qindex/qindex/ingest/loggen"
+	"github.com/qindex/qindex/store"
+)
+
+// BenchmarkQuery measures each of issue 3's constraints answered through
+// the indexes and by a scan (RunOptions.NoIndex), printing the matching
+// jobs' ids as qindex q --af ClusterId,ProcId does, on a generated queue of
+// QINDEX_BENCH_JOBS jobs (default 125000) and 200 owners. Each iteration
+// runs both, one after the other, so that a machine whose speed drifts
+// slows both alike; the figures are index-ms, scan-ms and their ratio.
+//
+// "warm" runs in one open database, as the daemon answers a query; "cold"
+// opens the file again before each run, so that every page a query reads
+// is faulted into a fresh mapping, as in a qindex q process of its own.
+func BenchmarkQuery(b *testing.B) {
+	path := benchQueue(b)
+	largest, median := benchOwners(b, path)
+	for _, c := range []struct{ name, constraint string }{
+		{"owner=largest", fmt.Sprintf("Owner == %q", largest)},
+		{"owner=median", fmt.Sprintf("Owner == %q", median)},
+		{"status=held", "JobStatus == 5"},
+		{"owner=largest&&status=idle", fmt.Sprintf("Owner == %q && JobStatus == 1", largest)},
+	} {
+		sel, err := ParseSelection(nil, c.constraint)
+		if err != nil {
+			b.Fatal(err)
+		}
+		af, err := parseAFList("ClusterId", "ProcId")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cold := range []bool{false, true} {
+			name := c.name + "/warm"
+			if cold {
+				name = c.name + "/cold"
+			}
+			b.Run(name, func(b *testing.B) {
+				db := openBench(b, path)
+				var indexed, scanned time.Duration
+				for b.Loop() {
+					for _, noIndex := range []bool{false, true} {
+						if cold {
+							db.Close()
+							db = openBench(b, path)
+						}
+						start := time.Now()
+						st := runAF(b, db, sel, af, noIndex)
+						if noIndex {
+							scanned += time.Since(start)
+						} else {
+							indexed += time.Since(start)
+							b.ReportMetric(float64(st.Candidates), "candidates")
+						}
+					}
+				}
+				db.Close()
+				n := float64(b.N)
+				b.ReportMetric(0, "ns/op")
+				b.ReportMetric(indexed.Seconds()*1e3/n, "index-ms")
+				b.ReportMetric(scanned.Seconds()*1e3/n, "scan-ms")
+				b.ReportMetric(scanned.Seconds()/indexed.Seconds(), "speedup")
+			})
+		}
+	}
+}
+
+// runAF answers sel in db, printing each match's af values to nowhere, and
+// checks that the plan is the one asked for.
+func runAF(b *testing.B, db *store.DB, sel Selection, af []*Expr, noIndex bool) Stats {
+	b.Helper()
+	env := NewEnv(time.Now().Unix())
+	p := &AFPrinter{W: bufio.NewWriterSize(io.Discard, 1<<16), Env: env, Exprs: af}
+	var st Stats
+	err := db.View(func(s *store.Snapshot) error {
+		var err error
+		st, err = sel.Run(s, env, RunOptions{NoIndex: noIndex}, p.Job)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if (st.Candidates < 0) != noIndex || st.Matched == 0 {
+		b.Fatalf("noIndex %v: unexpected run %+v", noIndex, st)
+	}
+	return st
+}
+
+func parseAFList(exprs ...string) ([]*Expr, error) {
+	var xs []*Expr
+	for _, e := range exprs {
+		x, err := ParseExpr(e)
+		if err != nil {
+			return nil, err
+		}
+		xs = append(xs, x)
+	}
+	return xs, nil
+}
+
+// benchQueue loads the generated queue, once per benchmark run, into a
+// database under b's temporary directory and returns its path.
+func benchQueue(b *testing.B) string {
+	b.Helper()
+	jobs := 125000
+	if n, err := strconv.Atoi(os.Getenv("QINDEX_BENCH_JOBS")); err == nil && n > 0 {
+		jobs = n
+	}
+	dir := b.TempDir()
+	log := filepath.Join(dir, "job_queue.log")
+	f, err := os.Create(log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5})
+	if err := g.WriteQueue(w, jobs, true); err != nil {
+		b.Fatal(err)
+	}
+	if err := cmp.Or(w.Flush(), f.Close()); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "queue.db")
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := ingest.CatchUp(context.Background(), db, ingest.Options{Log: log}); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func openBench(b *testing.B, path string) *store.DB {
+	b.Helper()
+	db, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// benchOwners returns the owners of the most jobs and of the median number
+// of jobs, from the counts the indexes keep.
+func benchOwners(b *testing.B, path string) (largest, median string) {
+	b.Helper()
+	db := openBench(b, path)
+	defer db.Close()
+	jobs := map[string]int64{}
+	db.View(func(s *store.Snapshot) error {
+		for c := range s.Counts() {
+			if c.Owner.Class == store.ClassLiteral {
+				jobs[c.Owner.Name] += c.Jobs
+			}
+		}
+		return s.Err()
+	})
+	owners := make([]string, 0, len(jobs))
+	for o := range jobs {
+		owners = append(owners, o)
+	}
+	if len(owners) == 0 {
+		b.Fatal("no owners in the generated queue")
+	}
+	slices.SortFunc(owners, func(x, y string) int { return cmp.Or(cmp.Compare(jobs[y], jobs[x]), cmp.Compare(x, y)) })
+	b.Logf("owners: %s has %d jobs, %s (median) %d", owners[0], jobs[owners[0]], owners[len(owners)/2], jobs[owners[len(owners)/2]])
+	return owners[0], owners[len(owners)/2]
+}
