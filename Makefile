@@ -7,8 +7,10 @@ JOBS    ?= 125000
 
 all: build
 
+# Static (no cgo): a qindex q process then starts without the dynamic
+# loader and libc, about 1 ms of the few it takes (docs/BENCHMARKS.md).
 build:
-	$(GO) build -o $(BIN) ./cmd/qindex
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/qindex
 
 # A demo on a generated, changing queue: a model schedd keeps writing
 # demo/job_queue.log and demo/qindex.db follows it. Query it from another
