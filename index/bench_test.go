@@ -182,3 +182,28 @@ func benchOwners(b *testing.B, path string) (largest, median string) {
 	b.Logf("owners: %s has %d jobs, %s (median) %d", owners[0], jobs[owners[0]], owners[len(owners)/2], jobs[owners[len(owners)/2]])
 	return owners[0], owners[len(owners)/2]
 }
+
+// BenchmarkScan measures issue 3's scan target: RequestMemory > 4096 &&
+// JobStatus == 1 over every job (--no-index), counted as --totals counts,
+// in jobs scanned per second.
+func BenchmarkScan(b *testing.B) {
+	db := openBench(b, benchQueue(b))
+	defer db.Close()
+	sel, err := ParseSelection(nil, "RequestMemory > 4096 && JobStatus == 1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var jobs int
+	start := time.Now()
+	for b.Loop() {
+		err := db.View(func(s *store.Snapshot) error {
+			st, err := sel.Run(s, NewEnv(time.Now().Unix()), RunOptions{NoIndex: true}, func(store.Job) error { return nil })
+			jobs += st.Evaluated
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(jobs)/time.Since(start).Seconds(), "jobs/s")
+}
