@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -34,19 +33,10 @@ func benchJobs() int {
 func benchDB(b *testing.B, dir string, jobs int) *store.DB {
 	b.Helper()
 	log := filepath.Join(dir, "job_queue.log")
-	f, err := os.Create(log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
 	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5})
-	if err := g.WriteQueue(w, jobs, true); err != nil {
+	if err := g.WriteQueueFile(log, jobs, true); err != nil {
 		b.Fatal(err)
 	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 	db, err := store.Open(filepath.Join(dir, "queue.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)

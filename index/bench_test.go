@@ -123,16 +123,8 @@ func benchQueue(b *testing.B) string {
 	}
 	dir := b.TempDir()
 	log := filepath.Join(dir, "job_queue.log")
-	f, err := os.Create(log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
 	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5})
-	if err := g.WriteQueue(w, jobs, true); err != nil {
-		b.Fatal(err)
-	}
-	if err := cmp.Or(w.Flush(), f.Close()); err != nil {
+	if err := g.WriteQueueFile(log, jobs, true); err != nil {
 		b.Fatal(err)
 	}
 	path := filepath.Join(dir, "queue.db")

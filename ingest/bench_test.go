@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"path/filepath"
@@ -30,17 +29,8 @@ func benchJobs() int {
 func generateLog(tb testing.TB, dir string, jobs int, compact bool) string {
 	tb.Helper()
 	path := filepath.Join(dir, "job_queue.log")
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
 	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5})
-	if err := g.WriteQueue(w, jobs, compact); err != nil {
-		tb.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
+	if err := g.WriteQueueFile(path, jobs, compact); err != nil {
 		tb.Fatal(err)
 	}
 	return path

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,25 +40,16 @@ Example:
 			}
 			start := time.Now()
 			g := loggen.New(loggen.Config{Seed: c.Uint64("seed"), Owners: c.Int("owners"), TargetJobs: jobs + jobs/5})
-			f, err := os.OpenFile(c.String("out"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-			if err != nil {
+			if err := g.WriteQueueFile(c.String("out"), jobs, c.Bool("compact")); err != nil {
 				return err
 			}
-			defer f.Close()
-			w := bufio.NewWriterSize(f, 1<<20)
-			if err := g.WriteQueue(w, jobs, c.Bool("compact")); err != nil {
-				return err
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			fi, err := f.Stat()
+			fi, err := os.Stat(c.String("out"))
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "gen: %s: %d jobs, %d bytes, %d records written by the model, %.1f s\n",
 				c.String("out"), g.Jobs(), fi.Size(), g.Records(), time.Since(start).Seconds())
-			return f.Close()
+			return nil
 		},
 	}
 }

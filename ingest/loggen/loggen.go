@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -584,6 +585,27 @@ func (g *Generator) JobKeys() []store.Key {
 	keys := slices.Clone(g.jobs)
 	slices.SortFunc(keys, cmpKey)
 	return keys
+}
+
+// WriteQueueFile is WriteQueue into the file at path, created (mode 0600)
+// or truncated, through a 1 MiB buffer.
+func (g *Generator) WriteQueueFile(path string, jobs int, compact bool) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = g.WriteQueue(w, jobs, compact)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("loggen: %s: %w", path, err)
+	}
+	return nil
 }
 
 // WriteQueue starts a new log on out and runs the model until its queue
