@@ -142,11 +142,11 @@ func (s *Snapshot) JobsAt(keys []Key) iter.Seq[Job] {
 			if !k.IsJob() {
 				continue
 			}
-			var from []byte
+			from := k
 			if ck := k.ClusterKey(); ck != s.clusterKey && k.Proc < 8 {
 				// Across a gap, land on the cluster ad and walk to the
 				// job: both usually sit on the same page.
-				from = appendKey(make([]byte, 0, keyLen), ck)
+				from = ck
 			}
 			v, ok := w.find(k, from)
 			if !ok {
@@ -169,6 +169,7 @@ type walker struct {
 	c      *bolt.Cursor
 	at, v  []byte // the entry the cursor is on
 	target []byte
+	from   []byte
 	pass   func(k, v []byte) // if set, sees each entry the cursor lands on
 }
 
@@ -178,8 +179,8 @@ const maxSteps = 4
 
 // find moves the cursor to k and returns its value, or false if the bucket
 // has no k. Keys must be asked for in increasing order. Across a gap the
-// cursor seeks to from, if set, and steps from there to k.
-func (w *walker) find(k Key, from []byte) ([]byte, bool) {
+// cursor seeks to from (k itself, or a key before it) and steps to k.
+func (w *walker) find(k, from Key) ([]byte, bool) {
 	w.target = appendKey(w.target[:0], k)
 	// Every key between the cursor's last two positions has been seen, so
 	// a target the cursor has passed does not exist.
@@ -187,10 +188,8 @@ func (w *walker) find(k Key, from []byte) ([]byte, bool) {
 		w.move(w.c.Next())
 	}
 	if w.at == nil || bytes.Compare(w.at, w.target) < 0 {
-		if from == nil {
-			from = w.target
-		}
-		w.move(w.c.Seek(from))
+		w.from = appendKey(w.from[:0], from)
+		w.move(w.c.Seek(w.from))
 		for w.at != nil && bytes.Compare(w.at, w.target) < 0 {
 			w.move(w.c.Next())
 		}
@@ -289,7 +288,7 @@ func (s *Snapshot) Filings(keys []Key) iter.Seq[Filing] {
 		}
 		w := walker{c: s.postings.Cursor()}
 		for _, k := range keys {
-			p, ok := w.find(k, nil)
+			p, ok := w.find(k, k)
 			if !ok {
 				continue
 			}
