@@ -86,7 +86,16 @@ func TestDaemonServesMetrics(t *testing.T) {
 		if st.Daemon == nil || !strings.HasPrefix(st.Daemon.Metrics, "http://127.0.0.1:") {
 			t.Fatalf("status gives no metrics URL: %+v", st.Daemon)
 		}
-		m := scrapeMetrics(t, st.Daemon.Metrics)
+		// The daemon publishes its position just after each commit, and
+		// its record counts after each poll, which status may have read
+		// before: wait for the scrape to show them.
+		var m map[string]*dto.MetricFamily
+		waitFor(t, "the metrics to show the applied position", func() bool {
+			m = scrapeMetrics(t, st.Daemon.Metrics)
+			off, _ := value(m, "qindex_ingest_applied_offset_bytes")
+			recs, _ := value(m, "qindex_ingest_records_total")
+			return off == float64(st.Offset) && recs == float64(st.Records)
+		})
 		for _, name := range index.StatusNames[1:] {
 			if v, ok := value(m, "htcondor_queue_jobs", "status", name); !ok || v != float64(st.JobsByStatus[name]) {
 				t.Errorf("round %d: htcondor_queue_jobs{status=%q} = %v (present %v), status says %d", round, name, v, ok, st.JobsByStatus[name])
