@@ -12,7 +12,8 @@ import (
 )
 
 // A source is a set of jobs the store can list in key order without
-// reading ads: those an index files under one value, or a key range.
+// reading ads: those the indexes file under an Owner, a JobStatus or a
+// pair of both, or a key range.
 type source struct {
 	owner  *store.IndexedOwner
 	status *store.IndexedStatus
@@ -21,6 +22,8 @@ type source struct {
 
 func (s source) String() string {
 	switch {
+	case s.owner != nil && s.status != nil:
+		return "Owner " + s.owner.String() + " × JobStatus " + s.status.String()
 	case s.owner != nil:
 		return "Owner " + s.owner.String()
 	case s.status != nil:
@@ -66,6 +69,43 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 		}
 	}
 	return cs
+}
+
+// pairUp merges the first conjunct made only of Owner sources and the first
+// made only of JobStatus sources into one of (Owner, JobStatus) pairs. A
+// job lies in both exactly when the pair it is filed under joins an Owner
+// of one to a JobStatus of the other; the by-owner-status index lists each
+// pair's jobs, so no candidate is read only to be dropped. Only the pairs
+// some job is filed under are kept.
+func pairUp(cs []conjunct, st *stats) []conjunct {
+	only := func(c conjunct, owner bool) bool {
+		for _, src := range c.sources {
+			if src.keys != nil || (src.owner != nil) != owner || (src.status != nil) == owner {
+				return false
+			}
+		}
+		return true
+	}
+	o := slices.IndexFunc(cs, func(c conjunct) bool { return only(c, true) })
+	s := slices.IndexFunc(cs, func(c conjunct) bool { return only(c, false) })
+	if o < 0 || s < 0 {
+		return cs
+	}
+	pairs := conjunct{from: cs[min(o, s)].from + " && " + cs[max(o, s)].from, sources: []source{}}
+	for _, c := range st.counts {
+		inOwner := slices.ContainsFunc(cs[o].sources, func(src source) bool { return *src.owner == c.Owner })
+		inStatus := slices.ContainsFunc(cs[s].sources, func(src source) bool { return *src.status == c.Status })
+		if inOwner && inStatus {
+			pairs.sources = append(pairs.sources, source{owner: &c.Owner, status: &c.Status})
+		}
+	}
+	out := []conjunct{pairs}
+	for i, c := range cs {
+		if i != o && i != s {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // andTerms appends the operands of the top-level && chain of e.
@@ -216,6 +256,12 @@ func (st *stats) statuses() []int64 {
 func (st *stats) size(snap *store.Snapshot, src source) int64 {
 	var n int64
 	switch {
+	case src.owner != nil && src.status != nil:
+		for _, c := range st.counts {
+			if c.Owner == *src.owner && c.Status == *src.status {
+				n += c.Jobs
+			}
+		}
 	case src.owner != nil:
 		for _, c := range st.counts {
 			if c.Owner == *src.owner {
@@ -242,6 +288,8 @@ func list(snap *store.Snapshot, srcs []source) []store.Key {
 	for _, src := range srcs {
 		var it func(func(store.Key) bool)
 		switch {
+		case src.owner != nil && src.status != nil:
+			it = snap.JobsFiled(*src.owner, *src.status)
 		case src.owner != nil:
 			it = snap.JobsByOwner(*src.owner)
 		case src.status != nil:
@@ -302,6 +350,10 @@ func filterByPosting(snap *store.Snapshot, keys []store.Key, cs []conjunct) []st
 func (c conjunct) holds(k store.Key, owner store.IndexedOwner, status store.IndexedStatus) bool {
 	for _, src := range c.sources {
 		switch {
+		case src.owner != nil && src.status != nil:
+			if *src.owner == owner && *src.status == status {
+				return true
+			}
 		case src.owner != nil:
 			if *src.owner == owner {
 				return true
@@ -354,7 +406,7 @@ func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
-	cs := s.conjuncts(st)
+	cs := pairUp(s.conjuncts(st), st)
 	if len(cs) == 0 {
 		return scan, nil
 	}

@@ -113,21 +113,32 @@ func (g *constraintGen) recase(s string) string {
 }
 
 func (g *constraintGen) term() string {
-	var attr, op, lit string
 	switch g.rng.IntN(3) {
 	case 0:
-		attr = g.pick("Owner", "MY.Owner", "owner", "OWNER")
-		op = g.pick("==", "==", "=?=", "!=", "=!=", "<")
-		owner := g.pick(append(g.owners[:min(4, len(g.owners))], "OddOwner", "nobody")...)
-		lit = g.pick(strconv.Quote(g.recase(owner)), strconv.Quote(owner), "5", "undefined")
+		return g.ownerTerm()
 	case 1:
-		attr = g.pick("JobStatus", "MY.JobStatus", "jobstatus")
-		op = g.pick("==", "==", "=?=", "!=", "!=", "=!=", ">=")
-		lit = g.pick("1", "2", "4", "5", "7", "2.0", "5.5", "-1", `"1"`, "true", "(3-1)")
-	default:
-		return g.pick("RequestMemory > 2048", "ClusterId == 900000", "ProcId < 2", "true", "false", "undefined",
-			"JobPrio >= 0", "ProcId", "isUndefined(Owner)")
+		return g.statusTerm()
 	}
+	return g.pick("RequestMemory > 2048", "ClusterId == 900000", "ProcId < 2", "true", "false", "undefined",
+		"JobPrio >= 0", "ProcId", "isUndefined(Owner)")
+}
+
+func (g *constraintGen) ownerTerm() string {
+	attr := g.pick("Owner", "MY.Owner", "owner", "OWNER")
+	op := g.pick("==", "==", "=?=", "!=", "=!=", "<")
+	owner := g.pick(append(g.owners[:min(4, len(g.owners))], "OddOwner", "nobody")...)
+	lit := g.pick(strconv.Quote(g.recase(owner)), strconv.Quote(owner), "5", "undefined")
+	return g.compare(attr, op, lit)
+}
+
+func (g *constraintGen) statusTerm() string {
+	attr := g.pick("JobStatus", "MY.JobStatus", "jobstatus")
+	op := g.pick("==", "==", "=?=", "!=", "!=", "=!=", ">=")
+	lit := g.pick("1", "2", "4", "5", "7", "2.0", "5.5", "-1", `"1"`, "true", "(3-1)")
+	return g.compare(attr, op, lit)
+}
+
+func (g *constraintGen) compare(attr, op, lit string) string {
 	if g.rng.IntN(4) == 0 {
 		return lit + " " + op + " " + attr
 	}
@@ -138,7 +149,7 @@ func (g *constraintGen) expr(depth int) string {
 	if depth == 0 {
 		return g.term()
 	}
-	switch g.rng.IntN(6) {
+	switch g.rng.IntN(7) {
 	case 0, 1:
 		return g.expr(depth-1) + " && " + g.expr(depth-1)
 	case 2:
@@ -147,6 +158,9 @@ func (g *constraintGen) expr(depth int) string {
 		return "(" + g.expr(depth-1) + ")"
 	case 4:
 		return "!(" + g.expr(depth-1) + ")"
+	case 5:
+		// Owner and JobStatus side by side, as the pair index serves them.
+		return g.ownerTerm() + " && " + g.statusTerm() + " && " + g.expr(depth-1)
 	}
 	return g.term()
 }
@@ -192,10 +206,13 @@ func TestIndexedAnswerEqualsScan(t *testing.T) {
 		for _, tail := range []bool{false, true} {
 			db, owners := propertyQueue(t, seed, tail)
 			g := &constraintGen{rng: rand.New(rand.NewPCG(seed, 99)), owners: owners}
-			indexed, matched := 0, 0
+			indexed, paired, matched := 0, 0, 0
 			for i := range 400 {
 				args, constraint := g.args(), ""
-				if i%10 != 0 {
+				switch {
+				case i%4 == 1:
+					constraint = g.ownerTerm() + " && " + g.statusTerm()
+				case i%10 != 0:
 					constraint = g.expr(g.rng.IntN(4))
 				}
 				sel, err := ParseSelection(args, constraint)
@@ -210,15 +227,19 @@ func TestIndexedAnswerEqualsScan(t *testing.T) {
 				if st.Candidates >= 0 {
 					indexed++
 				}
+				if strings.Contains(st.Plan, " × ") {
+					paired++
+				}
 				if len(got) > 0 {
 					matched++
 				}
 				checkCountedTotals(t, db, sel)
 			}
 			// The comparison means something only if the index was used
-			// often and queries matched jobs often.
-			if indexed < 100 || matched < 100 {
-				t.Errorf("seed %d tail %v: %d of 400 selections used an index, %d matched jobs", seed, tail, indexed, matched)
+			// often, (Owner, JobStatus) pairs among them, and queries
+			// matched jobs often.
+			if indexed < 100 || paired < 20 || matched < 100 {
+				t.Errorf("seed %d tail %v: %d of 400 selections used an index, %d of them pairs; %d matched jobs", seed, tail, indexed, paired, matched)
 			}
 		}
 	}
@@ -254,17 +275,21 @@ func TestPlans(t *testing.T) {
 		args       []string
 		constraint string
 		plan       string // a part of the plan's description
+		not        string // what it must not contain, if not ""
 	}{
-		{nil, fmt.Sprintf("Owner == %q", strings.ToUpper(owners[0])), `index [(owner == "` + strings.ToUpper(owners[0]) + `"): Owner "` + owners[0] + `" ∪ Owner (Owner not a string literal)`},
-		{nil, "MY.JobStatus =?= 5", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal)"},
-		{nil, "5 == JobStatus", "index [(5 == jobstatus)"},
-		{nil, "JobStatus == 2.5", "index [(jobstatus == 2.5): JobStatus (JobStatus not an integer literal); 5 jobs]"},
-		{nil, "(JobStatus == 5 || JobStatus == 7) && RequestMemory > 0", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal) ∪ JobStatus 7"},
-		{nil, "JobStatus != 2", "scan of all jobs (the narrowest index term"},
-		{[]string{"900000.2"}, "", "index [arguments: job 900000.2; 1 jobs]"},
-		{[]string{owners[0]}, "JobStatus == 1", " ∩ "},
-		{nil, "RequestMemory > 2048", "scan of all jobs"},
-		{nil, "!(Owner == \"x\")", "scan of all jobs"},
+		{nil, fmt.Sprintf("Owner == %q", strings.ToUpper(owners[0])), `index [(owner == "` + strings.ToUpper(owners[0]) + `"): Owner "` + owners[0] + `" ∪ Owner (Owner not a string literal)`, ""},
+		{nil, "MY.JobStatus =?= 5", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal)", ""},
+		{nil, "5 == JobStatus", "index [(5 == jobstatus)", ""},
+		{nil, "JobStatus == 2.5", "index [(jobstatus == 2.5): JobStatus (JobStatus not an integer literal); 5 jobs]", ""},
+		{nil, "(JobStatus == 5 || JobStatus == 7) && RequestMemory > 0", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal) ∪ JobStatus 7", ""},
+		{nil, "JobStatus != 2", "scan of all jobs (the narrowest index term", ""},
+		{[]string{"900000.2"}, "", "index [arguments: job 900000.2; 1 jobs]", ""},
+		{[]string{owners[0]}, "JobStatus == 1", `index [arguments && (jobstatus == 1): Owner "` + owners[0] + `" × JobStatus 1; `, " ∩ "},
+		{nil, fmt.Sprintf("Owner == %q && JobStatus != 2 && RequestMemory > 0", owners[0]), `Owner "` + owners[0] + `" × JobStatus 1`, "× JobStatus 2"},
+		{nil, fmt.Sprintf("JobStatus == 2.5 && Owner == %q", owners[0]), `[(jobstatus == 2.5) && (owner == "` + owners[0] + `")`, ""},
+		{[]string{"900000"}, fmt.Sprintf("Owner =?= %q && JobStatus == 1", owners[0]), " × JobStatus 1", ""},
+		{nil, "RequestMemory > 2048", "scan of all jobs", ""},
+		{nil, "!(Owner == \"x\")", "scan of all jobs", ""},
 	}
 	for _, tt := range tests {
 		sel, err := ParseSelection(tt.args, tt.constraint)
@@ -272,8 +297,8 @@ func TestPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, st := runKeys(t, db, sel, false)
-		if !strings.Contains(st.Plan, tt.plan) {
-			t.Errorf("args %v constraint %q: plan %q, want it to contain %q", tt.args, tt.constraint, st.Plan, tt.plan)
+		if !strings.Contains(st.Plan, tt.plan) || tt.not != "" && strings.Contains(st.Plan, tt.not) {
+			t.Errorf("args %v constraint %q: plan %q, want it to contain %q and not %q", tt.args, tt.constraint, st.Plan, tt.plan, tt.not)
 		}
 	}
 }

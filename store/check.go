@@ -18,7 +18,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
-	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byOwner, s.byStatus, s.counts} {
+	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")
 		}
@@ -66,13 +66,13 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	// Index entries against the stored postings, both ways.
 	pc = s.postings.Cursor()
 	for kb, pv := pc.First(); kb != nil; kb, pv = pc.Next() {
-		op, sp, err := splitPosting(pv)
+		_, sp, err := splitPosting(pv)
 		if err != nil {
 			problem("job %s: %v", keyText(kb), err)
 			continue
 		}
-		if b := s.byOwner.Bucket(op); b == nil || b.Get(kb) == nil {
-			problem("job %s: missing from by-owner under %s", keyText(kb), partText(op, nil))
+		if b := s.byPair.Bucket(pv); b == nil || b.Get(kb) == nil {
+			problem("job %s: missing from by-owner-status under %s", keyText(kb), postingText(pv))
 		}
 		if b := s.byStatus.Bucket(sp); b == nil || b.Get(kb) == nil {
 			problem("job %s: missing from by-status under %s", keyText(kb), partText(nil, sp))
@@ -103,7 +103,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 			}
 		}
 	}
-	checkIndex("by-owner", s.byOwner, func(p []byte) []byte { op, _, _ := splitPosting(p); return op })
+	checkIndex("by-owner-status", s.byPair, func(p []byte) []byte { return p })
 	checkIndex("by-status", s.byStatus, func(p []byte) []byte { _, sp, _ := splitPosting(p); return sp })
 
 	// Counts against the ads.
@@ -163,8 +163,8 @@ func partText(op, sp []byte) string {
 }
 
 func indexPartText(index string, part []byte) string {
-	if index == "by-owner" {
-		return partText(part, nil)
+	if index == "by-owner-status" {
+		return postingText(part)
 	}
 	return partText(nil, part)
 }

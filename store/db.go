@@ -5,23 +5,23 @@
 // The file holds one bucket "meta" and one bucket per replayed state:
 //
 //	meta/
-//	  schema   -> "1"                 schema version (SchemaVersion)
+//	  schema   -> "3"                 schema version (SchemaVersion)
 //	  active   -> "state.<n>"         the state that readers see
 //	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
 //	  next     -> uint64 big-endian   the number of the next state to create
 //	state.<n>/
-//	  ads/       -> key(cluster, proc) => encoded Ad (see Ad)
-//	  postings/  -> job key => how the indexes file the job
-//	  by-owner/  -> effective Owner, job key => ""
-//	  by-status/ -> effective JobStatus, job key => ""
-//	  counts/    -> effective Owner, effective JobStatus => uint64 jobs
-//	  position   -> JSON Position       where in the log this state stands
-//	  jobs       -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
+//	  ads/             -> key(cluster, proc) => encoded Ad (see Ad)
+//	  postings/        -> job key => how the indexes file the job
+//	  by-owner-status/ -> effective Owner and JobStatus, job key => ""
+//	  by-status/       -> effective JobStatus, job key => ""
+//	  counts/          -> effective Owner and JobStatus => uint64 jobs
+//	  position         -> JSON Position       where in the log this state stands
+//	  jobs             -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
 //
 // Keys in ads/ encode (cluster, proc) so that byte order is numeric order:
 // one cursor pass yields each cluster ad (c.-1) right before its jobs (c.0,
 // c.1, ...). Values are the log's text, never parsed on the way in. The
-// secondary indexes (postings/, by-owner/, by-status/, counts/) are
+// secondary indexes (postings/, by-owner-status/, by-status/, counts/) are
 // described in indexes.go; they are written in the same transactions as the
 // ads they describe.
 //
@@ -47,17 +47,17 @@ import (
 
 // SchemaVersion is the version of the layout described in the package doc.
 // A file of another version is refused, never rewritten.
-const SchemaVersion = "2"
+const SchemaVersion = "3"
 
 var (
-	bucketMeta     = []byte("meta")
-	bucketAds      = []byte("ads")
-	bucketPostings = []byte("postings")
-	bucketByOwner  = []byte("by-owner")
-	bucketByStatus = []byte("by-status")
-	bucketCounts   = []byte("counts")
+	bucketMeta          = []byte("meta")
+	bucketAds           = []byte("ads")
+	bucketPostings      = []byte("postings")
+	bucketByOwnerStatus = []byte("by-owner-status")
+	bucketByStatus      = []byte("by-status")
+	bucketCounts        = []byte("counts")
 
-	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwner, bucketByStatus, bucketCounts}
+	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")

@@ -17,10 +17,10 @@ import (
 //
 // Layout, in each state bucket (see the package doc):
 //
-//	postings/  job key => posting                  how the job is filed
-//	by-owner/  owner part/  job key => ""          a bucket per Owner
-//	by-status/ status part/ job key => ""          a bucket per JobStatus
-//	counts/    posting => uint64                   jobs filed under both
+//	postings/        job key => posting            how the job is filed
+//	by-owner-status/ posting/ job key => ""        a bucket per (Owner, JobStatus) pair
+//	by-status/       status part/ job key => ""    a bucket per JobStatus
+//	counts/          posting => uint64             jobs filed under both
 //
 // An owner part is a class byte and, for ClassLiteral, the name folded to
 // lower case (ASCII, as ClassAd's == compares strings). A status part is 9
@@ -29,6 +29,11 @@ import (
 // owner part and the status part. Every job has exactly one posting, one
 // by-owner and one by-status entry, all written in the transaction that
 // writes the job's ads; a value's bucket is dropped with its last job.
+//
+// The jobs of one Owner are the union of the buckets of its pairs, which
+// counts/ lists side by side (a posting begins with its owner part); the
+// jobs of one Owner and one JobStatus are a single bucket, so a query on
+// both reads no candidate it must then discard.
 //
 // A bucket per value keeps each value's jobs in key order, so a load, which
 // streams jobs in key order, only ever appends to them.
@@ -204,17 +209,17 @@ func (a *adState) clusterPosting() []byte {
 
 // indexer keeps the indexes of one write transaction.
 type indexer struct {
-	postings, byOwner, byStatus, counts *bolt.Bucket
-	arena                               *arena
-	subs                                map[string]*bolt.Bucket // value buckets opened in this transaction
-	fill                                float64                 // FillPercent of the value buckets (0: bbolt's default)
-	deltas                              map[string]int64        // counts/ changes, applied by flush
-	buf                                 []byte
+	postings, byPair, byStatus, counts *bolt.Bucket
+	arena                              *arena
+	subs                               map[string]*bolt.Bucket // value buckets opened in this transaction
+	fill                               float64                 // FillPercent of the value buckets (0: bbolt's default)
+	deltas                             map[string]int64        // counts/ changes, applied by flush
+	buf                                []byte
 }
 
 func newIndexer(st *bolt.Bucket, a *arena) *indexer {
 	return &indexer{
-		postings: st.Bucket(bucketPostings), byOwner: st.Bucket(bucketByOwner),
+		postings: st.Bucket(bucketPostings), byPair: st.Bucket(bucketByOwnerStatus),
 		byStatus: st.Bucket(bucketByStatus), counts: st.Bucket(bucketCounts),
 		arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
 	}
@@ -233,11 +238,11 @@ func (ix *indexer) file(k Key, p []byte, fresh bool) error {
 		}
 		if old != nil {
 			old = bytes.Clone(old)
-			op, sp, err := splitPosting(old)
+			_, sp, err := splitPosting(old)
 			if err != nil {
 				return fmt.Errorf("job %s: %w", k, err)
 			}
-			if err := ix.unfile(ix.byOwner, op, kb); err != nil {
+			if err := ix.unfile(ix.byPair, old, kb); err != nil {
 				return err
 			}
 			if err := ix.unfile(ix.byStatus, sp, kb); err != nil {
@@ -249,7 +254,7 @@ func (ix *indexer) file(k Key, p []byte, fresh bool) error {
 			return ix.postings.Delete(kb)
 		}
 	}
-	op, sp, err := splitPosting(p)
+	_, sp, err := splitPosting(p)
 	if err != nil {
 		return fmt.Errorf("job %s: %w", k, err)
 	}
@@ -260,7 +265,7 @@ func (ix *indexer) file(k Key, p []byte, fresh bool) error {
 	for _, f := range []struct {
 		parent *bolt.Bucket
 		value  []byte
-	}{{ix.byOwner, op}, {ix.byStatus, sp}} {
+	}{{ix.byPair, p}, {ix.byStatus, sp}} {
 		b, err := ix.valueBucket(f.parent, f.value, true)
 		if err != nil {
 			return err
@@ -284,7 +289,7 @@ func (ix *indexer) unfile(parent *bolt.Bucket, value, kb []byte) error {
 		return err
 	}
 	if k, _ := b.Cursor().First(); k == nil {
-		delete(ix.subs, subKey(parent == ix.byOwner, value))
+		delete(ix.subs, subKey(parent == ix.byPair, value))
 		return parent.DeleteBucket(value)
 	}
 	return nil
@@ -293,7 +298,7 @@ func (ix *indexer) unfile(parent *bolt.Bucket, value, kb []byte) error {
 // valueBucket returns the bucket of value under parent, creating it if
 // create is set (else nil when it does not exist).
 func (ix *indexer) valueBucket(parent *bolt.Bucket, value []byte, create bool) (*bolt.Bucket, error) {
-	sk := subKey(parent == ix.byOwner, value)
+	sk := subKey(parent == ix.byPair, value)
 	if b, ok := ix.subs[sk]; ok {
 		return b, nil
 	}
@@ -314,9 +319,9 @@ func (ix *indexer) valueBucket(parent *bolt.Bucket, value []byte, create bool) (
 	return b, nil
 }
 
-func subKey(owner bool, value []byte) string {
-	if owner {
-		return "o" + string(value)
+func subKey(pair bool, value []byte) string {
+	if pair {
+		return "p" + string(value)
 	}
 	return "s" + string(value)
 }

@@ -10,14 +10,22 @@ import (
 )
 
 // indexView renders what the indexes say, sorted: every count and the jobs
-// filed under its owner and status, which both indexes must agree on.
+// filed under its owner and status, which the owner's jobs, the pair's
+// bucket and the status's jobs must agree on.
 func indexView(t *testing.T, db *DB) string {
 	t.Helper()
 	var lines []string
 	err := db.View(func(s *Snapshot) error {
 		for c := range s.Counts() {
-			var keys []string
-			for j := range s.JobsAt(slices.Collect(s.JobsByOwner(c.Owner))) {
+			owners := slices.Collect(s.JobsByOwner(c.Owner))
+			if !slices.IsSortedFunc(owners, compareKeys) || len(slices.Compact(slices.Clone(owners))) != len(owners) {
+				t.Errorf("%v: JobsByOwner not in strict key order: %v", c.Owner, owners)
+			}
+			var keys, filed []string
+			for k := range s.JobsFiled(c.Owner, c.Status) {
+				filed = append(filed, k.String())
+			}
+			for j := range s.JobsAt(owners) {
 				if st, ok := j.Lookup("JobStatus"); StatusValue(st, ok) == c.Status {
 					keys = append(keys, j.Key.String())
 				}
@@ -28,8 +36,8 @@ func indexView(t *testing.T, db *DB) string {
 					byStatus = append(byStatus, j.Key.String())
 				}
 			}
-			if !slices.Equal(keys, byStatus) {
-				t.Errorf("%v/%v: by-owner gives %v, by-status %v", c.Owner, c.Status, keys, byStatus)
+			if !slices.Equal(keys, byStatus) || !slices.Equal(keys, filed) {
+				t.Errorf("%v/%v: by owner gives %v, by status %v, by the pair %v", c.Owner, c.Status, keys, byStatus, filed)
 			}
 			lines = append(lines, fmt.Sprintf("%v %v: %d %v", c.Owner, c.Status, c.Jobs, keys))
 		}
@@ -145,9 +153,16 @@ func TestCheckReportsDamage(t *testing.T) {
 		damage func(st *bolt.Bucket) error
 		want   string
 	}{
-		{"lost by-owner entry", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketByOwner).Bucket(appendOwnerPart(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"})).Delete(appendKey(nil, Key{1, 0}))
-		}, "job 1.0: missing from by-owner under Owner \"alice\""},
+		{"lost by-owner-status entry", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketByOwnerStatus).Bucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2})).Delete(appendKey(nil, Key{1, 0}))
+		}, "job 1.0: missing from by-owner-status under Owner \"alice\", JobStatus 2"},
+		{"stale by-owner-status entry", func(st *bolt.Bucket) error {
+			b, err := st.Bucket(bucketByOwnerStatus).CreateBucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 5}))
+			if err != nil {
+				return err
+			}
+			return b.Put(appendKey(nil, Key{1, 0}), nil)
+		}, "by-owner-status: 1.0 filed under Owner \"alice\", JobStatus 5, its posting says Owner \"alice\", JobStatus 2"},
 		{"stale by-status entry", func(st *bolt.Bucket) error {
 			b, err := st.Bucket(bucketByStatus).CreateBucket(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 4}))
 			if err != nil {
@@ -156,9 +171,9 @@ func TestCheckReportsDamage(t *testing.T) {
 			return b.Put(appendKey(nil, Key{1, 0}), nil)
 		}, "by-status: 1.0 filed under JobStatus 4, its posting says Owner \"alice\", JobStatus 2"},
 		{"empty value bucket", func(st *bolt.Bucket) error {
-			_, err := st.Bucket(bucketByOwner).CreateBucket(appendOwnerPart(nil, IndexedOwner{Class: ClassLiteral, Name: "gone"}))
+			_, err := st.Bucket(bucketByOwnerStatus).CreateBucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "gone"}, IndexedStatus{Class: ClassMissing}))
 			return err
-		}, "by-owner: empty bucket for Owner \"gone\""},
+		}, "by-owner-status: empty bucket for Owner \"gone\", JobStatus (no JobStatus)"},
 		{"wrong posting", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{1, 1}), appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "bob"}, IndexedStatus{Class: ClassLiteral, N: 2}))
 		}, "job 1.1: filed as Owner \"bob\", JobStatus 2, want Owner \"alice\", JobStatus 2"},

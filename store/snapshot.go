@@ -14,10 +14,10 @@ import (
 //
 // A Snapshot is not safe for concurrent use.
 type Snapshot struct {
-	state                               *bolt.Bucket
-	ads                                 *bolt.Bucket
-	postings, byOwner, byStatus, counts *bolt.Bucket
-	err                                 error
+	state                              *bolt.Bucket
+	ads                                *bolt.Bucket
+	postings, byPair, byStatus, counts *bolt.Bucket
+	err                                error
 
 	clusterKey Key // the cluster ad JobsAt read last, for the jobs after it
 	cluster    Ad
@@ -34,7 +34,7 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 	}
 	if s.state != nil {
 		s.ads = s.state.Bucket(bucketAds)
-		s.postings, s.byOwner = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwner)
+		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 	}
 	s.clusterKey = Key{Cluster: -1}
@@ -235,10 +235,35 @@ func (s *Snapshot) JobKeys(from, to Key) iter.Seq[Key] {
 	}
 }
 
-// JobsByOwner yields, in key order, the jobs the by-owner index files
-// under o.
+// JobsByOwner yields, in key order, the jobs the indexes file under o,
+// whatever their JobStatus: a merge of o's (Owner, JobStatus) buckets,
+// which counts/ lists side by side.
 func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[Key] {
-	return s.indexed(s.byOwner, appendOwnerPart(nil, o))
+	return func(yield func(Key) bool) {
+		if s.counts == nil || s.byPair == nil {
+			return
+		}
+		prefix := binary.AppendUvarint(nil, uint64(1+len(o.Name)))
+		prefix = appendOwnerPart(prefix, o)
+		var runs []*bolt.Cursor
+		c := s.counts.Cursor()
+		for p, _ := c.Seek(prefix); p != nil && bytes.HasPrefix(p, prefix); p, _ = c.Next() {
+			if len(p) != len(prefix)+statusPartLen {
+				s.err = fmt.Errorf("malformed index count key %q", p)
+				return
+			}
+			if b := s.byPair.Bucket(p); b != nil {
+				runs = append(runs, b.Cursor())
+			}
+		}
+		s.merge(runs, yield)
+	}
+}
+
+// JobsFiled yields, in key order, the jobs the indexes file under both o
+// and st.
+func (s *Snapshot) JobsFiled(o IndexedOwner, st IndexedStatus) iter.Seq[Key] {
+	return s.indexed(s.byPair, appendPosting(nil, o, st))
 }
 
 // JobsByStatus yields, in key order, the jobs the by-status index files
@@ -252,21 +277,39 @@ func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte) iter.Seq[Key] {
 		if parent == nil {
 			return
 		}
-		b := parent.Bucket(value)
-		if b == nil {
+		if b := parent.Bucket(value); b != nil {
+			s.merge([]*bolt.Cursor{b.Cursor()}, yield)
+		}
+	}
+}
+
+// merge yields, in key order, the job keys of the index buckets that runs
+// range over; a job is filed in one bucket of an index, so no key repeats.
+// There are as many runs as one Owner has JobStatus values: a few.
+func (s *Snapshot) merge(runs []*bolt.Cursor, yield func(Key) bool) {
+	heads := make([][]byte, len(runs))
+	for i, c := range runs {
+		heads[i], _ = c.First()
+	}
+	for {
+		m := -1
+		for i, h := range heads {
+			if h != nil && (m < 0 || bytes.Compare(h, heads[m]) < 0) {
+				m = i
+			}
+		}
+		if m < 0 {
 			return
 		}
-		c := b.Cursor()
-		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
-			k, err := decodeKey(kb)
-			if err != nil {
-				s.err = err
-				return
-			}
-			if !yield(k) {
-				return
-			}
+		k, err := decodeKey(heads[m])
+		if err != nil {
+			s.err = err
+			return
 		}
+		if !yield(k) {
+			return
+		}
+		heads[m], _ = runs[m].Next()
 	}
 }
 

@@ -231,7 +231,7 @@ func TestExplain(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--constraint", `Owner == "alice" && JobStatus == 5`, "--af", "ClusterId"},
-			[]string{"plan: index [(jobstatus == 5): JobStatus 5 ∪ JobStatus (JobStatus not an integer literal); 2 jobs] ∩ [(owner == \"alice\"): Owner \"alice\" ∪ Owner (Owner not a string literal); 3 jobs]\n",
+			[]string{"plan: index [(owner == \"alice\") && (jobstatus == 5): Owner \"alice\" × JobStatus 5; 1 jobs]\n",
 				"candidates: 1\nevaluated: 1\nmatched: 1\ntime: "}},
 		{[]string{"--constraint", `Owner == "alice"`, "--no-index", "--af", "ClusterId"},
 			[]string{"plan: scan of all jobs (--no-index)\ncandidates: all in range (scan)\nevaluated: 7\n"}},
