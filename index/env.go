@@ -1,22 +1,28 @@
 package index
 
 import (
+	"slices"
+
 	"github.com/PelicanPlatform/classad/ast"
 	"github.com/PelicanPlatform/classad/classad"
 	"github.com/qindex/qindex/store"
 )
 
-// Env evaluates expressions against one job at a time. It builds, for each
-// job, a ClassAd holding only the attributes the expressions reference,
-// directly or through other attributes, and caches parsed value texts,
-// which recur from job to job. An Env must not be shared between goroutines.
+// Env evaluates expressions against one job at a time. It keeps one
+// ClassAd, holding for the job last bound only the attributes the
+// expressions reference, directly or through other attributes, and caches
+// parsed value texts, which recur from job to job. An Env must not be
+// shared between goroutines.
 type Env struct {
 	// Now is the value of CurrentTime when a job does not define it.
 	Now int64
 
 	ad     *classad.ClassAd
 	parsed map[string]*Expr
-	queue  []string
+	queue  []string // names to load, folded to lower case
+	seen   []string // names looked up for the job being bound
+	loaded []string // names in ad for the job last bound
+	prev   []string // names in ad for the job bound before it
 }
 
 // maxParsed bounds the parse cache; it is emptied when full.
@@ -33,27 +39,44 @@ func NewEnv(now int64) *Env {
 
 // Bind loads into the Env the attributes of job that the expressions read.
 // Values that do not parse are loaded as error, as the schedd would see them.
+//
+// The ad is reused from job to job, which spares an ad and its map per job:
+// each name loaded replaces the previous job's value in place, and the
+// names the previous job had and this one lacks are deleted, so that no
+// value of one job is ever seen in another.
 func (e *Env) Bind(job store.Job, exprs ...*Expr) {
-	e.ad = classad.New()
+	if e.ad == nil {
+		e.ad = classad.New()
+	}
 	e.queue = e.queue[:0]
 	for _, x := range exprs {
 		e.queue = append(e.queue, x.Refs...)
 	}
-	for i := 0; i < len(e.queue) && i < maxLoaded; i++ {
-		name := e.queue[i]
-		if _, ok := e.ad.Lookup(name); ok {
+	e.prev, e.loaded = e.loaded, e.prev[:0]
+	e.seen = e.seen[:0]
+	for i := 0; i < len(e.queue) && len(e.seen) < maxLoaded; i++ {
+		name := e.queue[i] // folded, as Expr.Refs are
+		if slices.Contains(e.seen, name) {
 			continue
 		}
+		e.seen = append(e.seen, name)
 		text, ok := job.Lookup(name)
-		if !ok {
-			if store.EqualFold(name, "CurrentTime") {
-				e.ad.Insert(name, &ast.IntegerLiteral{Value: e.Now})
-			}
+		switch {
+		case ok:
+			v := e.Value(text)
+			e.ad.Insert(name, v.AST)
+			e.queue = append(e.queue, v.Refs...)
+		case name == "currenttime":
+			e.ad.Insert(name, &ast.IntegerLiteral{Value: e.Now})
+		default:
 			continue
 		}
-		v := e.Value(text)
-		e.ad.Insert(name, v.AST)
-		e.queue = append(e.queue, v.Refs...)
+		e.loaded = append(e.loaded, name)
+	}
+	for _, name := range e.prev {
+		if !slices.Contains(e.loaded, name) {
+			e.ad.Delete(name)
+		}
 	}
 }
 
