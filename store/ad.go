@@ -16,7 +16,7 @@ type Attr struct {
 }
 
 // Ad is an ad as stored: a read-only view of its encoded bytes. Lookups
-// binary-search the attribute table; nothing is copied or parsed.
+// scan a table of name hashes; nothing is copied or parsed.
 //
 // Layout (all integers unsigned varints unless noted):
 //
@@ -24,37 +24,53 @@ type Attr struct {
 //	len(MyType) MyType
 //	n                         number of attributes
 //	n × uint32 little-endian  offset of each entry from the start of the entries
+//	n × uint16 little-endian  nameHash of each entry's name
 //	n × entry                 len(name) name len(value) value
 //
 // Entries are sorted by name folded to lower case (ASCII only, as the
 // schedd's strcasecmp), so names are unique regardless of case.
+//
+// A lookup reads the hashes, two bytes per attribute side by side, and only
+// the entry whose hash matches: an ad met at random (a query through an
+// index) costs a cache miss or two, where a binary search over the entries
+// would miss at each of its probes.
 type Ad []byte
 
-const adFormat = 1
+const adFormat = 2
 
 var errBadAd = errors.New("malformed stored ad")
 
-// header decodes the fixed part of a: MyType, the offset table and the entries.
-func (a Ad) header() (myType []byte, table []byte, entries []byte, err error) {
+// header decodes the fixed part of a: MyType, the offset table, the hash
+// table and the entries.
+func (a Ad) header() (myType, table, hashes, entries []byte, err error) {
 	if len(a) < 1 || a[0] != adFormat {
-		return nil, nil, nil, errBadAd
+		return nil, nil, nil, nil, errBadAd
 	}
 	b := a[1:]
 	myType, b, err = readBytes(b)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	n, w := binary.Uvarint(b)
-	if w <= 0 || n > uint64(len(b))/4 {
-		return nil, nil, nil, errBadAd
+	if w <= 0 || n > uint64(len(b))/6 {
+		return nil, nil, nil, nil, errBadAd
 	}
 	b = b[w:]
-	return myType, b[:4*n], b[4*n:], nil
+	return myType, b[:4*n], b[4*n : 6*n], b[6*n:], nil
+}
+
+// nameHash hashes a name folded to lower case (FNV-1a, folded to 16 bits).
+func nameHash[T ~string | ~[]byte](name T) uint16 {
+	h := uint32(2166136261)
+	for i := range len(name) {
+		h = (h ^ uint32(lower(name[i]))) * 16777619
+	}
+	return uint16(h ^ h>>16)
 }
 
 // Len returns the number of attributes in a.
 func (a Ad) Len() int {
-	_, table, _, err := a.header()
+	_, table, _, _, err := a.header()
 	if err != nil {
 		return 0
 	}
@@ -63,30 +79,27 @@ func (a Ad) Len() int {
 
 // MyType returns the ad's MyType ("" when the log said "(empty)").
 func (a Ad) MyType() string {
-	t, _, _, _ := a.header()
+	t, _, _, _, _ := a.header()
 	return string(t)
 }
 
 // Lookup returns the value text of the attribute name (case-insensitive).
 func (a Ad) Lookup(name string) ([]byte, bool) {
-	_, table, entries, err := a.header()
+	_, table, hashes, entries, err := a.header()
 	if err != nil {
 		return nil, false
 	}
-	lo, hi := 0, len(table)/4
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		n, v, err := entryAt(table, entries, m)
+	h := nameHash(name)
+	for i := 0; i+1 < len(hashes); i += 2 {
+		if binary.LittleEndian.Uint16(hashes[i:]) != h {
+			continue
+		}
+		n, v, err := entryAt(table, entries, i/2)
 		if err != nil {
 			return nil, false
 		}
-		switch c := compareFold(n, name); {
-		case c == 0:
+		if EqualFold(n, name) {
 			return v, true
-		case c < 0:
-			lo = m + 1
-		default:
-			hi = m
 		}
 	}
 	return nil, false
@@ -98,7 +111,7 @@ func (a Ad) Lookup(name string) ([]byte, bool) {
 // Lookup per name when many names are wanted.
 func (a Ad) LookupSorted(names []string, vals [][]byte) {
 	clear(vals)
-	_, table, entries, err := a.header()
+	_, table, _, entries, err := a.header()
 	if err != nil {
 		return
 	}
@@ -128,7 +141,7 @@ func (a Ad) LookupSorted(names []string, vals [][]byte) {
 // The slices alias a.
 func (a Ad) All() iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
-		_, table, entries, err := a.header()
+		_, table, _, entries, err := a.header()
 		if err != nil {
 			return
 		}
@@ -141,10 +154,10 @@ func (a Ad) All() iter.Seq2[[]byte, []byte] {
 	}
 }
 
-// Validate checks that a is well formed: every entry decodes and names are
-// strictly increasing under case folding.
+// Validate checks that a is well formed: every entry decodes, names are
+// strictly increasing under case folding and each hash is its name's.
 func (a Ad) Validate() error {
-	_, table, entries, err := a.header()
+	_, table, hashes, entries, err := a.header()
 	if err != nil {
 		return err
 	}
@@ -153,6 +166,9 @@ func (a Ad) Validate() error {
 		n, _, err := entryAt(table, entries, i)
 		if err != nil {
 			return err
+		}
+		if binary.LittleEndian.Uint16(hashes[2*i:]) != nameHash(n) {
+			return fmt.Errorf("%w: attribute %q has a wrong hash", errBadAd, n)
 		}
 		if i > 0 && compareFold(prev, string(n)) >= 0 {
 			return fmt.Errorf("%w: attribute %q out of order", errBadAd, n)
@@ -191,10 +207,12 @@ func appendAd(dst []byte, myType string, attrs []Attr) []byte {
 	dst = append(dst, myType...)
 	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
 	table := len(dst)
-	dst = slices.Grow(dst, 4*len(attrs))[:table+4*len(attrs)]
+	hashes := table + 4*len(attrs)
+	dst = slices.Grow(dst, 6*len(attrs))[:table+6*len(attrs)]
 	entries := len(dst)
 	for i, at := range attrs {
 		binary.LittleEndian.PutUint32(dst[table+4*i:], uint32(len(dst)-entries))
+		binary.LittleEndian.PutUint16(dst[hashes+2*i:], nameHash(at.Name))
 		dst = binary.AppendUvarint(dst, uint64(len(at.Name)))
 		dst = append(dst, at.Name...)
 		dst = binary.AppendUvarint(dst, uint64(len(at.Value)))
@@ -205,7 +223,7 @@ func appendAd(dst []byte, myType string, attrs []Attr) []byte {
 
 // decodeAd copies a stored ad into a MyType and a sorted attribute slice.
 func decodeAd(a Ad) (myType string, attrs []Attr, err error) {
-	t, table, _, err := a.header()
+	t, table, _, _, err := a.header()
 	if err != nil {
 		return "", nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,7 +104,9 @@ func TestAdCodec(t *testing.T) {
 	if strings.Join(names, ",") != "Args,ClusterId,cmd,JobStatus,owner" {
 		t.Errorf("All order: %v", names)
 	}
-	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {1, 200}} {
+	wrongHash := slices.Clone(a)
+	wrongHash[1+1+len("Job")+1+4*len(attrs)]++ // the first hash, after the version, MyType, n and the offsets
+	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {adFormat, 200}, {adFormat - 1, 0, 0}, wrongHash} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%v) accepted a malformed ad", []byte(bad))
 		}
@@ -111,6 +114,34 @@ func TestAdCodec(t *testing.T) {
 	empty := Ad(appendAd(nil, "", nil))
 	if empty.Len() != 0 || empty.MyType() != "" {
 		t.Errorf("empty ad: %d %q", empty.Len(), empty.MyType())
+	}
+}
+
+// TestLookupHashCollision stores two names whose hashes collide: a lookup
+// of either must compare the name, not trust the hash.
+func TestLookupHashCollision(t *testing.T) {
+	seen := make(map[uint16]string)
+	var x, y string
+	for i := 0; x == ""; i++ {
+		name := fmt.Sprintf("Attr%d", i)
+		if other, ok := seen[nameHash(name)]; ok {
+			x, y = other, name
+		}
+		seen[nameHash(name)] = name
+	}
+	attrs := []Attr{{x, "1"}, {y, "2"}}
+	slices.SortFunc(attrs, func(a, b Attr) int { return compareFold(a.Name, b.Name) })
+	a := Ad(appendAd(nil, "Job", attrs))
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range attrs {
+		if v, ok := a.Lookup(strings.ToUpper(want.Name)); !ok || string(v) != want.Value {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", want.Name, v, ok, want.Value)
+		}
+	}
+	if v, ok := a.Lookup("Attr"); ok {
+		t.Errorf("Lookup(Attr) = %q, want missing", v)
 	}
 }
 
