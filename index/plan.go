@@ -91,7 +91,7 @@ func pairUp(cs []conjunct, st *stats) []conjunct {
 	if o < 0 || s < 0 {
 		return cs
 	}
-	pairs := conjunct{from: cs[min(o, s)].from + " && " + cs[max(o, s)].from, sources: []source{}}
+	pairs := conjunct{from: cs[min(o, s)].from + " && " + cs[max(o, s)].from}
 	for _, c := range st.counts {
 		inOwner := slices.ContainsFunc(cs[o].sources, func(src source) bool { return *src.owner == c.Owner })
 		inStatus := slices.ContainsFunc(cs[s].sources, func(src source) bool { return *src.status == c.Status })
