@@ -27,8 +27,8 @@ import (
 // bytes: a class byte and, for ClassLiteral, the number big-endian with its
 // sign bit flipped. A posting is the owner part's length as a uvarint, the
 // owner part and the status part. Every job has exactly one posting, one
-// by-owner and one by-status entry, all written in the transaction that
-// writes the job's ads; a value's bucket is dropped with its last job.
+// by-owner-status and one by-status entry, all written in the transaction
+// that writes the job's ads; a value's bucket is dropped with its last job.
 //
 // The jobs of one Owner are the union of the buckets of its pairs, which
 // counts/ lists side by side (a posting begins with its owner part); the
@@ -51,7 +51,7 @@ const (
 	ClassOther ValueClass = 'o'
 )
 
-// IndexedOwner is a job's effective Owner as the by-owner index files it.
+// IndexedOwner is a job's effective Owner as the indexes file it.
 type IndexedOwner struct {
 	Class ValueClass
 	Name  string // for ClassLiteral: the name folded to lower case
@@ -144,8 +144,14 @@ func appendStatusPart(dst []byte, s IndexedStatus) []byte {
 
 // appendPosting appends the posting of a job filed under o and s.
 func appendPosting(dst []byte, o IndexedOwner, s IndexedStatus) []byte {
+	return appendStatusPart(appendPostingPrefix(dst, o), s)
+}
+
+// appendPostingPrefix appends what every posting of a job filed under o
+// begins with: the owner part's length and the owner part.
+func appendPostingPrefix(dst []byte, o IndexedOwner) []byte {
 	dst = binary.AppendUvarint(dst, uint64(1+len(o.Name)))
-	return appendStatusPart(appendOwnerPart(dst, o), s)
+	return appendOwnerPart(dst, o)
 }
 
 // splitPosting returns the owner part and the status part of a posting.

@@ -243,8 +243,7 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[Key] {
 		if s.counts == nil || s.byPair == nil {
 			return
 		}
-		prefix := binary.AppendUvarint(nil, uint64(1+len(o.Name)))
-		prefix = appendOwnerPart(prefix, o)
+		prefix := appendPostingPrefix(nil, o)
 		var runs []*bolt.Cursor
 		c := s.counts.Cursor()
 		for p, _ := c.Seek(prefix); p != nil && bytes.HasPrefix(p, prefix); p, _ = c.Next() {
