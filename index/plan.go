@@ -282,11 +282,11 @@ func (st *stats) size(snap *store.Snapshot, src source) int64 {
 	return n
 }
 
-// list returns the keys of the jobs in the union of srcs, sorted.
-func list(snap *store.Snapshot, srcs []source) []store.Key {
-	var keys []store.Key
+// list returns the jobs in the union of srcs, sorted by key.
+func list(snap *store.Snapshot, srcs []source) []store.JobRef {
+	var keys []store.JobRef
 	for _, src := range srcs {
-		var it func(func(store.Key) bool)
+		var it func(func(store.JobRef) bool)
 		switch {
 		case src.owner != nil && src.status != nil:
 			it = snap.JobsFiled(*src.owner, *src.status)
@@ -302,17 +302,19 @@ func list(snap *store.Snapshot, srcs []source) []store.Key {
 		}
 	}
 	if len(srcs) > 1 {
-		slices.SortFunc(keys, compareKeys)
+		slices.SortFunc(keys, compareRefs)
 		keys = slices.Compact(keys)
 	}
 	return keys
 }
 
-// intersect returns the keys in both sorted lists.
-func intersect(a, b []store.Key) []store.Key {
+func compareRefs(a, b store.JobRef) int { return compareKeys(a.Key, b.Key) }
+
+// intersect returns the jobs in both sorted lists.
+func intersect(a, b []store.JobRef) []store.JobRef {
 	out := a[:0]
 	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch c := compareKeys(a[i], b[j]); {
+		switch c := compareRefs(a[i], b[j]); {
 		case c < 0:
 			i++
 		case c > 0:
@@ -328,7 +330,7 @@ func intersect(a, b []store.Key) []store.Key {
 
 // filterByPosting keeps the keys whose filing lies in a source of every
 // conjunct in cs.
-func filterByPosting(snap *store.Snapshot, keys []store.Key, cs []conjunct) []store.Key {
+func filterByPosting(snap *store.Snapshot, keys []store.JobRef, cs []conjunct) []store.JobRef {
 	out := keys[:0]
 	for f := range snap.Filings(keys) {
 		in := true
@@ -339,7 +341,7 @@ func filterByPosting(snap *store.Snapshot, keys []store.Key, cs []conjunct) []st
 			}
 		}
 		if in {
-			out = append(out, f.Key)
+			out = append(out, f.JobRef)
 		}
 	}
 	return out
@@ -375,7 +377,7 @@ func (c conjunct) holds(k store.Key, owner store.IndexedOwner, status store.Inde
 // keys from the indexes, or a scan of key ranges.
 type plan struct {
 	indexed     bool
-	keys        []store.Key
+	keys        []store.JobRef
 	ranges      []keyRange
 	description string
 }

@@ -35,7 +35,13 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	pc := s.postings.Cursor()
 	pk, pv := pc.First()
 	var posting []byte
+	last := Key{Cluster: -1}
 	for job := range s.Jobs(AllJobs[0], AllJobs[1]) {
+		if job.Key == last {
+			problem("job %s: stored in two partitions", job.Key)
+			continue
+		}
+		last = job.Key
 		jobs++
 		kb := appendKey(nil, job.Key)
 		for pk != nil && bytes.Compare(pk, kb) < 0 {
@@ -44,6 +50,9 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 		}
 		posting = postingOf(posting[:0], job.Proc, job.Cluster)
 		want[string(posting)]++
+		if part, _ := postingPartition(posting); part != job.part {
+			problem("job %s: stored in partition %d, its filing %s puts it in %d", job.Key, job.part, postingText(posting), part)
+		}
 		switch {
 		case pk == nil || !bytes.Equal(pk, kb):
 			problem("job %s: no posting (want %s)", job.Key, postingText(posting))

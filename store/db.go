@@ -5,12 +5,12 @@
 // The file holds one bucket "meta" and one bucket per replayed state:
 //
 //	meta/
-//	  schema   -> "3"                 schema version (SchemaVersion)
+//	  schema   -> "4"                 schema version (SchemaVersion)
 //	  active   -> "state.<n>"         the state that readers see
 //	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
 //	  next     -> uint64 big-endian   the number of the next state to create
 //	state.<n>/
-//	  ads/             -> key(cluster, proc) => encoded Ad (see Ad)
+//	  ads/             -> partition, key(cluster, proc) => encoded Ad (see Ad)
 //	  postings/        -> job key => how the indexes file the job
 //	  by-owner-status/ -> effective Owner and JobStatus, job key => ""
 //	  by-status/       -> effective JobStatus, job key => ""
@@ -18,9 +18,15 @@
 //	  position         -> JSON Position       where in the log this state stands
 //	  jobs             -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
 //
-// Keys in ads/ encode (cluster, proc) so that byte order is numeric order:
-// one cursor pass yields each cluster ad (c.-1) right before its jobs (c.0,
-// c.1, ...). Values are the log's text, never parsed on the way in. The
+// Keys in ads/ are a partition byte and (cluster, proc), encoded so that
+// byte order is numeric order. Partition 0 holds every ad that is not a job;
+// each job lies in the partition of its effective JobStatus (1 + the
+// status, 0xff for a missing or unusual one), so the jobs of one status sit
+// together: the few held jobs of a queue fill a few pages, not a page each.
+// A merge of one cursor per partition yields every ad in key order, each
+// cluster ad (c.-1) right before its jobs (c.0, c.1, ...). A job's posting
+// says its partition, and a job moves when its JobStatus changes. Values are
+// the log's text, never parsed on the way in. The
 // secondary indexes (postings/, by-owner-status/, by-status/, counts/) are
 // described in indexes.go; they are written in the same transactions as the
 // ads they describe.
@@ -47,7 +53,7 @@ import (
 
 // SchemaVersion is the version of the layout described in the package doc.
 // A file of another version is refused, never rewritten.
-const SchemaVersion = "3"
+const SchemaVersion = "4"
 
 var (
 	bucketMeta          = []byte("meta")

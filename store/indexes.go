@@ -365,3 +365,17 @@ func (ix *indexer) flush() error {
 	clear(ix.deltas)
 	return nil
 }
+
+// postingPartition returns the partition of the ads bucket that holds the
+// ad of a job filed under posting p.
+func postingPartition(p []byte) (byte, error) {
+	_, sp, err := splitPosting(p)
+	if err != nil {
+		return 0, err
+	}
+	st, err := decodeStatusPart(sp)
+	if err != nil {
+		return 0, err
+	}
+	return partitionOf(st), nil
+}

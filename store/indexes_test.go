@@ -18,12 +18,13 @@ func indexView(t *testing.T, db *DB) string {
 	err := db.View(func(s *Snapshot) error {
 		for c := range s.Counts() {
 			owners := slices.Collect(s.JobsByOwner(c.Owner))
-			if !slices.IsSortedFunc(owners, compareKeys) || len(slices.Compact(slices.Clone(owners))) != len(owners) {
+			byKey := func(a, b JobRef) int { return compareKeys(a.Key, b.Key) }
+			if !slices.IsSortedFunc(owners, byKey) || len(slices.CompactFunc(slices.Clone(owners), func(a, b JobRef) bool { return a.Key == b.Key })) != len(owners) {
 				t.Errorf("%v: JobsByOwner not in strict key order: %v", c.Owner, owners)
 			}
 			var keys, filed []string
-			for k := range s.JobsFiled(c.Owner, c.Status) {
-				filed = append(filed, k.String())
+			for r := range s.JobsFiled(c.Owner, c.Status) {
+				filed = append(filed, r.Key.String())
 			}
 			for j := range s.JobsAt(owners) {
 				if st, ok := j.Lookup("JobStatus"); StatusValue(st, ok) == c.Status {
@@ -113,6 +114,42 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 			want: `(Owner not a string literal) (JobStatus not an integer literal): 2 [2.0 2.1]` + "\n" + `(no Owner) (JobStatus not an integer literal): 1 [2.2]`,
 		},
 		{
+			name: "a JobStatus edit moves the job's ad to its status's partition, and back",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1"},
+				{"set 1.0 JobStatus 5"},
+				{"set 1.0 JobStatus 2", "set 1.0 JobStatus 5", "set 1.1 JobStatus 5"},
+				{"set 1.1 JobStatus 1", "set 1.0 JobStatus 4"},
+				{"set 1.0 JobStatus 2"},
+			},
+			want: `"alice" 1: 1 [1.1]` + "\n" + `"alice" 2: 1 [1.0]`,
+		},
+		{
+			name: "a cluster's JobStatus edit moves the jobs that inherit it",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "set 1.-1 JobStatus 1", "new 1.0 Job", "new 1.1 Job", "set 1.1 JobStatus 2", "new 1.2 Job"},
+				{"set 1.-1 JobStatus 5"},
+				{"del 1.-1 JobStatus"},
+			},
+			want: `"alice" (no JobStatus): 2 [1.0 1.2]` + "\n" + `"alice" 2: 1 [1.1]`,
+		},
+		{
+			name: "jobs moved and destroyed in one commit, and made again",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1"},
+				{"set 1.0 JobStatus 5", "destroy 1.0", "set 1.1 JobStatus 3", "destroy 1.1", "new 1.1 Job", "set 1.1 JobStatus 4"},
+			},
+			want: `"alice" 4: 1 [1.1]`,
+		},
+		{
+			name: "statuses outside the small integers share a partition",
+			batches: [][]string{
+				{"new 3.0 Job", "set 3.0 JobStatus 0", "new 3.1 Job", "set 3.1 JobStatus -3", "new 3.2 Job", "set 3.2 JobStatus 300", "new 3.3 Job", "set 3.3 JobStatus 253"},
+				{"set 3.1 JobStatus 300", "set 3.0 JobStatus 254", "set 3.3 JobStatus 7"},
+			},
+			want: `(no Owner) 254: 1 [3.0]` + "\n" + `(no Owner) 300: 2 [3.1 3.2]` + "\n" + `(no Owner) 7: 1 [3.3]`,
+		},
+		{
 			name:    "only jobs are filed",
 			batches: [][]string{{"new 0.0 Job", `set 0.0 Owner "h"`, "new 1.-2 Pvt", `set 1.-2 Owner "p"`, "new 0.5 Owner", `set 0.5 Owner "u"`, "new 3.-100 JobSet", `set 3.-100 Owner "s"`}},
 			want:    "",
@@ -186,6 +223,12 @@ func TestCheckReportsDamage(t *testing.T) {
 		{"lost count", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketCounts).Delete(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2}))
 		}, "count of Owner \"alice\", JobStatus 2: missing, want 2"},
+		{"job in another status's partition", func(st *bolt.Bucket) error {
+			return moveAd(st, Key{1, 0}, partMain, 6, true)
+		}, "job 1.0: stored in partition 6, its filing Owner \"alice\", JobStatus 2 puts it in 0"},
+		{"job in two partitions", func(st *bolt.Bucket) error {
+			return moveAd(st, Key{1, 1}, partMain, partOther, false)
+		}, "job 1.1: stored in two partitions"},
 		{"wrong job count", func(st *bolt.Bucket) error {
 			return st.Put(keyJobs, []byte{0, 0, 0, 0, 0, 0, 0, 5})
 		}, "job count 5, want 2"},
@@ -228,4 +271,21 @@ func TestCheckNeedsAState(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// moveAd copies the ad k from partition from to partition to, and deletes
+// the original if del is set.
+func moveAd(st *bolt.Bucket, k Key, from, to byte, del bool) error {
+	ads := st.Bucket(bucketAds)
+	v := ads.Get(appendAdKey(nil, from, k))
+	if v == nil {
+		return fmt.Errorf("no ad %s in partition %d", k, from)
+	}
+	v = slices.Clone(v)
+	if del {
+		if err := ads.Delete(appendAdKey(nil, from, k)); err != nil {
+			return err
+		}
+	}
+	return ads.Put(appendAdKey(nil, to, k), v)
 }

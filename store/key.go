@@ -137,3 +137,52 @@ func compareKeys(a, b Key) int {
 	}
 	return cmp.Compare(a.Proc, b.Proc)
 }
+
+// The ads bucket keeps each ad under a partition byte followed by its key.
+// The main partition holds every ad that is not a job, and the idle and
+// running jobs beside their cluster ads: the bulk of any queue, read in
+// order by a scan or an owner's query, and the statuses jobs move between
+// most often. A job in any other state (held, completed, removed, ...)
+// lies in a partition of its JobStatus, so the jobs of an exceptional
+// state sit together on a few pages of their own instead of one page per
+// job among all the others, and a query for them reads those pages alone.
+const (
+	partMain  byte = 0    // ads that are not jobs; idle and running jobs
+	partOther byte = 0xff // jobs whose JobStatus is missing or not a small integer literal
+	adKeyLen       = 1 + keyLen
+)
+
+// partitionOf returns the partition of a job filed under JobStatus st.
+func partitionOf(st IndexedStatus) byte {
+	switch {
+	case st.Class != ClassLiteral || st.N < 0 || st.N >= int64(partOther)-1:
+		return partOther
+	case st.N == 1 || st.N == 2: // idle, running
+		return partMain
+	}
+	return byte(st.N + 1)
+}
+
+// appendAdKey appends the ads bucket key of the ad k stored in partition part.
+func appendAdKey(dst []byte, part byte, k Key) []byte {
+	return appendKey(append(dst, part), k)
+}
+
+// decodeAdKey is the inverse of appendAdKey.
+func decodeAdKey(b []byte) (byte, Key, error) {
+	if len(b) != adKeyLen {
+		return 0, Key{}, fmt.Errorf("stored ad key of %d bytes, want %d", len(b), adKeyLen)
+	}
+	k, err := decodeKey(b[1:])
+	if err == nil && b[0] != partMain && !k.IsJob() {
+		err = fmt.Errorf("ad %s, not a job, stored in partition %d", k, b[0])
+	}
+	return b[0], k, err
+}
+
+// JobRef names a job as the indexes list it: its key, and the partition of
+// the ads bucket that its filing puts its ad in.
+type JobRef struct {
+	Key  Key
+	part byte
+}

@@ -284,7 +284,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			continue
 		}
 		k := keyOf(key)
-		posting = posting[:0]
+		posting, part := posting[:0], partMain
 		switch {
 		case k.Kind() == KindCluster:
 			cluster = k.Cluster
@@ -301,9 +301,10 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 					s, hasS = clusterSt, clusterHasS
 				}
 			}
-			posting = appendPosting(posting, OwnerValue(o, hasO), StatusValue(s, hasS))
+			status := StatusValue(s, hasS)
+			posting, part = appendPosting(posting, OwnerValue(o, hasO), status), partitionOf(status)
 		}
-		c.add(k, &st, posting)
+		c.add(k, part, &st, posting)
 		if len(c.buf) >= l.maxBytes/4 {
 			full <- c
 			select {
@@ -327,15 +328,16 @@ type loadChunk struct {
 	items []loadItem
 }
 
-// loadItem locates one ad in a chunk: key at buf[start:start+keyLen], the
-// ad up to adEnd, the posting (empty for an ad that is not a job) up to end.
+// loadItem locates one ad in a chunk: its ads bucket key (partition and
+// key) at buf[start:start+adKeyLen], the ad up to adEnd, the posting (empty
+// for an ad that is not a job) up to end.
 type loadItem struct {
 	start, adEnd, end int
 }
 
-func (c *loadChunk) add(k Key, st *adState, posting []byte) {
+func (c *loadChunk) add(k Key, part byte, st *adState, posting []byte) {
 	start := len(c.buf)
-	c.buf = appendKey(c.buf, k)
+	c.buf = appendAdKey(c.buf, part, k)
 	c.buf = appendAd(c.buf, st.myType, st.attrs)
 	adEnd := len(c.buf)
 	c.buf = append(c.buf, posting...)
@@ -430,15 +432,15 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 		return err
 	}
 	for _, it := range c.items {
-		kb := c.buf[it.start : it.start+keyLen]
-		if err := b.ads.Put(kb, c.buf[it.start+keyLen:it.adEnd]); err != nil {
-			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb), err)
+		kb := c.buf[it.start : it.start+adKeyLen]
+		if err := b.ads.Put(kb, c.buf[it.start+adKeyLen:it.adEnd]); err != nil {
+			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb[1:]), err)
 		}
 		if it.end == it.adEnd {
 			continue
 		}
 		*jobs++
-		k, _ := decodeKey(kb)
+		k, _ := decodeKey(kb[1:])
 		if err := b.ix.file(k, c.buf[it.adEnd:it.end], true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}

@@ -18,9 +18,6 @@ type Snapshot struct {
 	ads                                *bolt.Bucket
 	postings, byPair, byStatus, counts *bolt.Bucket
 	err                                error
-
-	clusterKey Key // the cluster ad JobsAt read last, for the jobs after it
-	cluster    Ad
 }
 
 func newSnapshot(tx *bolt.Tx) *Snapshot {
@@ -37,7 +34,6 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 	}
-	s.clusterKey = Key{Cluster: -1}
 	return s
 }
 
@@ -60,29 +56,33 @@ func (s *Snapshot) JobCount() int64 {
 	return getUint(s.state, keyJobs)
 }
 
-// Ad returns the ad stored under k.
+// Ad returns the ad stored under k. A job's ad is found through its
+// posting, which says the partition it lies in.
 func (s *Snapshot) Ad(k Key) (Ad, bool) {
 	if s.ads == nil {
 		return nil, false
 	}
-	v := s.ads.Get(appendKey(make([]byte, 0, keyLen), k))
+	part := partMain
+	if k.IsJob() {
+		p := s.postings.Get(appendKey(make([]byte, 0, keyLen), k))
+		if p == nil {
+			return nil, false
+		}
+		var err error
+		if part, err = postingPartition(p); err != nil {
+			s.err = fmt.Errorf("job %s: %w", k, err)
+			return nil, false
+		}
+	}
+	v := s.ads.Get(appendAdKey(make([]byte, 0, adKeyLen), part, k))
 	return Ad(v), v != nil
 }
 
 // Ads yields every stored ad, jobs or not, in key order.
 func (s *Snapshot) Ads() iter.Seq2[Key, Ad] {
 	return func(yield func(Key, Ad) bool) {
-		if s.ads == nil {
-			return
-		}
-		c := s.ads.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			key, err := decodeKey(k)
-			if err != nil {
-				s.err = err
-				continue
-			}
-			if !yield(key, Ad(v)) {
+		for e := range s.entries(Key{Cluster: -1 << 31, Proc: -1 << 31}, Key{Cluster: 1<<31 - 1, Proc: 1<<31 - 1}) {
+			if !yield(e.key, Ad(e.v)) {
 				return
 			}
 		}
@@ -90,73 +90,171 @@ func (s *Snapshot) Ads() iter.Seq2[Key, Ad] {
 }
 
 // Jobs yields, in (cluster, proc) order, every job whose key lies in
-// [from, to], each joined to its cluster ad. A cursor pass meets each
-// cluster ad right before its jobs, so chaining costs no extra lookup except
-// when the range starts inside a cluster.
+// [from, to], each joined to its cluster ad. The merge of the partitions
+// meets each cluster ad right before its jobs, so chaining costs no extra
+// lookup except when the range starts inside a cluster.
 func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
 	return func(yield func(Job) bool) {
-		if s.ads == nil {
-			return
-		}
-		c := s.ads.Cursor()
 		var cluster Ad
 		clusterOf := int64(-1 << 62)
-		for k, v := c.Seek(appendKey(make([]byte, 0, keyLen), from)); k != nil; k, v = c.Next() {
-			key, err := decodeKey(k)
-			if err != nil {
-				s.err = err
+		for e := range s.entries(from, to) {
+			if e.key.Proc == -1 {
+				cluster, clusterOf = Ad(e.v), e.key.Cluster
 				continue
 			}
-			if key.Cluster > to.Cluster || key.Cluster == to.Cluster && key.Proc > to.Proc {
-				return
-			}
-			if key.Proc == -1 {
-				cluster, clusterOf = Ad(v), key.Cluster
+			if !e.key.IsJob() {
 				continue
 			}
-			if !key.IsJob() {
-				continue
+			if clusterOf != e.key.Cluster {
+				cluster, _ = s.Ad(e.key.ClusterKey())
+				clusterOf = e.key.Cluster
 			}
-			if clusterOf != key.Cluster {
-				cluster, _ = s.Ad(key.ClusterKey())
-				clusterOf = key.Cluster
-			}
-			if !yield(Job{Key: key, Proc: Ad(v), Cluster: cluster}) {
+			if !yield(Job{Key: e.key, Proc: Ad(e.v), Cluster: cluster, part: e.part}) {
 				return
 			}
 		}
 	}
 }
 
-// JobsAt yields the jobs at keys, which must be sorted, each joined to its
-// cluster ad; keys that are not jobs are skipped. One cursor walks forward
-// through neighbouring keys (the jobs of a cluster, its cluster ad on the
-// way) and seeks only across gaps, which costs less than a lookup per key.
-func (s *Snapshot) JobsAt(keys []Key) iter.Seq[Job] {
+// entry is one ad of the ads bucket, as entries yields it.
+type entry struct {
+	key  Key
+	part byte
+	v    []byte
+}
+
+// partHead is one partition's cursor in the merge that entries makes.
+type partHead struct {
+	c    *bolt.Cursor
+	part byte
+	key  Key
+	v    []byte
+	live bool
+}
+
+// set takes the entry the cursor landed on, if it is still in the
+// partition and no later than to.
+func (h *partHead) set(kb, v []byte, to Key) error {
+	h.live = false
+	if kb == nil || kb[0] != h.part {
+		return nil
+	}
+	_, k, err := decodeAdKey(kb)
+	if err != nil {
+		return err
+	}
+	if compareKeys(k, to) <= 0 {
+		h.key, h.v, h.live = k, v, true
+	}
+	return nil
+}
+
+// entries yields the ads whose keys lie in [from, to] in key order: a merge
+// of one cursor per partition, a few at most (one per JobStatus in use).
+func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
+	return func(yield func(entry) bool) {
+		if s.ads == nil {
+			return
+		}
+		var heads []partHead
+		probe := s.ads.Cursor()
+		lo := appendAdKey(nil, 0, from)
+		for pk, _ := probe.First(); pk != nil; {
+			h := partHead{c: s.ads.Cursor(), part: pk[0]}
+			lo[0] = h.part
+			kb, v := h.c.Seek(lo)
+			if err := h.set(kb, v, to); err != nil {
+				s.err = err
+				return
+			}
+			heads = append(heads, h)
+			if h.part == 0xff {
+				break
+			}
+			pk, _ = probe.Seek([]byte{h.part + 1})
+		}
+		// m is the head with the least key, and bound the least key of the
+		// others: m yields until it passes bound, mostly without a look
+		// at the others, since the main partition holds most ads.
+		m, bound, bounded := -1, Key{}, false
+		for {
+			if m < 0 || !heads[m].live || bounded && compareKeys(heads[m].key, bound) > 0 {
+				m, bounded = -1, false
+				for i := range heads {
+					switch {
+					case !heads[i].live:
+					case m < 0 || compareKeys(heads[i].key, heads[m].key) < 0:
+						if m >= 0 {
+							bound, bounded = heads[m].key, true
+						}
+						m = i
+					case !bounded || compareKeys(heads[i].key, bound) < 0:
+						bound, bounded = heads[i].key, true
+					}
+				}
+				if m < 0 {
+					return
+				}
+			}
+			h := &heads[m]
+			if !yield(entry{h.key, h.part, h.v}) {
+				return
+			}
+			kb, v := h.c.Next()
+			if err := h.set(kb, v, to); err != nil {
+				s.err = err
+				return
+			}
+		}
+	}
+}
+
+// JobsAt yields the jobs refs name, which must be sorted by key, each
+// joined to its cluster ad; refs that are not jobs are skipped. A cursor
+// per partition walks forward through neighbouring keys and seeks only
+// across gaps, which costs less than a lookup per job. In the main
+// partition one cursor finds both: a cluster ad, then its jobs after it,
+// usually on the same page.
+func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 	return func(yield func(Job) bool) {
 		if s.ads == nil {
 			return
 		}
-		w := walker{c: s.ads.Cursor(), pass: s.noteCluster}
-		for _, k := range keys {
-			if !k.IsJob() {
+		var (
+			walkers    [256]*walker
+			clusterKey = Key{Cluster: -1}
+			cluster    Ad
+			target     []byte
+		)
+		walkers[partMain] = &walker{c: s.ads.Cursor()}
+		for _, r := range refs {
+			if !r.Key.IsJob() {
 				continue
 			}
-			from := k
-			if ck := k.ClusterKey(); ck != s.clusterKey && k.Proc < 8 {
-				// Across a gap, land on the cluster ad and walk to the
-				// job: both usually sit on the same page.
-				from = ck
+			w := walkers[r.part]
+			if w == nil {
+				w = &walker{c: s.ads.Cursor()}
+				walkers[r.part] = w
 			}
-			v, ok := w.find(k, from)
+			steps := maxSteps
+			if ck := r.Key.ClusterKey(); ck != clusterKey {
+				clusterKey = ck
+				target = appendAdKey(target[:0], partMain, ck)
+				var ok bool
+				if cluster, ok = walkers[partMain].find(target, maxSteps); !ok {
+					cluster = nil
+				}
+				if r.part == partMain && r.Key.Proc < maxProcWalk {
+					// The cursor is on the cluster ad: walk to the job.
+					steps = maxProcWalk
+				}
+			}
+			target = appendAdKey(target[:0], r.part, r.Key)
+			v, ok := w.find(target, steps)
 			if !ok {
 				continue
 			}
-			if ck := k.ClusterKey(); ck != s.clusterKey {
-				s.clusterKey = ck
-				s.cluster, _ = s.Ad(ck)
-			}
-			if !yield(Job{Key: k, Proc: Ad(v), Cluster: s.cluster}) {
+			if !yield(Job{Key: r.Key, Proc: Ad(v), Cluster: cluster, part: r.part}) {
 				return
 			}
 		}
@@ -166,69 +264,56 @@ func (s *Snapshot) JobsAt(keys []Key) iter.Seq[Job] {
 // walker finds sorted keys in one bucket with one cursor: it steps forward
 // to a key a few entries ahead and seeks only across longer gaps.
 type walker struct {
-	c      *bolt.Cursor
-	at, v  []byte // the entry the cursor is on
-	target []byte
-	from   []byte
-	pass   func(k, v []byte) // if set, sees each entry the cursor lands on
+	c     *bolt.Cursor
+	at, v []byte // the entry the cursor is on
 }
 
 // maxSteps is how far ahead walker steps before it seeks instead: a step
-// costs a few tens of nanoseconds, a seek a descent of the tree.
-const maxSteps = 4
+// costs a cache miss or two, a seek a descent of the tree. From a cluster
+// ad, JobsAt walks as far as maxProcWalk entries to a job of the cluster.
+const (
+	maxSteps    = 4
+	maxProcWalk = 8
+)
 
-// find moves the cursor to k and returns its value, or false if the bucket
-// has no k. Keys must be asked for in increasing order. Across a gap the
-// cursor seeks to from (k itself, or a key before it) and steps to k.
-func (w *walker) find(k, from Key) ([]byte, bool) {
-	w.target = appendKey(w.target[:0], k)
+// find moves the cursor to target and returns its value, or false if the
+// bucket has no such key: it takes up to steps steps, else seeks. Keys must
+// be asked for in increasing order.
+func (w *walker) find(target []byte, steps int) ([]byte, bool) {
 	// Every key between the cursor's last two positions has been seen, so
 	// a target the cursor has passed does not exist.
-	for steps := 0; w.at != nil && bytes.Compare(w.at, w.target) < 0 && steps < maxSteps; steps++ {
-		w.move(w.c.Next())
+	for ; w.at != nil && bytes.Compare(w.at, target) < 0 && steps > 0; steps-- {
+		w.at, w.v = w.c.Next()
 	}
-	if w.at == nil || bytes.Compare(w.at, w.target) < 0 {
-		w.from = appendKey(w.from[:0], from)
-		w.move(w.c.Seek(w.from))
-		for w.at != nil && bytes.Compare(w.at, w.target) < 0 {
-			w.move(w.c.Next())
-		}
+	if w.at == nil || bytes.Compare(w.at, target) < 0 {
+		w.at, w.v = w.c.Seek(target)
 	}
-	return w.v, bytes.Equal(w.at, w.target)
+	return w.v, bytes.Equal(w.at, target)
 }
 
-func (w *walker) move(k, v []byte) {
-	w.at, w.v = k, v
-	if w.pass != nil {
-		w.pass(k, v)
-	}
-}
-
-// noteCluster remembers a cluster ad the cursor passes, for the jobs after it.
-func (s *Snapshot) noteCluster(kb, v []byte) {
-	if len(kb) != keyLen {
-		return
-	}
-	if k, err := decodeKey(kb); err == nil && k.Kind() == KindCluster {
-		s.clusterKey, s.cluster = k, Ad(v)
-	}
-}
-
-// JobKeys yields, in order, the keys of the jobs in [from, to], from the
-// postings alone: no ad is read.
-func (s *Snapshot) JobKeys(from, to Key) iter.Seq[Key] {
-	return func(yield func(Key) bool) {
+// JobKeys yields, in order, the jobs in [from, to], from the postings
+// alone: no ad is read.
+func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
+	return func(yield func(JobRef) bool) {
 		if s.postings == nil {
 			return
 		}
 		c := s.postings.Cursor()
-		for kb, _ := c.Seek(appendKey(nil, from)); kb != nil; kb, _ = c.Next() {
+		for kb, p := c.Seek(appendKey(nil, from)); kb != nil; kb, p = c.Next() {
 			k, err := decodeKey(kb)
 			if err != nil {
 				s.err = err
 				return
 			}
-			if compareKeys(k, to) > 0 || !yield(k) {
+			if compareKeys(k, to) > 0 {
+				return
+			}
+			part, err := postingPartition(p)
+			if err != nil {
+				s.err = fmt.Errorf("job %s: %w", k, err)
+				return
+			}
+			if !yield(JobRef{Key: k, part: part}) {
 				return
 			}
 		}
@@ -238,21 +323,22 @@ func (s *Snapshot) JobKeys(from, to Key) iter.Seq[Key] {
 // JobsByOwner yields, in key order, the jobs the indexes file under o,
 // whatever their JobStatus: a merge of o's (Owner, JobStatus) buckets,
 // which counts/ lists side by side.
-func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[Key] {
-	return func(yield func(Key) bool) {
+func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
+	return func(yield func(JobRef) bool) {
 		if s.counts == nil || s.byPair == nil {
 			return
 		}
 		prefix := appendPostingPrefix(nil, o)
-		var runs []*bolt.Cursor
+		var runs []indexRun
 		c := s.counts.Cursor()
 		for p, _ := c.Seek(prefix); p != nil && bytes.HasPrefix(p, prefix); p, _ = c.Next() {
-			if len(p) != len(prefix)+statusPartLen {
+			part, err := postingPartition(p)
+			if err != nil || len(p) != len(prefix)+statusPartLen {
 				s.err = fmt.Errorf("malformed index count key %q", p)
 				return
 			}
 			if b := s.byPair.Bucket(p); b != nil {
-				runs = append(runs, b.Cursor())
+				runs = append(runs, indexRun{b.Cursor(), part})
 			}
 		}
 		s.merge(runs, yield)
@@ -261,34 +347,41 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[Key] {
 
 // JobsFiled yields, in key order, the jobs the indexes file under both o
 // and st.
-func (s *Snapshot) JobsFiled(o IndexedOwner, st IndexedStatus) iter.Seq[Key] {
-	return s.indexed(s.byPair, appendPosting(nil, o, st))
+func (s *Snapshot) JobsFiled(o IndexedOwner, st IndexedStatus) iter.Seq[JobRef] {
+	return s.indexed(s.byPair, appendPosting(nil, o, st), partitionOf(st))
 }
 
 // JobsByStatus yields, in key order, the jobs the by-status index files
 // under st.
-func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[Key] {
-	return s.indexed(s.byStatus, appendStatusPart(nil, st))
+func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[JobRef] {
+	return s.indexed(s.byStatus, appendStatusPart(nil, st), partitionOf(st))
 }
 
-func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte) iter.Seq[Key] {
-	return func(yield func(Key) bool) {
+func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, part byte) iter.Seq[JobRef] {
+	return func(yield func(JobRef) bool) {
 		if parent == nil {
 			return
 		}
 		if b := parent.Bucket(value); b != nil {
-			s.merge([]*bolt.Cursor{b.Cursor()}, yield)
+			s.merge([]indexRun{{b.Cursor(), part}}, yield)
 		}
 	}
 }
 
-// merge yields, in key order, the job keys of the index buckets that runs
+// indexRun is a cursor over one index bucket, whose jobs all lie in one
+// partition.
+type indexRun struct {
+	c    *bolt.Cursor
+	part byte
+}
+
+// merge yields, in key order, the jobs of the index buckets that runs
 // range over; a job is filed in one bucket of an index, so no key repeats.
 // There are as many runs as one Owner has JobStatus values: a few.
-func (s *Snapshot) merge(runs []*bolt.Cursor, yield func(Key) bool) {
+func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 	heads := make([][]byte, len(runs))
-	for i, c := range runs {
-		heads[i], _ = c.First()
+	for i, r := range runs {
+		heads[i], _ = r.c.First()
 	}
 	for {
 		m := -1
@@ -305,36 +398,39 @@ func (s *Snapshot) merge(runs []*bolt.Cursor, yield func(Key) bool) {
 			s.err = err
 			return
 		}
-		if !yield(k) {
+		if !yield(JobRef{Key: k, part: runs[m].part}) {
 			return
 		}
-		heads[m], _ = runs[m].Next()
+		heads[m], _ = runs[m].c.Next()
 	}
 }
 
 // Filing is how the indexes file one job: its effective Owner and
 // JobStatus as they see them.
 type Filing struct {
-	Key    Key
+	JobRef
 	Owner  IndexedOwner
 	Status IndexedStatus
 }
 
-// Filings yields how the indexes file the jobs at keys, which must be
-// sorted, from their postings alone; keys that name no job are skipped.
-// Like JobsAt, it steps through neighbouring keys and seeks across gaps.
-func (s *Snapshot) Filings(keys []Key) iter.Seq[Filing] {
+// Filings yields how the indexes file the jobs refs name, which must be
+// sorted by key, from their postings alone; refs that name no job are
+// skipped. Like JobsAt, it steps through neighbouring keys and seeks
+// across gaps.
+func (s *Snapshot) Filings(refs []JobRef) iter.Seq[Filing] {
 	return func(yield func(Filing) bool) {
 		if s.postings == nil {
 			return
 		}
 		w := walker{c: s.postings.Cursor()}
-		for _, k := range keys {
-			p, ok := w.find(k, k)
+		var target []byte
+		for _, r := range refs {
+			target = appendKey(target[:0], r.Key)
+			p, ok := w.find(target, maxSteps)
 			if !ok {
 				continue
 			}
-			f := Filing{Key: k}
+			f := Filing{JobRef: r}
 			op, sp, err := splitPosting(p)
 			if err == nil {
 				f.Owner, err = decodeOwnerPart(op)
@@ -343,7 +439,7 @@ func (s *Snapshot) Filings(keys []Key) iter.Seq[Filing] {
 				f.Status, err = decodeStatusPart(sp)
 			}
 			if err != nil {
-				s.err = fmt.Errorf("job %s: %w", k, err)
+				s.err = fmt.Errorf("job %s: %w", r.Key, err)
 				return
 			}
 			if !yield(f) {
@@ -411,7 +507,8 @@ var AllJobs = [2]Key{{Cluster: 1, Proc: 0}, {Cluster: 1<<31 - 1, Proc: 1<<31 - 1
 type Job struct {
 	Key     Key
 	Proc    Ad
-	Cluster Ad // nil when the job's cluster has no cluster ad
+	Cluster Ad   // nil when the job's cluster has no cluster ad
+	part    byte // the partition Proc was read from
 }
 
 // Lookup returns the text of attribute name: the job's own, else its

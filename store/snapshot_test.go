@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,6 +40,11 @@ func TestJobsAtAndFilings(t *testing.T) {
 		}
 		return nil
 	})
+	// Statuses 1 to 5 put the jobs in four partitions; their merge must
+	// yield every job once, in key order.
+	if n := strings.Count(strings.Join(ops, "\n"), "JobStatus"); len(all) != n || !slices.IsSortedFunc(all, compareKeys) || len(slices.Compact(slices.Clone(all))) != n {
+		t.Fatalf("Jobs yields %d jobs, want %d once each in key order: %v", len(all), n, all)
+	}
 	every := func(n int) []Key {
 		var ks []Key
 		for i := 0; i < len(all); i += n {
@@ -77,10 +83,11 @@ func TestJobsAtAndFilings(t *testing.T) {
 						wantFiled = append(wantFiled, fmt.Sprintf("%s %v %v", k, OwnerValue(o, ok), StatusValue(st, sok)))
 					}
 				}
-				for j := range s.JobsAt(tt.keys) {
+				refs := refsOf(s, tt.keys)
+				for j := range s.JobsAt(refs) {
 					got = append(got, render(j))
 				}
-				for f := range s.Filings(tt.keys) {
+				for f := range s.Filings(refs) {
 					gotFiled = append(gotFiled, fmt.Sprintf("%s %v %v", f.Key, f.Owner, f.Status))
 				}
 				if strings.Join(got, " ") != strings.Join(want, " ") {
@@ -96,4 +103,17 @@ func TestJobsAtAndFilings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refsOf returns the jobs at keys as the indexes name them; a key that
+// names no job gets a JobRef of its own, in no partition of jobs.
+func refsOf(s *Snapshot, keys []Key) []JobRef {
+	refs := make([]JobRef, len(keys))
+	for i, k := range keys {
+		refs[i] = JobRef{Key: k}
+		for r := range s.JobKeys(k, k) {
+			refs[i] = r
+		}
+	}
+	return refs
 }

@@ -91,11 +91,12 @@ func checkContent(tx *bolt.Tx) error {
 	}
 	c := s.ads.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if _, err := decodeKey(k); err != nil {
+		_, key, err := decodeAdKey(k)
+		if err != nil {
 			return err
 		}
 		if err := Ad(v).Validate(); err != nil {
-			return fmt.Errorf("ad %s: %w", keyText(k), err)
+			return fmt.Errorf("ad %s: %w", key, err)
 		}
 	}
 	var first string

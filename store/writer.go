@@ -19,10 +19,11 @@ import (
 // many records is read and written once per commit. Pending reports how much
 // that holds, for the caller to bound a group.
 type Writer struct {
-	db    *DB
-	tx    *bolt.Tx
-	state *bolt.Bucket
-	ads   *bolt.Bucket
+	db       *DB
+	tx       *bolt.Tx
+	state    *bolt.Bucket
+	ads      *bolt.Bucket
+	postings *bolt.Bucket
 
 	cache   map[Key]*pendingAd
 	lastKey Key        // the key touched last: consecutive records
@@ -70,7 +71,7 @@ func (w *Writer) begin() error {
 		tx.Rollback()
 		return fmt.Errorf("db %s: %w", w.db.path, err)
 	}
-	w.tx, w.state, w.ads = tx, st, st.Bucket(bucketAds)
+	w.tx, w.state, w.ads, w.postings = tx, st, st.Bucket(bucketAds), st.Bucket(bucketPostings)
 	return nil
 }
 
@@ -87,7 +88,11 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 		return nil, err
 	}
 	p := &pendingAd{}
-	if v := w.ads.Get(appendKey(make([]byte, 0, keyLen), k)); v != nil {
+	part, _, err := w.partition(k)
+	if err != nil {
+		return nil, err
+	}
+	if v := w.ads.Get(appendAdKey(make([]byte, 0, adKeyLen), part, k)); v != nil {
 		t, attrs, err := decodeAd(Ad(v))
 		if err != nil {
 			return nil, fmt.Errorf("db %s: ad %s: %w", w.db.path, k, err)
@@ -104,6 +109,22 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 	w.cache[k] = p
 	w.lastKey, w.last = k, p
 	return p, nil
+}
+
+// partition returns the partition the ad k is stored in, and whether k is
+// a job that is stored at all: a job's posting says which partition.
+func (w *Writer) partition(k Key) (part byte, stored bool, err error) {
+	if !k.IsJob() {
+		return partMain, false, nil
+	}
+	p := w.postings.Get(appendKey(make([]byte, 0, keyLen), k))
+	if p == nil {
+		return partMain, false, nil
+	}
+	if part, err = postingPartition(p); err != nil {
+		return 0, false, fmt.Errorf("db %s: job %s: %w", w.db.path, k, err)
+	}
+	return part, true, nil
 }
 
 // NewAd creates the ad k with the given MyType, unless it exists.
@@ -209,7 +230,19 @@ func (w *Writer) flush(pos Position) error {
 	jobs := getUint(w.state, keyJobs)
 	for _, d := range w.dirty {
 		k, p := d.k, d.p
-		kb := w.arena.keep(appendKey(w.scratch[:0], k))
+		if k.IsJob() {
+			// fileJobs writes jobs, once their cluster ads are written
+			// and their partitions known.
+			if p.exists != p.stored {
+				if p.exists {
+					jobs++
+				} else {
+					jobs--
+				}
+			}
+			continue
+		}
+		kb := w.arena.keep(appendAdKey(w.scratch[:0], partMain, k))
 		switch {
 		case p.exists:
 			w.scratch = appendAd(w.scratch[:0], p.myType, p.attrs)
@@ -219,13 +252,6 @@ func (w *Writer) flush(pos Position) error {
 		case p.stored:
 			if err := w.ads.Delete(kb); err != nil {
 				return fmt.Errorf("db %s: delete %s: %w", w.db.path, k, err)
-			}
-		}
-		if k.IsJob() && p.exists != p.stored {
-			if p.exists {
-				jobs++
-			} else {
-				jobs--
 			}
 		}
 	}
@@ -238,8 +264,9 @@ func (w *Writer) flush(pos Position) error {
 	return nil
 }
 
-// fileJobs files again, once the ads are written, every dirty job and every
-// job of a cluster whose ad changed what its jobs inherit.
+// fileJobs writes every dirty job and files it again, and with them every
+// job of a cluster whose ad changed what its jobs inherit. A job's ad moves
+// to another partition when its filing's JobStatus changes.
 func (w *Writer) fileJobs() error {
 	ix := newIndexer(w.state, &w.arena)
 	var keys []Key
@@ -269,8 +296,26 @@ func (w *Writer) fileJobs() error {
 		posting    []byte
 	)
 	for _, k := range keys {
-		ad := w.ads.Get(appendKey(w.scratch[:0], k))
+		from, stored, err := w.partition(k)
+		if err != nil {
+			return err
+		}
+		var ad []byte
+		p := w.cache[k]
+		dirty := p != nil && p.dirty
+		switch {
+		case dirty && p.exists:
+			ad = w.arena.keep(appendAd(w.scratch[:0], p.myType, p.attrs))
+		case !dirty && stored:
+			// A job of a changed cluster: it may move.
+			if v := w.ads.Get(appendAdKey(w.scratch[:0], from, k)); v != nil {
+				ad = w.arena.keep(v)
+			}
+		}
 		if ad == nil {
+			if err := w.deleteJob(from, stored, k); err != nil {
+				return err
+			}
 			if err := ix.file(k, nil, false); err != nil {
 				return err
 			}
@@ -278,14 +323,39 @@ func (w *Writer) fileJobs() error {
 		}
 		if k.ClusterKey() != clusterKey {
 			clusterKey = k.ClusterKey()
-			cluster = Ad(w.ads.Get(appendKey(w.scratch[:0], clusterKey)))
+			cluster = Ad(w.ads.Get(appendAdKey(w.scratch[:0], partMain, clusterKey)))
 		}
 		posting = postingOf(posting[:0], Ad(ad), cluster)
+		to, err := postingPartition(posting)
+		if err != nil {
+			return err
+		}
+		if to != from {
+			if err := w.deleteJob(from, stored, k); err != nil {
+				return err
+			}
+		}
+		if dirty || to != from || !stored {
+			if err := w.ads.Put(w.arena.keep(appendAdKey(w.scratch[:0], to, k)), ad); err != nil {
+				return fmt.Errorf("put %s: %w", k, err)
+			}
+		}
 		if err := ix.file(k, posting, false); err != nil {
 			return err
 		}
 	}
 	return ix.flush()
+}
+
+// deleteJob removes job k's ad from partition part, if it is stored.
+func (w *Writer) deleteJob(part byte, stored bool, k Key) error {
+	if !stored {
+		return nil
+	}
+	if err := w.ads.Delete(w.arena.keep(appendAdKey(w.scratch[:0], part, k))); err != nil {
+		return fmt.Errorf("delete %s: %w", k, err)
+	}
+	return nil
 }
 
 // Rollback discards every pending change.
@@ -297,7 +367,7 @@ func (w *Writer) Rollback() {
 }
 
 func (w *Writer) reset() {
-	w.tx, w.state, w.ads = nil, nil, nil
+	w.tx, w.state, w.ads, w.postings = nil, nil, nil, nil
 	clear(w.cache)
 	w.last = nil
 	clear(w.dirty)
