@@ -379,3 +379,20 @@ func postingPartition(p []byte) (byte, error) {
 	}
 	return partitionOf(st), nil
 }
+
+// storedPartition returns the partition the ad k lies in and whether it is
+// stored: an ad that is not a job lies in the main partition; a job is
+// stored if it has a posting in postings, which names its partition.
+func storedPartition(postings *bolt.Bucket, k Key) (part byte, job bool, err error) {
+	if !k.IsJob() {
+		return partMain, false, nil
+	}
+	p := postings.Get(appendKey(make([]byte, 0, keyLen), k))
+	if p == nil {
+		return partMain, false, nil
+	}
+	if part, err = postingPartition(p); err != nil {
+		return 0, false, fmt.Errorf("job %s: %w", k, err)
+	}
+	return part, true, nil
+}

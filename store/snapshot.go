@@ -62,17 +62,13 @@ func (s *Snapshot) Ad(k Key) (Ad, bool) {
 	if s.ads == nil {
 		return nil, false
 	}
-	part := partMain
-	if k.IsJob() {
-		p := s.postings.Get(appendKey(make([]byte, 0, keyLen), k))
-		if p == nil {
-			return nil, false
-		}
-		var err error
-		if part, err = postingPartition(p); err != nil {
-			s.err = fmt.Errorf("job %s: %w", k, err)
-			return nil, false
-		}
+	part, job, err := storedPartition(s.postings, k)
+	if err != nil {
+		s.err = err
+		return nil, false
+	}
+	if k.IsJob() && !job {
+		return nil, false
 	}
 	v := s.ads.Get(appendAdKey(make([]byte, 0, adKeyLen), part, k))
 	return Ad(v), v != nil

@@ -112,19 +112,13 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 }
 
 // partition returns the partition the ad k is stored in, and whether k is
-// a job that is stored at all: a job's posting says which partition.
+// a job that is stored at all.
 func (w *Writer) partition(k Key) (part byte, stored bool, err error) {
-	if !k.IsJob() {
-		return partMain, false, nil
+	part, stored, err = storedPartition(w.postings, k)
+	if err != nil {
+		err = fmt.Errorf("db %s: %w", w.db.path, err)
 	}
-	p := w.postings.Get(appendKey(make([]byte, 0, keyLen), k))
-	if p == nil {
-		return partMain, false, nil
-	}
-	if part, err = postingPartition(p); err != nil {
-		return 0, false, fmt.Errorf("db %s: job %s: %w", w.db.path, k, err)
-	}
-	return part, true, nil
+	return part, stored, err
 }
 
 // NewAd creates the ad k with the given MyType, unless it exists.
