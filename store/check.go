@@ -48,9 +48,10 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 			problem("posting for %s, which is not a job", keyText(pk))
 			pk, pv = pc.Next()
 		}
-		posting = postingOf(posting[:0], job.Proc, job.Cluster)
+		var part byte
+		posting, part = postingOf(posting[:0], job.Proc, job.Cluster)
 		want[string(posting)]++
-		if part, _ := postingPartition(posting); part != job.part {
+		if part != job.part {
 			problem("job %s: stored in partition %d, its filing %s puts it in %d", job.Key, job.part, postingText(posting), part)
 		}
 		switch {

@@ -193,13 +193,16 @@ func decodeStatusPart(b []byte) (IndexedStatus, error) {
 	return s, nil
 }
 
-// postingOf files a job from its own ad and its cluster ad (nil if none).
-func postingOf(dst []byte, job, cluster Ad) []byte {
+// postingOf files a job from its own ad and its cluster ad (nil if none):
+// it appends the job's posting to dst and returns the partition the
+// posting puts its ad in.
+func postingOf(dst []byte, job, cluster Ad) ([]byte, byte) {
 	j := Job{Proc: job, Cluster: cluster}
 	o, ok := j.Lookup("Owner")
 	owner := OwnerValue(o, ok)
 	st, ok := j.Lookup("JobStatus")
-	return appendPosting(dst, owner, StatusValue(st, ok))
+	status := StatusValue(st, ok)
+	return appendPosting(dst, owner, status), partitionOf(status)
 }
 
 // clusterPosting is what a cluster ad contributes to its jobs' postings:

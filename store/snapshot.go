@@ -164,7 +164,7 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 				return
 			}
 			heads = append(heads, h)
-			if h.part == 0xff {
+			if h.part == partOther {
 				break
 			}
 			pk, _ = probe.Seek([]byte{h.part + 1})

@@ -46,6 +46,7 @@ type keyedAd struct {
 type pendingAd struct {
 	adState
 	stored bool // present in the database when first touched
+	part   byte // the partition it is stored in, if stored
 	dirty  bool
 	// For a cluster ad, what it contributed to its jobs' postings when
 	// first touched: if that changes, every job of the cluster is filed again.
@@ -97,7 +98,7 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 		if err != nil {
 			return nil, fmt.Errorf("db %s: ad %s: %w", w.db.path, k, err)
 		}
-		p.stored, p.exists, p.myType, p.attrs = true, true, t, attrs
+		p.stored, p.part, p.exists, p.myType, p.attrs = true, part, true, t, attrs
 		// The decoded copy, its encoding at commit, and the page bbolt
 		// rewrites for it: with updates spread over the queue, each stored
 		// ad touched costs about a page of its own at commit.
@@ -290,12 +291,17 @@ func (w *Writer) fileJobs() error {
 		posting    []byte
 	)
 	for _, k := range keys {
-		from, stored, err := w.partition(k)
-		if err != nil {
-			return err
+		p := w.cache[k]
+		from, stored := partMain, false
+		if p != nil {
+			from, stored = p.part, p.stored // as touch found it
+		} else {
+			var err error
+			if from, stored, err = w.partition(k); err != nil {
+				return err
+			}
 		}
 		var ad []byte
-		p := w.cache[k]
 		dirty := p != nil && p.dirty
 		switch {
 		case dirty && p.exists:
@@ -319,11 +325,8 @@ func (w *Writer) fileJobs() error {
 			clusterKey = k.ClusterKey()
 			cluster = Ad(w.ads.Get(appendAdKey(w.scratch[:0], partMain, clusterKey)))
 		}
-		posting = postingOf(posting[:0], Ad(ad), cluster)
-		to, err := postingPartition(posting)
-		if err != nil {
-			return err
-		}
+		var to byte
+		posting, to = postingOf(posting[:0], Ad(ad), cluster)
 		if to != from {
 			if err := w.deleteJob(from, stored, k); err != nil {
 				return err
