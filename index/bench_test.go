@@ -113,9 +113,15 @@ func parseAFList(exprs ...string) ([]*Expr, error) {
 	return xs, nil
 }
 
-// benchQueue loads the generated queue, once per benchmark run, into a
-// database under b's temporary directory and returns its path.
+// benchQueue loads the generated queue of 200 owners, once per benchmark
+// run, into a database under b's temporary directory and returns its path.
 func benchQueue(b *testing.B) string {
+	b.Helper()
+	return benchQueueOf(b, 200)
+}
+
+// benchQueueOf is benchQueue with the given number of owners.
+func benchQueueOf(b *testing.B, owners int) string {
 	b.Helper()
 	jobs := 125000
 	if n, err := strconv.Atoi(os.Getenv("QINDEX_BENCH_JOBS")); err == nil && n > 0 {
@@ -123,7 +129,7 @@ func benchQueue(b *testing.B) string {
 	}
 	dir := b.TempDir()
 	log := filepath.Join(dir, "job_queue.log")
-	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5})
+	g := loggen.New(loggen.Config{Seed: 1, TargetJobs: jobs + jobs/5, Owners: owners})
 	if err := g.WriteQueueFile(log, jobs, true); err != nil {
 		b.Fatal(err)
 	}
@@ -173,6 +179,56 @@ func benchOwners(b *testing.B, path string) (largest, median string) {
 	slices.SortFunc(owners, func(x, y string) int { return cmp.Or(cmp.Compare(jobs[y], jobs[x]), cmp.Compare(x, y)) })
 	b.Logf("owners: %s has %d jobs, %s (median) %d", owners[0], jobs[owners[0]], owners[len(owners)/2], jobs[owners[len(owners)/2]])
 	return owners[0], owners[len(owners)/2]
+}
+
+// BenchmarkPlan measures planning alone, which reads the index counts, on
+// queues of 200 and of 20,000 owners: its cost must not grow with the
+// number of owners, which a large pool's schedd may have by the thousand.
+func BenchmarkPlan(b *testing.B) {
+	for _, owners := range []int{200, 20000} {
+		path := benchQueueOf(b, owners)
+		largest, _ := benchOwners(b, path)
+		db := openBench(b, path)
+		for _, c := range []struct{ name, constraint string }{
+			{"owner", fmt.Sprintf("Owner == %q", largest)},
+			{"status=held", "JobStatus == 5"},
+			{"owner&&status=idle", fmt.Sprintf("Owner == %q && JobStatus == 1", largest)},
+			{"status!=running", "JobStatus != 2"},
+		} {
+			sel, err := ParseSelection(nil, c.constraint)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprintf("owners=%d/%s", owners, c.name), func(b *testing.B) {
+				err := db.View(func(s *store.Snapshot) error {
+					for b.Loop() {
+						if _, err := sel.plan(s, false); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("owners=%d/totals", owners), func(b *testing.B) {
+			env := NewEnv(time.Now().Unix())
+			err := db.View(func(s *store.Snapshot) error {
+				for b.Loop() {
+					if _, _, _, err := (Selection{}).CountTotals(s, env); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+		db.Close()
+	}
 }
 
 // BenchmarkScan measures issue 3's scan target: RequestMemory > 4096 &&

@@ -54,7 +54,7 @@ type Totals struct {
 	Jobs, Completed, Removed, Idle, Running, Held, Suspended int64
 }
 
-// Add counts one job of the given JobStatus.
+// Add counts n jobs of the given JobStatus; a negative n takes them away.
 func (t *Totals) Add(status int64, n int64) {
 	t.Jobs += n
 	switch status {

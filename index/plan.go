@@ -92,11 +92,17 @@ func pairUp(cs []conjunct, st *stats) []conjunct {
 		return cs
 	}
 	pairs := conjunct{from: cs[min(o, s)].from + " && " + cs[max(o, s)].from}
-	for _, c := range st.counts {
-		inOwner := slices.ContainsFunc(cs[o].sources, func(src source) bool { return *src.owner == c.Owner })
-		inStatus := slices.ContainsFunc(cs[s].sources, func(src source) bool { return *src.status == c.Status })
-		if inOwner && inStatus {
-			pairs.sources = append(pairs.sources, source{owner: &c.Owner, status: &c.Status})
+	seen := make(map[store.IndexedOwner]bool)
+	for _, ow := range cs[o].sources {
+		owner := *ow.owner
+		if seen[owner] {
+			continue
+		}
+		seen[owner] = true
+		for _, c := range st.ownerCounts(owner) {
+			if slices.ContainsFunc(cs[s].sources, func(src source) bool { return *src.status == c.Status }) {
+				pairs.sources = append(pairs.sources, source{owner: &c.Owner, status: &c.Status})
+			}
 		}
 	}
 	out := []conjunct{pairs}
@@ -224,30 +230,45 @@ func number(e ast.Expr) (float64, bool) {
 	return 0, false
 }
 
-// stats are the index counts of one snapshot, read once per query.
+// stats size index terms from the counts the indexes keep: the counts per
+// JobStatus, read once per query, and the counts of each owner a term
+// names, read when first asked for. Neither grows with the number of owners.
 type stats struct {
-	counts []store.IndexCount
-	jobs   int64
+	snap     *store.Snapshot
+	byStatus []store.StatusCount
+	jobs     int64
+	owners   map[store.IndexedOwner][]store.IndexCount
 }
 
 func readStats(snap *store.Snapshot) (*stats, error) {
-	st := &stats{}
-	for c := range snap.Counts() {
-		st.counts = append(st.counts, c)
+	st := &stats{snap: snap, owners: make(map[store.IndexedOwner][]store.IndexCount)}
+	for c := range snap.StatusCounts() {
+		st.byStatus = append(st.byStatus, c)
 		st.jobs += c.Jobs
 	}
 	return st, snap.Err()
 }
 
+// ownerCounts returns owner o's counts, one per JobStatus it has jobs in.
+func (st *stats) ownerCounts(o store.IndexedOwner) []store.IndexCount {
+	cs, ok := st.owners[o]
+	if !ok {
+		for c := range st.snap.OwnerCounts(o) {
+			cs = append(cs, c)
+		}
+		st.owners[o] = cs
+	}
+	return cs
+}
+
 // statuses returns the JobStatus numbers that some job is filed under.
 func (st *stats) statuses() []int64 {
 	var out []int64
-	for _, c := range st.counts {
-		if c.Status.Class == store.ClassLiteral && !slices.Contains(out, c.Status.N) {
+	for _, c := range st.byStatus {
+		if c.Status.Class == store.ClassLiteral {
 			out = append(out, c.Status.N)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -256,20 +277,14 @@ func (st *stats) statuses() []int64 {
 func (st *stats) size(snap *store.Snapshot, src source) int64 {
 	var n int64
 	switch {
-	case src.owner != nil && src.status != nil:
-		for _, c := range st.counts {
-			if c.Owner == *src.owner && c.Status == *src.status {
-				n += c.Jobs
-			}
-		}
 	case src.owner != nil:
-		for _, c := range st.counts {
-			if c.Owner == *src.owner {
+		for _, c := range st.ownerCounts(*src.owner) {
+			if src.status == nil || c.Status == *src.status {
 				n += c.Jobs
 			}
 		}
 	case src.status != nil:
-		for _, c := range st.counts {
+		for _, c := range st.byStatus {
 			if c.Status == *src.status {
 				n += c.Jobs
 			}
@@ -462,24 +477,34 @@ func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Sta
 		return t, st, false, nil
 	}
 	start := time.Now()
-	owners := make(map[string]bool, len(s.Owners))
-	for _, o := range s.Owners {
-		owners[store.FoldName(o)] = true
-	}
-	other := func(c store.IndexCount) bool {
-		return c.Owner.Class == store.ClassOther || c.Status.Class == store.ClassOther
-	}
+	// Jobs filed as "other" in either index are left out here and
+	// evaluated one by one below.
 	n := 0
-	for c := range snap.Counts() {
+	add := func(c store.IndexCount, sign int64) {
 		n++
-		switch {
-		case other(c):
-		case len(owners) > 0 && (c.Owner.Class != store.ClassLiteral || !owners[c.Owner.Name]):
-		default:
-			t.Add(c.Status.N, c.Jobs) // a missing JobStatus is 0: a job of no state
+		if c.Status.Class != store.ClassOther {
+			t.Add(c.Status.N, sign*c.Jobs) // a missing JobStatus is 0: a job of no state
 		}
 	}
-	// Jobs filed as "other" in either index are evaluated one by one.
+	if len(s.Owners) == 0 {
+		for c := range snap.StatusCounts() {
+			add(store.IndexCount{Status: c.Status, Jobs: c.Jobs}, 1)
+		}
+		for c := range snap.OwnerCounts(store.IndexedOwner{Class: store.ClassOther}) {
+			add(c, -1)
+		}
+	}
+	seen := make(map[string]bool, len(s.Owners))
+	for _, o := range s.Owners {
+		name := store.FoldName(o)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		for c := range snap.OwnerCounts(store.IndexedOwner{Class: store.ClassLiteral, Name: name}) {
+			add(c, 1)
+		}
+	}
 	keys := list(snap, []source{
 		{owner: &store.IndexedOwner{Class: store.ClassOther}},
 		{status: &store.IndexedStatus{Class: store.ClassOther}},
@@ -492,7 +517,7 @@ func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Sta
 		status, _ := IntAttr(job, env, "JobStatus")
 		t.Add(status, 1)
 	}
-	st.Plan = fmt.Sprintf("index counts (%d Owner and JobStatus pairs), evaluating jobs whose values only evaluation tells", n)
+	st.Plan = fmt.Sprintf("index counts (%d read), evaluating jobs whose values only evaluation tells", n)
 	st.Candidates = len(keys)
 	st.Matched = int(t.Jobs)
 	st.Duration = time.Since(start)

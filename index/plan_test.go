@@ -302,3 +302,54 @@ func TestPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsSizeTerms requires the counts to size every index term as its
+// listing does, and the queue as its job count. A wrong size only picks a
+// worse plan, which no test comparing answers would notice.
+func TestStatsSizeTerms(t *testing.T) {
+	db, owners := propertyQueue(t, 5, false)
+	err := db.View(func(snap *store.Snapshot) error {
+		st, err := readStats(snap)
+		if err != nil {
+			return err
+		}
+		if st.jobs != snap.JobCount() {
+			t.Errorf("stats count %d jobs, the queue has %d", st.jobs, snap.JobCount())
+		}
+		ownerVals := []store.IndexedOwner{{Class: store.ClassOther}, {Class: store.ClassMissing}, {Class: store.ClassLiteral, Name: "nobody"}}
+		for _, o := range owners {
+			ownerVals = append(ownerVals, store.IndexedOwner{Class: store.ClassLiteral, Name: store.FoldName(o)})
+		}
+		statusVals := []store.IndexedStatus{{Class: store.ClassOther}, {Class: store.ClassMissing}}
+		for n := range int64(9) {
+			statusVals = append(statusVals, store.IndexedStatus{Class: store.ClassLiteral, N: n})
+		}
+		var srcs []source
+		for i := range ownerVals {
+			srcs = append(srcs, source{owner: &ownerVals[i]})
+			for j := range statusVals {
+				srcs = append(srcs, source{owner: &ownerVals[i], status: &statusVals[j]})
+			}
+		}
+		for j := range statusVals {
+			srcs = append(srcs, source{status: &statusVals[j]})
+		}
+		nonEmpty := 0
+		for _, src := range srcs {
+			want := int64(len(list(snap, []source{src})))
+			if got := st.size(snap, src); got != want {
+				t.Errorf("size of %s = %d, its listing holds %d", src, got, want)
+			}
+			if want > 0 {
+				nonEmpty++
+			}
+		}
+		if nonEmpty < len(srcs)/4 {
+			t.Errorf("only %d of %d terms hold jobs: the queue does not exercise the sizes", nonEmpty, len(srcs))
+		}
+		return snap.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

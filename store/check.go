@@ -18,7 +18,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
-	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts} {
+	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")
 		}
@@ -116,21 +116,31 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	checkIndex("by-owner-status", s.byPair, func(p []byte) []byte { return p })
 	checkIndex("by-status", s.byStatus, func(p []byte) []byte { _, sp, _ := splitPosting(p); return sp })
 
-	// Counts against the ads.
-	c := s.counts.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		got := int64(-1)
-		if len(v) == 8 {
-			got = int64(binary.BigEndian.Uint64(v))
-		}
-		if w := want[string(k)]; got != w {
-			problem("count of %s: %d, want %d", postingText(k), got, w)
-		}
-		delete(want, string(k))
+	// Counts against the ads, and their sums by status against
+	// status-counts/.
+	wantByStatus := make(map[string]int64)
+	for k, w := range want {
+		_, sp, _ := splitPosting([]byte(k)) // postingOf made k
+		wantByStatus[string(sp)] += w
 	}
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		problem("count of %s: missing, want %d", postingText([]byte(k)), want[k])
+	compareCounts := func(b *bolt.Bucket, want map[string]int64, text func([]byte) string) {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			got := int64(-1)
+			if len(v) == 8 {
+				got = int64(binary.BigEndian.Uint64(v))
+			}
+			if w := want[string(k)]; got != w {
+				problem("count of %s: %d, want %d", text(k), got, w)
+			}
+			delete(want, string(k))
+		}
+		for _, k := range slices.Sorted(maps.Keys(want)) {
+			problem("count of %s: missing, want %d", text([]byte(k)), want[k])
+		}
 	}
+	compareCounts(s.counts, want, postingText)
+	compareCounts(s.statusCounts, wantByStatus, func(sp []byte) string { return partText(nil, sp) })
 	return n, nil
 }
 

@@ -5,7 +5,7 @@
 // The file holds one bucket "meta" and one bucket per replayed state:
 //
 //	meta/
-//	  schema   -> "4"                 schema version (SchemaVersion)
+//	  schema   -> "5"                 schema version (SchemaVersion)
 //	  active   -> "state.<n>"         the state that readers see
 //	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
 //	  next     -> uint64 big-endian   the number of the next state to create
@@ -15,6 +15,7 @@
 //	  by-owner-status/ -> effective Owner and JobStatus, job key => ""
 //	  by-status/       -> effective JobStatus, job key => ""
 //	  counts/          -> effective Owner and JobStatus => uint64 jobs
+//	  status-counts/   -> effective JobStatus => uint64 jobs
 //	  position         -> JSON Position       where in the log this state stands
 //	  jobs             -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
 //
@@ -26,8 +27,8 @@
 // A merge of one cursor per partition yields every ad in key order, each
 // cluster ad (c.-1) right before its jobs (c.0, c.1, ...). A job's posting
 // says its partition, and a job moves when its JobStatus changes. Values are
-// the log's text, never parsed on the way in. The
-// secondary indexes (postings/, by-owner-status/, by-status/, counts/) are
+// the log's text, never parsed on the way in. The secondary indexes
+// (postings/, by-owner-status/, by-status/, counts/, status-counts/) are
 // described in indexes.go; they are written in the same transactions as the
 // ads they describe.
 //
@@ -53,7 +54,7 @@ import (
 
 // SchemaVersion is the version of the layout described in the package doc.
 // A file of another version is refused, never rewritten.
-const SchemaVersion = "4"
+const SchemaVersion = "5"
 
 var (
 	bucketMeta          = []byte("meta")
@@ -62,8 +63,9 @@ var (
 	bucketByOwnerStatus = []byte("by-owner-status")
 	bucketByStatus      = []byte("by-status")
 	bucketCounts        = []byte("counts")
+	bucketStatusCounts  = []byte("status-counts")
 
-	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts}
+	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")

@@ -21,6 +21,7 @@ import (
 //	by-owner-status/ posting/ job key => ""        a bucket per (Owner, JobStatus) pair
 //	by-status/       status part/ job key => ""    a bucket per JobStatus
 //	counts/          posting => uint64             jobs filed under both
+//	status-counts/   status part => uint64         jobs filed under the status
 //
 // An owner part is a class byte and, for ClassLiteral, the name folded to
 // lower case (ASCII, as ClassAd's == compares strings). A status part is 9
@@ -34,6 +35,10 @@ import (
 // counts/ lists side by side (a posting begins with its owner part); the
 // jobs of one Owner and one JobStatus are a single bucket, so a query on
 // both reads no candidate it must then discard.
+//
+// status-counts/ sums counts/ over owners, so that sizing a JobStatus term
+// or the whole queue reads a few entries, not one per pair: a schedd may
+// have thousands of owners.
 //
 // A bucket per value keeps each value's jobs in key order, so a load, which
 // streams jobs in key order, only ever appends to them.
@@ -218,19 +223,20 @@ func (a *adState) clusterPosting() []byte {
 
 // indexer keeps the indexes of one write transaction.
 type indexer struct {
-	postings, byPair, byStatus, counts *bolt.Bucket
-	arena                              *arena
-	subs                               map[string]*bolt.Bucket // value buckets opened in this transaction
-	fill                               float64                 // FillPercent of the value buckets (0: bbolt's default)
-	deltas                             map[string]int64        // counts/ changes, applied by flush
-	buf                                []byte
+	postings, byPair, byStatus *bolt.Bucket
+	counts, statusCounts       *bolt.Bucket
+	arena                      *arena
+	subs                       map[string]*bolt.Bucket // value buckets opened in this transaction
+	fill                       float64                 // FillPercent of the value buckets (0: bbolt's default)
+	deltas                     map[string]int64        // counts/ changes by posting, applied by flush
+	buf                        []byte
 }
 
 func newIndexer(st *bolt.Bucket, a *arena) *indexer {
 	return &indexer{
 		postings: st.Bucket(bucketPostings), byPair: st.Bucket(bucketByOwnerStatus),
 		byStatus: st.Bucket(bucketByStatus), counts: st.Bucket(bucketCounts),
-		arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
+		statusCounts: st.Bucket(bucketStatusCounts), arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
 	}
 }
 
@@ -340,33 +346,51 @@ func concat(a, b []byte) []byte {
 	return append(append(make([]byte, 0, len(a)+len(b)), a...), b...)
 }
 
-// flush applies the count changes.
+// flush applies the count changes to counts/ and, summed by status, to
+// status-counts/.
 func (ix *indexer) flush() error {
+	byStatus := make(map[string]int64)
 	for k, d := range ix.deltas {
 		if d == 0 {
 			continue
 		}
-		kb := ix.arena.keep([]byte(k))
-		n := int64(0)
-		if v := ix.counts.Get(kb); len(v) == 8 {
-			n = int64(binary.BigEndian.Uint64(v))
+		if err := ix.addCount(ix.counts, k, d); err != nil {
+			return err
 		}
-		n += d
-		var err error
-		switch {
-		case n < 0:
-			return fmt.Errorf("index count of %q would be %d", k, n)
-		case n == 0:
-			err = ix.counts.Delete(kb)
-		default:
-			err = ix.counts.Put(kb, ix.arena.keep(binary.BigEndian.AppendUint64(nil, uint64(n))))
-		}
+		_, sp, err := splitPosting([]byte(k))
 		if err != nil {
+			return fmt.Errorf("index count of %q: %w", k, err)
+		}
+		byStatus[string(sp)] += d
+	}
+	for k, d := range byStatus {
+		if d == 0 {
+			continue
+		}
+		if err := ix.addCount(ix.statusCounts, k, d); err != nil {
 			return err
 		}
 	}
 	clear(ix.deltas)
 	return nil
+}
+
+// addCount adds d to the count under k in b, deleting a count that drops to
+// zero.
+func (ix *indexer) addCount(b *bolt.Bucket, k string, d int64) error {
+	kb := ix.arena.keep([]byte(k))
+	n := int64(0)
+	if v := b.Get(kb); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += d
+	switch {
+	case n < 0:
+		return fmt.Errorf("index count of %q would be %d", k, n)
+	case n == 0:
+		return b.Delete(kb)
+	}
+	return b.Put(kb, ix.arena.keep(binary.BigEndian.AppendUint64(nil, uint64(n))))
 }
 
 // postingPartition returns the partition of the ads bucket that holds the

@@ -223,6 +223,15 @@ func TestCheckReportsDamage(t *testing.T) {
 		{"lost count", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketCounts).Delete(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2}))
 		}, "count of Owner \"alice\", JobStatus 2: missing, want 2"},
+		{"wrong status count", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketStatusCounts).Put(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}), []byte{0, 0, 0, 0, 0, 0, 0, 3})
+		}, "count of JobStatus 2: 3, want 2"},
+		{"stray status count", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketStatusCounts).Put(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 5}), []byte{0, 0, 0, 0, 0, 0, 0, 1})
+		}, "count of JobStatus 5: 1, want 0"},
+		{"lost status count", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketStatusCounts).Delete(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}))
+		}, "count of JobStatus 2: missing, want 2"},
 		{"job in another status's partition", func(st *bolt.Bucket) error {
 			return moveAd(st, Key{1, 0}, partMain, 6, true)
 		}, "job 1.0: stored in partition 6, its filing Owner \"alice\", JobStatus 2 puts it in 0"},

@@ -14,10 +14,11 @@ import (
 //
 // A Snapshot is not safe for concurrent use.
 type Snapshot struct {
-	state                              *bolt.Bucket
-	ads                                *bolt.Bucket
-	postings, byPair, byStatus, counts *bolt.Bucket
-	err                                error
+	state                      *bolt.Bucket
+	ads                        *bolt.Bucket
+	postings, byPair, byStatus *bolt.Bucket
+	counts, statusCounts       *bolt.Bucket
+	err                        error
 }
 
 func newSnapshot(tx *bolt.Tx) *Snapshot {
@@ -33,6 +34,7 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 		s.ads = s.state.Bucket(bucketAds)
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
+		s.statusCounts = s.state.Bucket(bucketStatusCounts)
 	}
 	return s
 }
@@ -453,20 +455,62 @@ type IndexCount struct {
 }
 
 // Counts yields the job counts the indexes keep, one per (Owner, JobStatus)
-// pair that has jobs.
+// pair that has jobs, in the order of their owner parts.
 func (s *Snapshot) Counts() iter.Seq[IndexCount] {
+	return s.countsFrom(nil)
+}
+
+// OwnerCounts yields the job counts of owner o, one per JobStatus it has
+// jobs in: a seek, not a pass over every owner.
+func (s *Snapshot) OwnerCounts(o IndexedOwner) iter.Seq[IndexCount] {
+	return s.countsFrom(appendPostingPrefix(nil, o))
+}
+
+// countsFrom yields the counts whose keys begin with prefix.
+func (s *Snapshot) countsFrom(prefix []byte) iter.Seq[IndexCount] {
 	return func(yield func(IndexCount) bool) {
 		if s.counts == nil {
 			return
 		}
 		c := s.counts.Cursor()
-		for kb, v := c.First(); kb != nil; kb, v = c.Next() {
+		for kb, v := c.Seek(prefix); kb != nil && bytes.HasPrefix(kb, prefix); kb, v = c.Next() {
 			ic, err := decodeCount(kb, v)
 			if err != nil {
 				s.err = err
 				return
 			}
 			if !yield(ic) {
+				return
+			}
+		}
+	}
+}
+
+// StatusCount is the number of jobs filed under one JobStatus, whatever
+// their Owner.
+type StatusCount struct {
+	Status IndexedStatus
+	Jobs   int64
+}
+
+// StatusCounts yields the job counts per JobStatus, one per status that has
+// jobs: a few entries, however many owners the queue has.
+func (s *Snapshot) StatusCounts() iter.Seq[StatusCount] {
+	return func(yield func(StatusCount) bool) {
+		if s.statusCounts == nil {
+			return
+		}
+		c := s.statusCounts.Cursor()
+		for kb, v := c.First(); kb != nil; kb, v = c.Next() {
+			st, err := decodeStatusPart(kb)
+			if err == nil && len(v) != 8 {
+				err = fmt.Errorf("malformed status count %x", v)
+			}
+			if err != nil {
+				s.err = err
+				return
+			}
+			if !yield(StatusCount{Status: st, Jobs: int64(binary.BigEndian.Uint64(v))}) {
 				return
 			}
 		}

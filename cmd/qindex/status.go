@@ -119,7 +119,7 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 			return err
 		}
 		st.Jobs = s.JobCount()
-		for c := range s.Counts() {
+		for c := range s.StatusCounts() {
 			name := "other"
 			if c.Status.Class == store.ClassLiteral {
 				name = index.StatusName(c.Status.N)
