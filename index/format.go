@@ -271,8 +271,7 @@ func (p *AFPrinter) Job(job store.Job) error {
 				p.W.WriteString("undefined")
 				continue
 			}
-			if s, ok := literalAF(text); ok {
-				p.W.WriteString(s)
+			if writeLiteralAF(p.W, text) {
 				continue
 			}
 		}
@@ -289,21 +288,24 @@ func (p *AFPrinter) Job(job store.Job) error {
 // End flushes.
 func (p *AFPrinter) End() error { return p.W.Flush() }
 
-// literalAF formats a literal value text as -af prints its value.
-func literalAF(text []byte) (string, bool) {
+// writeLiteralAF writes a literal value text as -af prints its value, and
+// reports false, writing nothing, when text is not a literal.
+func writeLiteralAF(w *bufio.Writer, text []byte) bool {
 	switch store.LiteralKind(text) {
 	case store.KindInt, store.KindReal:
-		return string(text), true
+		w.Write(text) // as the log wrote it
 	case store.KindString:
-		return store.StringValue(text), true
+		w.WriteString(store.StringValue(text))
 	case store.KindBool:
-		return strings.ToLower(string(text)), true
+		w.WriteString(strings.ToLower(string(text)))
 	case store.KindUndefined:
-		return "undefined", true
+		w.WriteString("undefined")
 	case store.KindError:
-		return "error", true
+		w.WriteString("error")
+	default:
+		return false
 	}
-	return "", false
+	return true
 }
 
 // FormatValue formats an evaluated value as condor_q -af does: scalars
