@@ -261,7 +261,8 @@ func (st *stats) ownerCounts(o store.IndexedOwner) []store.IndexCount {
 	return cs
 }
 
-// statuses returns the JobStatus numbers that some job is filed under.
+// statuses returns, in order, the JobStatus numbers that some job is filed
+// under.
 func (st *stats) statuses() []int64 {
 	var out []int64
 	for _, c := range st.byStatus {

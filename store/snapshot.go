@@ -494,7 +494,8 @@ type StatusCount struct {
 }
 
 // StatusCounts yields the job counts per JobStatus, one per status that has
-// jobs: a few entries, however many owners the queue has.
+// jobs, literal numbers first and in numeric order: a few entries, however
+// many owners the queue has.
 func (s *Snapshot) StatusCounts() iter.Seq[StatusCount] {
 	return func(yield func(StatusCount) bool) {
 		if s.statusCounts == nil {
