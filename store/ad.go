@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/bits"
 	"slices"
 )
 
@@ -85,16 +86,17 @@ func (a Ad) MyType() string {
 
 // Lookup returns the value text of the attribute name (case-insensitive).
 func (a Ad) Lookup(name string) ([]byte, bool) {
+	return a.lookup(name, nameHash(name))
+}
+
+// lookup is Lookup with name's hash h already computed.
+func (a Ad) lookup(name string, h uint16) ([]byte, bool) {
 	_, table, hashes, entries, err := a.header()
 	if err != nil {
 		return nil, false
 	}
-	h := nameHash(name)
-	for i := 0; i+1 < len(hashes); i += 2 {
-		if binary.LittleEndian.Uint16(hashes[i:]) != h {
-			continue
-		}
-		n, v, err := entryAt(table, entries, i/2)
+	for i := hashIndex(hashes, h, 0); i >= 0; i = hashIndex(hashes, h, i+1) {
+		n, v, err := entryAt(table, entries, i)
 		if err != nil {
 			return nil, false
 		}
@@ -103,6 +105,28 @@ func (a Ad) Lookup(name string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// hashIndex returns the index of the first hash equal to h in hashes (a
+// table of little-endian uint16s) at or after index from, or -1. It
+// compares four hashes at a time.
+func hashIndex(hashes []byte, h uint16, from int) int {
+	const lanes = 0x0001_0001_0001_0001
+	want := uint64(h) * lanes
+	i := 2 * from
+	for ; i+8 <= len(hashes); i += 8 {
+		x := binary.LittleEndian.Uint64(hashes[i:]) ^ want
+		// A lane of x is zero where the hash matches: find the first.
+		if z := (x - lanes) &^ x & (lanes << 15); z != 0 {
+			return i/2 + bits.TrailingZeros64(z)/16
+		}
+	}
+	for ; i+2 <= len(hashes); i += 2 {
+		if binary.LittleEndian.Uint16(hashes[i:]) == h {
+			return i / 2
+		}
+	}
+	return -1
 }
 
 // LookupSorted sets vals[i] to the value text of attribute names[i], or to

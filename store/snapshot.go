@@ -555,11 +555,12 @@ type Job struct {
 // Lookup returns the text of attribute name: the job's own, else its
 // cluster ad's.
 func (j Job) Lookup(name string) ([]byte, bool) {
-	if v, ok := j.Proc.Lookup(name); ok {
+	h := nameHash(name)
+	if v, ok := j.Proc.lookup(name, h); ok {
 		return v, true
 	}
 	if j.Cluster != nil {
-		return j.Cluster.Lookup(name)
+		return j.Cluster.lookup(name, h)
 	}
 	return nil, false
 }

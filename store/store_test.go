@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,6 +144,36 @@ func TestLookupHashCollision(t *testing.T) {
 	}
 	if v, ok := a.Lookup("Attr"); ok {
 		t.Errorf("Lookup(Attr) = %q, want missing", v)
+	}
+}
+
+// TestHashIndex compares the word-at-a-time scan with a scan of one hash at
+// a time, over tables of every length up to three words and a tail, with
+// the values where a borrow between lanes could fake a match.
+func TestHashIndex(t *testing.T) {
+	values := []uint16{0, 1, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff, 0x0100}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 14 {
+		for range 200 {
+			hashes := make([]byte, 2*n)
+			for i := range n {
+				binary.LittleEndian.PutUint16(hashes[2*i:], values[rng.IntN(len(values))])
+			}
+			for _, h := range values {
+				for from := range n + 1 {
+					want := -1
+					for i := from; i < n; i++ {
+						if binary.LittleEndian.Uint16(hashes[2*i:]) == h {
+							want = i
+							break
+						}
+					}
+					if got := hashIndex(hashes, h, from); got != want {
+						t.Fatalf("hashIndex(%x, %#x, %d) = %d, want %d", hashes, h, from, got, want)
+					}
+				}
+			}
+		}
 	}
 }
 
