@@ -140,7 +140,8 @@ func unparen(e ast.Expr) ast.Expr {
 //   - Owner == "x" (strings compare ignoring case) and Owner =?= "x": jobs
 //     filed under x folded, and those whose Owner only evaluation tells;
 //   - JobStatus == n and =?= n: jobs filed under n (if n is integral: 2.0
-//     == 2), and those whose JobStatus only evaluation tells;
+//     == 2, though not 2.0 =?= 2), and those whose JobStatus only
+//     evaluation tells;
 //   - JobStatus != n: jobs filed under any other number, and those; a
 //     missing JobStatus makes != undefined, not true;
 //   - a || b: the union of both, when both are recognised.
@@ -172,14 +173,15 @@ func recognise(term ast.Expr, st *stats) []source {
 			return ownerSources(s.Value)
 		}
 	case store.EqualFold(attr, "JobStatus"):
-		n, ok := number(lit)
+		n, isReal, ok := number(lit)
 		if !ok {
 			return nil
 		}
 		other := source{status: &store.IndexedStatus{Class: store.ClassOther}}
 		integral := n == math.Trunc(n) && math.Abs(n) < 1<<62
 		if b.Op != "!=" {
-			if !integral {
+			// =?= compares types too: no integer is identical to a real.
+			if !integral || isReal && b.Op == "is" {
 				return []source{other}
 			}
 			return []source{{status: &store.IndexedStatus{Class: store.ClassLiteral, N: int64(n)}}, other}
@@ -212,22 +214,23 @@ func attrName(e ast.Expr) string {
 	return ""
 }
 
-// number returns the value of a numeric literal, possibly negated.
-func number(e ast.Expr) (float64, bool) {
+// number returns the value of a numeric literal, possibly negated, and
+// whether it is a real rather than an integer.
+func number(e ast.Expr) (n float64, isReal, ok bool) {
 	switch v := unparen(e).(type) {
 	case *ast.IntegerLiteral:
-		return float64(v.Value), true
+		return float64(v.Value), false, true
 	case *ast.RealLiteral:
-		return v.Value, true
+		return v.Value, true, true
 	case *ast.UnaryOp:
-		if n, ok := number(v.Expr); ok && (v.Op == "-" || v.Op == "+") {
+		if n, isReal, ok := number(v.Expr); ok && (v.Op == "-" || v.Op == "+") {
 			if v.Op == "-" {
 				n = -n
 			}
-			return n, true
+			return n, isReal, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // stats size index terms from the counts the indexes keep: the counts per

@@ -280,6 +280,8 @@ func TestPlans(t *testing.T) {
 		{nil, fmt.Sprintf("Owner == %q", strings.ToUpper(owners[0])), `index [(owner == "` + strings.ToUpper(owners[0]) + `"): Owner "` + owners[0] + `" ∪ Owner (Owner not a string literal)`, ""},
 		{nil, "MY.JobStatus =?= 5", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal)", ""},
 		{nil, "5 == JobStatus", "index [(5 == jobstatus)", ""},
+		{nil, "JobStatus =?= 2.0", "JobStatus (JobStatus not an integer literal); 5 jobs]", "JobStatus 2 "},
+		{nil, "JobStatus == -2.0", "JobStatus -2 ∪ JobStatus (JobStatus not an integer literal)", ""},
 		{nil, "JobStatus == 2.5", "index [(jobstatus == 2.5): JobStatus (JobStatus not an integer literal); 5 jobs]", ""},
 		{nil, "(JobStatus == 5 || JobStatus == 7) && RequestMemory > 0", "JobStatus 5 ∪ JobStatus (JobStatus not an integer literal) ∪ JobStatus 7", ""},
 		{nil, "JobStatus != 2", "scan of all jobs (the narrowest index term", ""},
