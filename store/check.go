@@ -18,7 +18,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
-	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts} {
+	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")
 		}
@@ -34,6 +34,8 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	var jobs int64
 	pc := s.postings.Cursor()
 	pk, pv := pc.First()
+	oc := s.oddIDs.Cursor()
+	odd, _ := oc.First()
 	var posting []byte
 	last := Key{Cluster: -1}
 	for job := range s.Jobs(AllJobs[0], AllJobs[1]) {
@@ -48,8 +50,26 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 			problem("posting for %s, which is not a job", keyText(pk))
 			pk, pv = pc.Next()
 		}
-		var part byte
-		posting, part = postingOf(posting[:0], job.Proc, job.Cluster)
+		for odd != nil && bytes.Compare(odd, kb) < 0 {
+			problem("cluster-id-odd: entry for %s, which is not a job", keyText(odd))
+			odd, _ = oc.Next()
+		}
+		var (
+			part  byte
+			oddID bool
+		)
+		posting, part, oddID = postingOf(posting[:0], job)
+		listed := odd != nil && bytes.Equal(odd, kb)
+		if listed {
+			odd, _ = oc.Next()
+		}
+		switch {
+		case listed && !oddID:
+			problem("job %s: in cluster-id-odd, but its ClusterId is its cluster's or missing", job.Key)
+		case !listed && oddID:
+			id, _ := job.Lookup("ClusterId")
+			problem("job %s: ClusterId %s is not its cluster's, but the job is missing from cluster-id-odd", job.Key, id)
+		}
 		want[string(posting)]++
 		if part != job.part {
 			problem("job %s: stored in partition %d, its filing %s puts it in %d", job.Key, job.part, postingText(posting), part)
@@ -68,6 +88,9 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	}
 	for ; pk != nil; pk, _ = pc.Next() {
 		problem("posting for %s, which is not a job", keyText(pk))
+	}
+	for ; odd != nil; odd, _ = oc.Next() {
+		problem("cluster-id-odd: entry for %s, which is not a job", keyText(odd))
 	}
 	if got := getUint(s.state, keyJobs); got != jobs {
 		problem("job count %d, want %d", got, jobs)

@@ -5,7 +5,7 @@
 // The file holds one bucket "meta" and one bucket per replayed state:
 //
 //	meta/
-//	  schema   -> "5"                 schema version (SchemaVersion)
+//	  schema   -> "6"                 schema version (SchemaVersion)
 //	  active   -> "state.<n>"         the state that readers see
 //	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
 //	  next     -> uint64 big-endian   the number of the next state to create
@@ -16,6 +16,7 @@
 //	  by-status/       -> effective JobStatus, job key => ""
 //	  counts/          -> effective Owner and JobStatus => uint64 jobs
 //	  status-counts/   -> effective JobStatus => uint64 jobs
+//	  cluster-id-odd/  -> job key => ""   jobs whose effective ClusterId is not their key's
 //	  position         -> JSON Position       where in the log this state stands
 //	  jobs             -> uint64 big-endian   number of job ads (cluster >= 1, proc >= 0)
 //
@@ -28,7 +29,8 @@
 // cluster ad (c.-1) right before its jobs (c.0, c.1, ...). A job's posting
 // says its partition, and a job moves when its JobStatus changes. Values are
 // the log's text, never parsed on the way in. The secondary indexes
-// (postings/, by-owner-status/, by-status/, counts/, status-counts/) are
+// (postings/, by-owner-status/, by-status/, counts/, status-counts/,
+// cluster-id-odd/) are
 // described in indexes.go; they are written in the same transactions as the
 // ads they describe.
 //
@@ -54,7 +56,7 @@ import (
 
 // SchemaVersion is the version of the layout described in the package doc.
 // A file of another version is refused, never rewritten.
-const SchemaVersion = "5"
+const SchemaVersion = "6"
 
 var (
 	bucketMeta          = []byte("meta")
@@ -64,8 +66,9 @@ var (
 	bucketByStatus      = []byte("by-status")
 	bucketCounts        = []byte("counts")
 	bucketStatusCounts  = []byte("status-counts")
+	bucketClusterIDOdd  = []byte("cluster-id-odd")
 
-	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts}
+	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")

@@ -22,6 +22,7 @@ import (
 //	by-status/       status part/ job key => ""    a bucket per JobStatus
 //	counts/          posting => uint64             jobs filed under both
 //	status-counts/   status part => uint64         jobs filed under the status
+//	cluster-id-odd/  job key => ""                 jobs whose ClusterId is not their key's
 //
 // An owner part is a class byte and, for ClassLiteral, the name folded to
 // lower case (ASCII, as ClassAd's == compares strings). A status part is 9
@@ -42,6 +43,12 @@ import (
 //
 // A bucket per value keeps each value's jobs in key order, so a load, which
 // streams jobs in key order, only ever appends to them.
+//
+// A job's key names its cluster, and so does its effective ClusterId (the
+// schedd sets it on the cluster ad), so a query on ClusterId == n reads
+// cluster n's key range. cluster-id-odd/ lists the jobs for which that
+// could be wrong: those whose effective ClusterId is there and is not the
+// integer literal of their key's cluster. A log the schedd wrote has none.
 
 // ValueClass says how an index files an effective value.
 type ValueClass byte
@@ -84,12 +91,31 @@ func StatusValue[T ~string | ~[]byte](text T, ok bool) IndexedStatus {
 	if !ok {
 		return IndexedStatus{Class: ClassMissing}
 	}
-	if LiteralKind(text) == KindInt {
-		if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
-			return IndexedStatus{Class: ClassLiteral, N: n}
-		}
+	if n, ok := intLiteral(text); ok {
+		return IndexedStatus{Class: ClassLiteral, N: n}
 	}
 	return IndexedStatus{Class: ClassOther}
+}
+
+// oddClusterID reports whether a job of cluster c whose effective
+// ClusterId has value text (ok false: none) belongs in cluster-id-odd/: a
+// missing ClusterId equals no number, so only a present one that is not c
+// can make ClusterId == n true outside cluster n.
+func oddClusterID[T ~string | ~[]byte](c int64, text T, ok bool) bool {
+	if !ok {
+		return false
+	}
+	n, isInt := intLiteral(text)
+	return !isInt || n != c
+}
+
+// intLiteral returns the value of an integer literal text.
+func intLiteral[T ~string | ~[]byte](text T) (int64, bool) {
+	if LiteralKind(text) != KindInt {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(text), 10, 64)
+	return n, err == nil
 }
 
 // FoldName folds ASCII letters to lower case, as names and ClassAd string
@@ -198,33 +224,39 @@ func decodeStatusPart(b []byte) (IndexedStatus, error) {
 	return s, nil
 }
 
-// postingOf files a job from its own ad and its cluster ad (nil if none):
-// it appends the job's posting to dst and returns the partition the
-// posting puts its ad in.
-func postingOf(dst []byte, job, cluster Ad) ([]byte, byte) {
-	j := Job{Proc: job, Cluster: cluster}
+// postingOf files job j: it appends j's posting to dst and returns the
+// partition the posting puts its ad in, and whether j belongs in
+// cluster-id-odd/.
+func postingOf(dst []byte, j Job) (posting []byte, part byte, oddID bool) {
 	o, ok := j.Lookup("Owner")
 	owner := OwnerValue(o, ok)
 	st, ok := j.Lookup("JobStatus")
 	status := StatusValue(st, ok)
-	return appendPosting(dst, owner, status), partitionOf(status)
+	id, ok := j.Lookup("ClusterId")
+	return appendPosting(dst, owner, status), partitionOf(status), oddClusterID(j.Key.Cluster, id, ok)
 }
 
-// clusterPosting is what a cluster ad contributes to its jobs' postings:
-// the posting of a job with no attributes of its own.
-func (a *adState) clusterPosting() []byte {
+// clusterFiling is what a cluster ad contributes to how its jobs are
+// filed: the posting of a job with no attributes of its own, then the
+// cluster's ClusterId. Only compared, never stored.
+func (a *adState) clusterFiling() []byte {
 	if !a.exists {
 		return appendPosting(nil, IndexedOwner{Class: ClassMissing}, IndexedStatus{Class: ClassMissing})
 	}
 	o, ook := a.lookup("Owner")
 	st, sok := a.lookup("JobStatus")
-	return appendPosting(nil, OwnerValue(o, ook), StatusValue(st, sok))
+	p := appendPosting(nil, OwnerValue(o, ook), StatusValue(st, sok))
+	if id, ok := a.lookup("ClusterId"); ok {
+		p = append(append(p, '='), id...)
+	}
+	return p
 }
 
 // indexer keeps the indexes of one write transaction.
 type indexer struct {
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
+	oddIDs                     *bolt.Bucket
 	arena                      *arena
 	subs                       map[string]*bolt.Bucket // value buckets opened in this transaction
 	fill                       float64                 // FillPercent of the value buckets (0: bbolt's default)
@@ -236,16 +268,26 @@ func newIndexer(st *bolt.Bucket, a *arena) *indexer {
 	return &indexer{
 		postings: st.Bucket(bucketPostings), byPair: st.Bucket(bucketByOwnerStatus),
 		byStatus: st.Bucket(bucketByStatus), counts: st.Bucket(bucketCounts),
-		statusCounts: st.Bucket(bucketStatusCounts), arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
+		statusCounts: st.Bucket(bucketStatusCounts), oddIDs: st.Bucket(bucketClusterIDOdd), arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
 	}
 }
 
-// file files job k under posting p (nil: the job is gone), replacing how it
-// was filed before. fresh says the state is being loaded, so the job was not
-// filed yet.
-func (ix *indexer) file(k Key, p []byte, fresh bool) error {
+// file files job k under posting p (nil: the job is gone), and in
+// cluster-id-odd/ if oddID, replacing how it was filed before. fresh says
+// the state is being loaded, so the job was not filed yet.
+func (ix *indexer) file(k Key, p []byte, oddID, fresh bool) error {
 	kb := appendKey(ix.buf[:0], k)
 	ix.buf = kb
+	switch {
+	case oddID:
+		if err := ix.oddIDs.Put(ix.arena.keep(kb), nil); err != nil {
+			return err
+		}
+	case !fresh:
+		if err := ix.oddIDs.Delete(kb); err != nil {
+			return err
+		}
+	}
 	if !fresh {
 		old := ix.postings.Get(kb)
 		if bytes.Equal(old, p) && (old == nil) == (p == nil) {

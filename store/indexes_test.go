@@ -48,6 +48,16 @@ func indexView(t *testing.T, db *DB) string {
 		t.Fatal(err)
 	}
 	slices.Sort(lines)
+	db.View(func(s *Snapshot) error {
+		var odd []string
+		for r := range s.OddClusterIDs() {
+			odd = append(odd, r.Key.String())
+		}
+		if odd != nil {
+			lines = append(lines, fmt.Sprintf("ClusterId not the cluster's: %v", odd))
+		}
+		return s.Err()
+	})
 	return strings.Join(lines, "\n")
 }
 
@@ -150,6 +160,24 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 			want: `(no Owner) 254: 1 [3.0]` + "\n" + `(no Owner) 300: 2 [3.1 3.2]` + "\n" + `(no Owner) 7: 1 [3.3]`,
 		},
 		{
+			name: "ClusterIds other than the key's, own or inherited",
+			batches: [][]string{{
+				"new 1.-1 Job", "set 1.-1 ClusterId 1", "new 1.0 Job", "new 1.1 Job", "set 1.1 ClusterId 7", "new 1.2 Job", "set 1.2 ClusterId 1.0",
+				"new 2.-1 Job", "set 2.-1 ClusterId 5", "new 2.0 Job", "new 2.1 Job", "set 2.1 ClusterId 2", "new 3.0 Job", "set 3.0 ClusterId 03",
+			}},
+			want: `(no Owner) (no JobStatus): 6 [1.0 1.1 1.2 2.0 2.1 3.0]` + "\n" + `ClusterId not the cluster's: [1.1 1.2 2.0]`,
+		},
+		{
+			name: "a cluster's ClusterId edit files its jobs again",
+			batches: [][]string{
+				{"new 1.-1 Job", "set 1.-1 ClusterId 1", "new 1.0 Job", "new 1.1 Job", "set 1.1 ClusterId 1", "new 1.2 Job", "set 1.2 ClusterId 9"},
+				{"set 1.-1 ClusterId 3"},
+				{"del 1.1 ClusterId", "destroy 1.2"},
+				{"set 1.-1 ClusterId 1", "set 1.0 ClusterId x"},
+			},
+			want: `(no Owner) (no JobStatus): 2 [1.0 1.1]` + "\n" + `ClusterId not the cluster's: [1.0]`,
+		},
+		{
 			name:    "only jobs are filed",
 			batches: [][]string{{"new 0.0 Job", `set 0.0 Owner "h"`, "new 1.-2 Pvt", `set 1.-2 Owner "p"`, "new 0.5 Owner", `set 0.5 Owner "u"`, "new 3.-100 JobSet", `set 3.-100 Owner "s"`}},
 			want:    "",
@@ -238,6 +266,15 @@ func TestCheckReportsDamage(t *testing.T) {
 		{"job in two partitions", func(st *bolt.Bucket) error {
 			return moveAd(st, Key{1, 1}, partMain, partOther, false)
 		}, "job 1.1: stored in two partitions"},
+		{"job listed as of another cluster", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{1, 0}), nil)
+		}, "job 1.0: in cluster-id-odd, but its ClusterId is its cluster's or missing"},
+		{"job of another cluster not listed", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketClusterIDOdd).Delete(appendKey(nil, Key{1, 1}))
+		}, "job 1.1: ClusterId 2 is not its cluster's, but the job is missing from cluster-id-odd"},
+		{"cluster-id-odd entry of no job", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{7, 0}), nil)
+		}, "cluster-id-odd: entry for 7.0, which is not a job"},
 		{"wrong job count", func(st *bolt.Bucket) error {
 			return st.Put(keyJobs, []byte{0, 0, 0, 0, 0, 0, 0, 5})
 		}, "job count 5, want 2"},
@@ -245,7 +282,7 @@ func TestCheckReportsDamage(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
 			db, _ := openTemp(t)
-			load(t, db, Position{}, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 2", "new 1.1 Job", "set 1.1 JobStatus 2")
+			load(t, db, Position{}, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 2", "new 1.1 Job", "set 1.1 JobStatus 2", "set 1.1 ClusterId 2")
 			checkClean(t, db)
 			err := db.bolt.Update(func(tx *bolt.Tx) error {
 				st, err := stateBucket(tx, false)

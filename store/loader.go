@@ -262,11 +262,12 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		c       = <-free
 		st      adState
 		posting []byte
-		// The Owner and JobStatus of the last cluster ad met: ads come in
-		// key order, so a cluster's ad comes right before its jobs.
-		cluster                  = int64(-1)
-		clusterOwner, clusterSt  string
-		clusterHasO, clusterHasS bool
+		// The Owner, JobStatus and ClusterId of the last cluster ad met:
+		// ads come in key order, so a cluster's ad comes right before its
+		// jobs.
+		cluster                               = int64(-1)
+		clusterOwner, clusterSt, clusterID    string
+		clusterHasO, clusterHasS, clusterHasI bool
 	)
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -284,15 +285,17 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			continue
 		}
 		k := keyOf(key)
-		posting, part := posting[:0], partMain
+		posting, part, oddID := posting[:0], partMain, false
 		switch {
 		case k.Kind() == KindCluster:
 			cluster = k.Cluster
 			clusterOwner, clusterHasO = st.lookup("Owner")
 			clusterSt, clusterHasS = st.lookup("JobStatus")
+			clusterID, clusterHasI = st.lookup("ClusterId")
 		case k.IsJob():
 			o, hasO := st.lookup("Owner")
 			s, hasS := st.lookup("JobStatus")
+			id, hasI := st.lookup("ClusterId")
 			if cluster == k.Cluster {
 				if !hasO {
 					o, hasO = clusterOwner, clusterHasO
@@ -300,11 +303,15 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 				if !hasS {
 					s, hasS = clusterSt, clusterHasS
 				}
+				if !hasI {
+					id, hasI = clusterID, clusterHasI
+				}
 			}
 			status := StatusValue(s, hasS)
 			posting, part = appendPosting(posting, OwnerValue(o, hasO), status), partitionOf(status)
+			oddID = oddClusterID(k.Cluster, id, hasI)
 		}
-		c.add(k, part, &st, posting)
+		c.add(k, part, &st, posting, oddID)
 		if len(c.buf) >= l.maxBytes/4 {
 			full <- c
 			select {
@@ -330,18 +337,20 @@ type loadChunk struct {
 
 // loadItem locates one ad in a chunk: its ads bucket key (partition and
 // key) at buf[start:start+adKeyLen], the ad up to adEnd, the posting (empty
-// for an ad that is not a job) up to end.
+// for an ad that is not a job) up to end; oddID says a job belongs in
+// cluster-id-odd/.
 type loadItem struct {
 	start, adEnd, end int
+	oddID             bool
 }
 
-func (c *loadChunk) add(k Key, part byte, st *adState, posting []byte) {
+func (c *loadChunk) add(k Key, part byte, st *adState, posting []byte, oddID bool) {
 	start := len(c.buf)
 	c.buf = appendAdKey(c.buf, part, k)
 	c.buf = appendAd(c.buf, st.myType, st.attrs)
 	adEnd := len(c.buf)
 	c.buf = append(c.buf, posting...)
-	c.items = append(c.items, loadItem{start, adEnd, len(c.buf)})
+	c.items = append(c.items, loadItem{start, adEnd, len(c.buf), oddID})
 }
 
 func (c *loadChunk) reset() {
@@ -441,7 +450,7 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 		}
 		*jobs++
 		k, _ := decodeKey(kb[1:])
-		if err := b.ix.file(k, c.buf[it.adEnd:it.end], true); err != nil {
+		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.oddID, true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
 	}

@@ -18,6 +18,7 @@ type Snapshot struct {
 	ads                        *bolt.Bucket
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
+	oddIDs                     *bolt.Bucket
 	err                        error
 }
 
@@ -34,7 +35,7 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 		s.ads = s.state.Bucket(bucketAds)
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
-		s.statusCounts = s.state.Bucket(bucketStatusCounts)
+		s.statusCounts, s.oddIDs = s.state.Bucket(bucketStatusCounts), s.state.Bucket(bucketClusterIDOdd)
 	}
 	return s
 }
@@ -307,6 +308,33 @@ func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
 				return
 			}
 			part, err := postingPartition(p)
+			if err != nil {
+				s.err = fmt.Errorf("job %s: %w", k, err)
+				return
+			}
+			if !yield(JobRef{Key: k, part: part}) {
+				return
+			}
+		}
+	}
+}
+
+// OddClusterIDs yields, in key order, the jobs whose effective ClusterId is
+// present and is not the integer literal of their key's cluster: the only
+// jobs outside cluster n for which ClusterId == n can be true.
+func (s *Snapshot) OddClusterIDs() iter.Seq[JobRef] {
+	return func(yield func(JobRef) bool) {
+		if s.oddIDs == nil || s.postings == nil {
+			return
+		}
+		c := s.oddIDs.Cursor()
+		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
+			k, err := decodeKey(kb)
+			if err != nil {
+				s.err = err
+				return
+			}
+			part, err := postingPartition(s.postings.Get(kb))
 			if err != nil {
 				s.err = fmt.Errorf("job %s: %w", k, err)
 				return

@@ -48,9 +48,9 @@ type pendingAd struct {
 	stored bool // present in the database when first touched
 	part   byte // the partition it is stored in, if stored
 	dirty  bool
-	// For a cluster ad, what it contributed to its jobs' postings when
+	// For a cluster ad, what it contributed to how its jobs are filed when
 	// first touched: if that changes, every job of the cluster is filed again.
-	clusterPosting []byte
+	clusterFiling []byte
 }
 
 // NewWriter returns a writer for the target state. It holds no transaction
@@ -105,7 +105,7 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 		w.pending += 2*len(v) + 32*len(attrs) + w.db.pageSize
 	}
 	if k.Proc == -1 {
-		p.clusterPosting = p.adState.clusterPosting()
+		p.clusterFiling = p.adState.clusterFiling()
 	}
 	w.cache[k] = p
 	w.lastKey, w.last = k, p
@@ -269,7 +269,7 @@ func (w *Writer) fileJobs() error {
 		switch {
 		case d.k.IsJob():
 			keys = append(keys, d.k)
-		case d.k.Kind() == KindCluster && !bytes.Equal(d.p.clusterPosting, d.p.adState.clusterPosting()):
+		case d.k.Kind() == KindCluster && !bytes.Equal(d.p.clusterFiling, d.p.adState.clusterFiling()):
 			c := ix.postings.Cursor()
 			for kb, _ := c.Seek(appendKey(nil, Key{Cluster: d.k.Cluster})); kb != nil; kb, _ = c.Next() {
 				k, err := decodeKey(kb)
@@ -316,7 +316,7 @@ func (w *Writer) fileJobs() error {
 			if err := w.deleteJob(from, stored, k); err != nil {
 				return err
 			}
-			if err := ix.file(k, nil, false); err != nil {
+			if err := ix.file(k, nil, false, false); err != nil {
 				return err
 			}
 			continue
@@ -325,8 +325,11 @@ func (w *Writer) fileJobs() error {
 			clusterKey = k.ClusterKey()
 			cluster = Ad(w.ads.Get(appendAdKey(w.scratch[:0], partMain, clusterKey)))
 		}
-		var to byte
-		posting, to = postingOf(posting[:0], Ad(ad), cluster)
+		var (
+			to    byte
+			oddID bool
+		)
+		posting, to, oddID = postingOf(posting[:0], Job{Key: k, Proc: Ad(ad), Cluster: cluster})
 		if to != from {
 			if err := w.deleteJob(from, stored, k); err != nil {
 				return err
@@ -337,7 +340,7 @@ func (w *Writer) fileJobs() error {
 				return fmt.Errorf("put %s: %w", k, err)
 			}
 		}
-		if err := ix.file(k, posting, false); err != nil {
+		if err := ix.file(k, posting, oddID, false); err != nil {
 			return err
 		}
 	}
