@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"strings"
@@ -13,11 +14,13 @@ import (
 
 // A source is a set of jobs the store can list in key order without
 // reading ads: those the indexes file under an Owner, a JobStatus or a
-// pair of both, or a key range.
+// pair of both, a key range, or the jobs whose ClusterId is not their
+// key's.
 type source struct {
 	owner  *store.IndexedOwner
 	status *store.IndexedStatus
 	keys   *keyRange
+	oddIDs bool
 }
 
 func (s source) String() string {
@@ -28,6 +31,8 @@ func (s source) String() string {
 		return "Owner " + s.owner.String()
 	case s.status != nil:
 		return "JobStatus " + s.status.String()
+	case s.oddIDs:
+		return "jobs whose ClusterId is not their cluster's"
 	case s.keys.from == s.keys.to:
 		return "job " + s.keys.from.String()
 	}
@@ -54,7 +59,7 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 			c.sources = append(c.sources, ownerSources(o)...)
 		}
 		for _, cl := range s.Clusters {
-			c.sources = append(c.sources, source{keys: &keyRange{store.Key{Cluster: cl, Proc: 0}, store.Key{Cluster: cl, Proc: math.MaxInt32}}})
+			c.sources = append(c.sources, clusterSource(cl))
 		}
 		for _, j := range s.Jobs {
 			c.sources = append(c.sources, source{keys: &keyRange{j, j}})
@@ -80,7 +85,7 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 func pairUp(cs []conjunct, st *stats) []conjunct {
 	only := func(c conjunct, owner bool) bool {
 		for _, src := range c.sources {
-			if src.keys != nil || (src.owner != nil) != owner || (src.status != nil) == owner {
+			if src.keys != nil || src.oddIDs || (src.owner != nil) != owner || (src.status != nil) == owner {
 				return false
 			}
 		}
@@ -144,6 +149,9 @@ func unparen(e ast.Expr) ast.Expr {
 //     evaluation tells;
 //   - JobStatus != n: jobs filed under any other number, and those; a
 //     missing JobStatus makes != undefined, not true;
+//   - ClusterId == n and =?= n: the jobs of cluster n (if n is integral,
+//     and for =?= an integer), and those whose ClusterId is not their
+//     cluster's (the store lists them);
 //   - a || b: the union of both, when both are recognised.
 //
 // Either operand order and the MY. prefix are accepted.
@@ -158,7 +166,12 @@ func recognise(term ast.Expr, st *stats) []source {
 		if l == nil || r == nil {
 			return nil
 		}
-		return append(l, r...)
+		for _, src := range r {
+			if !slices.ContainsFunc(l, func(s source) bool { return s.String() == src.String() }) {
+				l = append(l, src)
+			}
+		}
+		return l
 	}
 	if b.Op != "==" && b.Op != "is" && b.Op != "!=" {
 		return nil
@@ -172,6 +185,16 @@ func recognise(term ast.Expr, st *stats) []source {
 		if s, ok := lit.(*ast.StringLiteral); ok {
 			return ownerSources(s.Value)
 		}
+	case store.EqualFold(attr, "ClusterId") && b.Op != "!=":
+		n, isReal, ok := number(lit)
+		if !ok {
+			return nil
+		}
+		odd := source{oddIDs: true}
+		if n != math.Trunc(n) || math.Abs(n) >= 1<<62 || isReal && b.Op == "is" {
+			return []source{odd}
+		}
+		return []source{clusterSource(int64(n)), odd}
 	case store.EqualFold(attr, "JobStatus"):
 		n, isReal, ok := number(lit)
 		if !ok {
@@ -195,6 +218,12 @@ func recognise(term ast.Expr, st *stats) []source {
 		return srcs
 	}
 	return nil
+}
+
+// clusterSource is the key range of cluster c's jobs.
+func clusterSource(c int64) source {
+	r := clusterRange(c)
+	return source{keys: &r}
 }
 
 // ownerSources are the jobs whose Owner can equal name: those filed under
@@ -294,7 +323,7 @@ func (st *stats) size(snap *store.Snapshot, src source) int64 {
 			}
 		}
 	default:
-		for range snap.JobKeys(src.keys.from, src.keys.to) {
+		for range src.list(snap) {
 			n++
 		}
 	}
@@ -305,18 +334,7 @@ func (st *stats) size(snap *store.Snapshot, src source) int64 {
 func list(snap *store.Snapshot, srcs []source) []store.JobRef {
 	var keys []store.JobRef
 	for _, src := range srcs {
-		var it func(func(store.JobRef) bool)
-		switch {
-		case src.owner != nil && src.status != nil:
-			it = snap.JobsFiled(*src.owner, *src.status)
-		case src.owner != nil:
-			it = snap.JobsByOwner(*src.owner)
-		case src.status != nil:
-			it = snap.JobsByStatus(*src.status)
-		default:
-			it = snap.JobKeys(src.keys.from, src.keys.to)
-		}
-		for k := range it {
+		for k := range src.list(snap) {
 			keys = append(keys, k)
 		}
 	}
@@ -325,6 +343,21 @@ func list(snap *store.Snapshot, srcs []source) []store.JobRef {
 		keys = slices.Compact(keys)
 	}
 	return keys
+}
+
+// list yields the jobs of src in key order.
+func (src source) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
+	switch {
+	case src.owner != nil && src.status != nil:
+		return snap.JobsFiled(*src.owner, *src.status)
+	case src.owner != nil:
+		return snap.JobsByOwner(*src.owner)
+	case src.status != nil:
+		return snap.JobsByStatus(*src.status)
+	case src.oddIDs:
+		return snap.OddClusterIDs()
+	}
+	return snap.JobKeys(src.keys.from, src.keys.to)
 }
 
 func compareRefs(a, b store.JobRef) int { return compareKeys(a.Key, b.Key) }
@@ -350,11 +383,18 @@ func intersect(a, b []store.JobRef) []store.JobRef {
 // filterByPosting keeps the keys whose filing lies in a source of every
 // conjunct in cs.
 func filterByPosting(snap *store.Snapshot, keys []store.JobRef, cs []conjunct) []store.JobRef {
+	var odd map[store.Key]bool // cluster-id-odd/, read if a conjunct names it
+	if slices.ContainsFunc(cs, func(c conjunct) bool { return slices.ContainsFunc(c.sources, func(s source) bool { return s.oddIDs }) }) {
+		odd = make(map[store.Key]bool)
+		for r := range snap.OddClusterIDs() {
+			odd[r.Key] = true
+		}
+	}
 	out := keys[:0]
 	for f := range snap.Filings(keys) {
 		in := true
 		for _, c := range cs {
-			if !c.holds(f.Key, f.Owner, f.Status) {
+			if !c.holds(f, odd[f.Key]) {
 				in = false
 				break
 			}
@@ -366,25 +406,29 @@ func filterByPosting(snap *store.Snapshot, keys []store.JobRef, cs []conjunct) [
 	return out
 }
 
-// holds reports whether a job of key k, filed under owner and status, lies
-// in one of c's sources.
-func (c conjunct) holds(k store.Key, owner store.IndexedOwner, status store.IndexedStatus) bool {
+// holds reports whether the job filed as f lies in one of c's sources;
+// oddID says it is in cluster-id-odd/.
+func (c conjunct) holds(f store.Filing, oddID bool) bool {
 	for _, src := range c.sources {
 		switch {
 		case src.owner != nil && src.status != nil:
-			if *src.owner == owner && *src.status == status {
+			if *src.owner == f.Owner && *src.status == f.Status {
 				return true
 			}
 		case src.owner != nil:
-			if *src.owner == owner {
+			if *src.owner == f.Owner {
 				return true
 			}
 		case src.status != nil:
-			if *src.status == status {
+			if *src.status == f.Status {
+				return true
+			}
+		case src.oddIDs:
+			if oddID {
 				return true
 			}
 		default:
-			if compareKeys(src.keys.from, k) <= 0 && compareKeys(k, src.keys.to) <= 0 {
+			if compareKeys(src.keys.from, f.Key) <= 0 && compareKeys(f.Key, src.keys.to) <= 0 {
 				return true
 			}
 		}

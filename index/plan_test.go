@@ -17,9 +17,10 @@ import (
 	"github.com/qindex/qindex/store"
 )
 
-// oddJobs are jobs whose Owner or JobStatus only evaluation can compare, or
-// that the indexes must file by their cluster's values, appended to a
-// generated queue (clusters 900000 and up, past anything it submits).
+// oddJobs are jobs whose Owner or JobStatus only evaluation can compare,
+// that the indexes must file by their cluster's values, or whose ClusterId
+// is not their key's, appended to a generated queue (clusters 900000 and
+// up, past anything it submits).
 const oddJobs = `105 
 101 900000.-1 Job Machine
 103 900000.-1 Owner "OddOwner"
@@ -44,6 +45,18 @@ const oddJobs = `105
 103 900001.0 JobStatus 1
 101 900001.1 Job Machine
 103 900001.1 Owner undefined
+106 
+105 
+101 900002.-1 Job Machine
+103 900002.-1 ClusterId 900001
+101 900002.0 Job Machine
+103 900002.0 JobStatus 1
+101 900002.1 Job Machine
+103 900002.1 ClusterId 900002
+101 900000.7 Job Machine
+103 900000.7 ClusterId 1
+101 900001.2 Job Machine
+103 900001.2 ClusterId 1 + 1
 106 
 `
 
@@ -113,14 +126,23 @@ func (g *constraintGen) recase(s string) string {
 }
 
 func (g *constraintGen) term() string {
-	switch g.rng.IntN(3) {
+	switch g.rng.IntN(4) {
 	case 0:
 		return g.ownerTerm()
 	case 1:
 		return g.statusTerm()
+	case 2:
+		return g.clusterTerm()
 	}
-	return g.pick("RequestMemory > 2048", "ClusterId == 900000", "ProcId < 2", "true", "false", "undefined",
+	return g.pick("RequestMemory > 2048", "ProcId < 2", "true", "false", "undefined",
 		"JobPrio >= 0", "ProcId", "isUndefined(Owner)")
+}
+
+func (g *constraintGen) clusterTerm() string {
+	attr := g.pick("ClusterId", "MY.ClusterId", "clusterid")
+	op := g.pick("==", "==", "=?=", "!=", "=!=", "<")
+	lit := g.pick("1", "2", "7", "900000", "900001", "900002", "1.0", "2.0", "900001.0", "0", "-1", `"1"`)
+	return g.compare(attr, op, lit)
 }
 
 func (g *constraintGen) ownerTerm() string {
@@ -291,6 +313,11 @@ func TestPlans(t *testing.T) {
 		{nil, fmt.Sprintf("JobStatus == 2.5 && Owner == %q", owners[0]), `[(jobstatus == 2.5) && (owner == "` + owners[0] + `")`, ""},
 		{[]string{"900000"}, fmt.Sprintf("Owner =?= %q && JobStatus == 1", owners[0]), " × JobStatus 1", ""},
 		{nil, "RequestMemory > 2048", "scan of all jobs", ""},
+		{nil, "MY.ClusterId == 900002", "index [(MY.clusterid == 900002): cluster 900002 ∪ jobs whose ClusterId is not their cluster's; 5 jobs]", ""},
+		{nil, "ClusterId =?= 2.0", "index [(clusterid is 2): jobs whose ClusterId is not their cluster's; 3 jobs]", ""},
+		{nil, "ClusterId == 2.0 && JobStatus == 1", "cluster 2 ∪ jobs whose ClusterId", ""},
+		{nil, "ClusterId != 2", "scan of all jobs", ""},
+		{nil, "ClusterId == 1 || clusterid == 2", "cluster 1 ∪ jobs whose ClusterId is not their cluster's ∪ cluster 2;", ""},
 		{nil, "!(Owner == \"x\")", "scan of all jobs", ""},
 	}
 	for _, tt := range tests {

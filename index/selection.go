@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,7 @@ func (s Selection) ranges() []keyRange {
 	}
 	var rs []keyRange
 	for _, c := range s.Clusters {
-		rs = append(rs, keyRange{store.Key{Cluster: c, Proc: 0}, store.Key{Cluster: c, Proc: 1<<31 - 1}})
+		rs = append(rs, clusterRange(c))
 	}
 	for _, j := range s.Jobs {
 		rs = append(rs, keyRange{j, j})
@@ -122,6 +123,11 @@ func (s Selection) ranges() []keyRange {
 		merged = append(merged, r)
 	}
 	return merged
+}
+
+// clusterRange is the key range of cluster c's jobs.
+func clusterRange(c int64) keyRange {
+	return keyRange{store.Key{Cluster: c, Proc: 0}, store.Key{Cluster: c, Proc: math.MaxInt32}} // ids fit in 32 bits (store.ParseKey)
 }
 
 func compareKeys(a, b store.Key) int {

@@ -34,7 +34,7 @@ Example:
 			&cli.BoolFlag{Name: "totals", Usage: "print only the totals line"},
 			&cli.IntFlag{Name: "limit", Usage: "print at most `N` jobs (0: no limit)"},
 			&cli.BoolFlag{Name: "explain", Usage: "print the query plan and its figures to standard error"},
-			&cli.BoolFlag{Name: "no-index", Usage: "scan every job instead of using the Owner and JobStatus indexes"},
+			&cli.BoolFlag{Name: "no-index", Usage: "scan every job instead of using the indexes (Owner, JobStatus, ClusterId)"},
 		},
 		Action: func(c *cli.Context) error { return runQuery(c, e) },
 	}
