@@ -261,13 +261,12 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 	var (
 		c       = <-free
 		st      adState
+		enc     []byte // the ad of the key at hand, encoded
 		posting []byte
-		// The Owner, JobStatus and ClusterId of the last cluster ad met:
-		// ads come in key order, so a cluster's ad comes right before its
-		// jobs.
-		cluster                               = int64(-1)
-		clusterOwner, clusterSt, clusterID    string
-		clusterHasO, clusterHasS, clusterHasI bool
+		// The last cluster ad met: ads come in key order, so a cluster's
+		// ad comes right before its jobs.
+		cluster   = int64(-1)
+		clusterAd []byte
 	)
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -285,33 +284,19 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			continue
 		}
 		k := keyOf(key)
+		enc = appendAd(enc[:0], st.myType, st.attrs)
 		posting, part, oddID := posting[:0], partMain, false
 		switch {
 		case k.Kind() == KindCluster:
-			cluster = k.Cluster
-			clusterOwner, clusterHasO = st.lookup("Owner")
-			clusterSt, clusterHasS = st.lookup("JobStatus")
-			clusterID, clusterHasI = st.lookup("ClusterId")
+			cluster, clusterAd = k.Cluster, append(clusterAd[:0], enc...)
 		case k.IsJob():
-			o, hasO := st.lookup("Owner")
-			s, hasS := st.lookup("JobStatus")
-			id, hasI := st.lookup("ClusterId")
+			j := Job{Key: k, Proc: Ad(enc)}
 			if cluster == k.Cluster {
-				if !hasO {
-					o, hasO = clusterOwner, clusterHasO
-				}
-				if !hasS {
-					s, hasS = clusterSt, clusterHasS
-				}
-				if !hasI {
-					id, hasI = clusterID, clusterHasI
-				}
+				j.Cluster = Ad(clusterAd)
 			}
-			status := StatusValue(s, hasS)
-			posting, part = appendPosting(posting, OwnerValue(o, hasO), status), partitionOf(status)
-			oddID = oddClusterID(k.Cluster, id, hasI)
+			posting, part, oddID = postingOf(posting, j)
 		}
-		c.add(k, part, &st, posting, oddID)
+		c.add(k, part, enc, posting, oddID)
 		if len(c.buf) >= l.maxBytes/4 {
 			full <- c
 			select {
@@ -344,10 +329,10 @@ type loadItem struct {
 	oddID             bool
 }
 
-func (c *loadChunk) add(k Key, part byte, st *adState, posting []byte, oddID bool) {
+func (c *loadChunk) add(k Key, part byte, ad, posting []byte, oddID bool) {
 	start := len(c.buf)
 	c.buf = appendAdKey(c.buf, part, k)
-	c.buf = appendAd(c.buf, st.myType, st.attrs)
+	c.buf = append(c.buf, ad...)
 	adEnd := len(c.buf)
 	c.buf = append(c.buf, posting...)
 	c.items = append(c.items, loadItem{start, adEnd, len(c.buf), oddID})
