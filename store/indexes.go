@@ -19,7 +19,7 @@ import (
 //
 //	postings/        job key => posting            how the job is filed
 //	by-owner-status/ posting/ job key => ""        a bucket per (Owner, JobStatus) pair
-//	by-status/       status part/ job key => ""    a bucket per JobStatus
+//	by-status/       status part/ job key => group a bucket per JobStatus; the job's owner group
 //	counts/          posting => uint64             jobs filed under both
 //	status-counts/   status part => uint64         jobs filed under the status
 //	cluster-id-odd/  job key => ""                 jobs whose ClusterId is not their key's
@@ -227,13 +227,13 @@ func decodeStatusPart(b []byte) (IndexedStatus, error) {
 // postingOf files job j: it appends j's posting to dst and returns the
 // partition the posting puts its ad in, and whether j belongs in
 // cluster-id-odd/.
-func postingOf(dst []byte, j Job) (posting []byte, part byte, oddID bool) {
+func postingOf(dst []byte, j Job) (posting []byte, part partition, oddID bool) {
 	o, ok := j.Lookup("Owner")
 	owner := OwnerValue(o, ok)
 	st, ok := j.Lookup("JobStatus")
 	status := StatusValue(st, ok)
 	id, ok := j.Lookup("ClusterId")
-	return appendPosting(dst, owner, status), partitionOf(status), oddClusterID(j.Key.Cluster, id, ok)
+	return appendPosting(dst, owner, status), partitionOf(owner, status), oddClusterID(j.Key.Cluster, id, ok)
 }
 
 // clusterFiling is what a cluster ad contributes to how its jobs are
@@ -311,7 +311,7 @@ func (ix *indexer) file(k Key, p []byte, oddID, fresh bool) error {
 			return ix.postings.Delete(kb)
 		}
 	}
-	_, sp, err := splitPosting(p)
+	op, sp, err := splitPosting(p)
 	if err != nil {
 		return fmt.Errorf("job %s: %w", k, err)
 	}
@@ -320,14 +320,14 @@ func (ix *indexer) file(k Key, p []byte, oddID, fresh bool) error {
 		return err
 	}
 	for _, f := range []struct {
-		parent *bolt.Bucket
-		value  []byte
-	}{{ix.byPair, p}, {ix.byStatus, sp}} {
+		parent      *bolt.Bucket
+		value, data []byte
+	}{{ix.byPair, p, nil}, {ix.byStatus, sp, ix.arena.keep([]byte{groupOfOwnerPart(op)})}} {
 		b, err := ix.valueBucket(f.parent, f.value, true)
 		if err != nil {
 			return err
 		}
-		if err := b.Put(key, nil); err != nil {
+		if err := b.Put(key, f.data); err != nil {
 			return err
 		}
 	}
@@ -437,31 +437,53 @@ func (ix *indexer) addCount(b *bolt.Bucket, k string, d int64) error {
 
 // postingPartition returns the partition of the ads bucket that holds the
 // ad of a job filed under posting p.
-func postingPartition(p []byte) (byte, error) {
-	_, sp, err := splitPosting(p)
+func postingPartition(p []byte) (partition, error) {
+	op, sp, err := splitPosting(p)
 	if err != nil {
+		return 0, err
+	}
+	if _, err := decodeOwnerPart(op); err != nil {
 		return 0, err
 	}
 	st, err := decodeStatusPart(sp)
 	if err != nil {
 		return 0, err
 	}
-	return partitionOf(st), nil
+	return makePartition(statusByte(st), groupOfOwnerPart(op)), nil
+}
+
+// groupOfOwnerPart returns the owner group of a well-formed owner part.
+func groupOfOwnerPart(op []byte) byte {
+	if ValueClass(op[0]) != ClassLiteral {
+		return 0
+	}
+	return nameGroup(op[1:])
 }
 
 // storedPartition returns the partition the ad k lies in and whether it is
-// stored: an ad that is not a job lies in the main partition; a job is
-// stored if it has a posting in postings, which names its partition.
-func storedPartition(postings *bolt.Bucket, k Key) (part byte, job bool, err error) {
-	if !k.IsJob() {
-		return partMain, false, nil
+// stored, for a job or a cluster ad: a job is stored if it has a posting in
+// postings, which names its partition; a cluster ad if clusters/ names its
+// owner group. Any other ad lies in partition 0.
+func storedPartition(postings, clusters *bolt.Bucket, k Key) (part partition, stored bool, err error) {
+	switch {
+	case k.IsJob():
+		p := postings.Get(appendKey(make([]byte, 0, keyLen), k))
+		if p == nil {
+			return 0, false, nil
+		}
+		if part, err = postingPartition(p); err != nil {
+			return 0, false, fmt.Errorf("job %s: %w", k, err)
+		}
+		return part, true, nil
+	case k.Kind() == KindCluster:
+		g := clusters.Get(appendKey(make([]byte, 0, keyLen), k))
+		switch {
+		case g == nil:
+			return 0, false, nil
+		case len(g) != 1 || g[0] >= ownerGroups:
+			return 0, false, fmt.Errorf("cluster %s: malformed owner group %x", k, g)
+		}
+		return makePartition(partMain, g[0]), true, nil
 	}
-	p := postings.Get(appendKey(make([]byte, 0, keyLen), k))
-	if p == nil {
-		return partMain, false, nil
-	}
-	if part, err = postingPartition(p); err != nil {
-		return 0, false, fmt.Errorf("job %s: %w", k, err)
-	}
-	return part, true, nil
+	return 0, false, nil
 }

@@ -85,7 +85,7 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 			want:    `"alice" 1: 1 [1.0]` + "\n" + `"alice" 2: 1 [1.1]` + "\n" + `"bob" 1: 1 [1.2]`,
 		},
 		{
-			name: "a cluster's Owner edit moves the jobs that inherit it",
+			name: "a cluster's Owner edit moves its ad and the jobs that inherit it",
 			batches: [][]string{
 				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1", `set 1.1 Owner "carol"`},
 				{`set 1.-1 Owner "bob"`},
@@ -213,6 +213,8 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 // TestCheckReportsDamage damages each part of the indexes and requires
 // Check to name it.
 func TestCheckReportsDamage(t *testing.T) {
+	g := ownerGroup(IndexedOwner{Class: ClassLiteral, Name: "alice"})
+	alice, elsewhere := makePartition(partMain, g), makePartition(partMain, (g+1)%ownerGroups)
 	damages := []struct {
 		name   string
 		damage func(st *bolt.Bucket) error
@@ -261,11 +263,32 @@ func TestCheckReportsDamage(t *testing.T) {
 			return st.Bucket(bucketStatusCounts).Delete(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}))
 		}, "count of JobStatus 2: missing, want 2"},
 		{"job in another status's partition", func(st *bolt.Bucket) error {
-			return moveAd(st, Key{1, 0}, partMain, 6, true)
-		}, "job 1.0: stored in partition 6, its filing Owner \"alice\", JobStatus 2 puts it in 0"},
+			return moveAd(st, Key{1, 0}, alice, makePartition(6, g), true)
+		}, fmt.Sprintf("job 1.0: stored in partition 6/%d, its filing Owner \"alice\", JobStatus 2 puts it in 0/%d", g, g)},
+		{"job in another owner group", func(st *bolt.Bucket) error {
+			return moveAd(st, Key{1, 0}, alice, elsewhere, true)
+		}, fmt.Sprintf("job 1.0: stored in partition %s, its filing Owner \"alice\", JobStatus 2 puts it in %s", elsewhere, alice)},
 		{"job in two partitions", func(st *bolt.Bucket) error {
-			return moveAd(st, Key{1, 1}, partMain, partOther, false)
+			return moveAd(st, Key{1, 1}, alice, makePartition(partOther, g), false)
 		}, "job 1.1: stored in two partitions"},
+		{"cluster ad in another owner group", func(st *bolt.Bucket) error {
+			return moveAd(st, Key{1, -1}, alice, elsewhere, true)
+		}, fmt.Sprintf("cluster ad 1.-1: stored in partition %s, its Owner puts it in %s", elsewhere, alice)},
+		{"cluster ad in two partitions", func(st *bolt.Bucket) error {
+			return moveAd(st, Key{1, -1}, alice, elsewhere, false)
+		}, "cluster ad 1.-1: stored in two partitions"},
+		{"cluster ad not placed", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketClusters).Delete(appendKey(nil, Key{1, -1}))
+		}, "cluster ad 1.-1: missing from clusters"},
+		{"cluster ad misplaced", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketClusters).Put(appendKey(nil, Key{1, -1}), []byte{elsewhere.group()})
+		}, fmt.Sprintf("cluster ad 1.-1: clusters says owner group %02x, stored in group %d", elsewhere.group(), g)},
+		{"clusters entry of no cluster ad", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketClusters).Put(appendKey(nil, Key{7, -1}), []byte{0})
+		}, "clusters: entry for 7.-1, which has no cluster ad"},
+		{"by-status entry in another owner group", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketByStatus).Bucket(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2})).Put(appendKey(nil, Key{1, 0}), []byte{elsewhere.group()})
+		}, fmt.Sprintf("job 1.0: by-status says owner group %02x, its posting %d", elsewhere.group(), g)},
 		{"job listed as of another cluster", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{1, 0}), nil)
 		}, "job 1.0: in cluster-id-odd, but its ClusterId is its cluster's or missing"},
@@ -321,11 +344,11 @@ func TestCheckNeedsAState(t *testing.T) {
 
 // moveAd copies the ad k from partition from to partition to, and deletes
 // the original if del is set.
-func moveAd(st *bolt.Bucket, k Key, from, to byte, del bool) error {
+func moveAd(st *bolt.Bucket, k Key, from, to partition, del bool) error {
 	ads := st.Bucket(bucketAds)
 	v := ads.Get(appendAdKey(nil, from, k))
 	if v == nil {
-		return fmt.Errorf("no ad %s in partition %d", k, from)
+		return fmt.Errorf("no ad %s in partition %s", k, from)
 	}
 	v = slices.Clone(v)
 	if del {

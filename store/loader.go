@@ -285,10 +285,12 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		}
 		k := keyOf(key)
 		enc = appendAd(enc[:0], st.myType, st.attrs)
-		posting, part, oddID := posting[:0], partMain, false
+		posting, part, oddID := posting[:0], partition(0), false
 		switch {
 		case k.Kind() == KindCluster:
 			cluster, clusterAd = k.Cluster, append(clusterAd[:0], enc...)
+			o, ok := st.lookup("Owner")
+			part = clusterPartition(OwnerValue(o, ok))
 		case k.IsJob():
 			j := Job{Key: k, Proc: Ad(enc)}
 			if cluster == k.Cluster {
@@ -329,7 +331,7 @@ type loadItem struct {
 	oddID             bool
 }
 
-func (c *loadChunk) add(k Key, part byte, ad, posting []byte, oddID bool) {
+func (c *loadChunk) add(k Key, part partition, ad, posting []byte, oddID bool) {
 	start := len(c.buf)
 	c.buf = appendAdKey(c.buf, part, k)
 	c.buf = append(c.buf, ad...)
@@ -388,8 +390,10 @@ type loadBatch struct {
 	tx    *bolt.Tx
 	state *bolt.Bucket
 	ads   *bolt.Bucket
-	ix    *indexer
-	arena arena
+	// clusters is clusters/: where each cluster ad lies.
+	clusters *bolt.Bucket
+	ix       *indexer
+	arena    arena
 }
 
 func (b *loadBatch) begin() error {
@@ -405,10 +409,11 @@ func (b *loadBatch) begin() error {
 		tx.Rollback()
 		return fmt.Errorf("db %s: %w", b.db.path, err)
 	}
-	b.tx, b.state, b.ads = tx, st, st.Bucket(bucketAds)
-	// Ads arrive in key order: fill pages almost full, leaving a little
-	// room for the ads to grow as the log goes on.
+	b.tx, b.state, b.ads, b.clusters = tx, st, st.Bucket(bucketAds), st.Bucket(bucketClusters)
+	// Ads arrive in key order within each partition: fill pages almost
+	// full, leaving a little room for the ads to grow as the log goes on.
 	b.ads.FillPercent = 0.9
+	b.clusters.FillPercent = 0.9
 	deltas := b.ix.deltas // count changes accumulate across the load's transactions
 	b.ix = newIndexer(st, &b.arena)
 	if deltas != nil {
@@ -428,13 +433,18 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 	for _, it := range c.items {
 		kb := c.buf[it.start : it.start+adKeyLen]
 		if err := b.ads.Put(kb, c.buf[it.start+adKeyLen:it.adEnd]); err != nil {
-			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb[1:]), err)
+			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb[2:]), err)
 		}
+		k, _ := decodeKey(kb[2:])
 		if it.end == it.adEnd {
+			if k.Kind() == KindCluster {
+				if err := b.clusters.Put(kb[2:], kb[1:2]); err != nil {
+					return fmt.Errorf("db %s: put %s: %w", b.db.path, k, err)
+				}
+			}
 			continue
 		}
 		*jobs++
-		k, _ := decodeKey(kb[1:])
 		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.oddID, true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
@@ -444,7 +454,7 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 
 func (b *loadBatch) commit() error {
 	err := b.tx.Commit()
-	b.tx, b.state, b.ads = nil, nil, nil
+	b.tx, b.state, b.ads, b.clusters = nil, nil, nil, nil
 	b.arena.reset()
 	if err != nil {
 		return fmt.Errorf("db %s: commit: %w", b.db.path, err)

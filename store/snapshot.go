@@ -15,7 +15,7 @@ import (
 // A Snapshot is not safe for concurrent use.
 type Snapshot struct {
 	state                      *bolt.Bucket
-	ads                        *bolt.Bucket
+	ads, clusters              *bolt.Bucket
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
 	oddIDs                     *bolt.Bucket
@@ -32,7 +32,7 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 		s.state = tx.Bucket(name)
 	}
 	if s.state != nil {
-		s.ads = s.state.Bucket(bucketAds)
+		s.ads, s.clusters = s.state.Bucket(bucketAds), s.state.Bucket(bucketClusters)
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 		s.statusCounts, s.oddIDs = s.state.Bucket(bucketStatusCounts), s.state.Bucket(bucketClusterIDOdd)
@@ -60,17 +60,18 @@ func (s *Snapshot) JobCount() int64 {
 }
 
 // Ad returns the ad stored under k. A job's ad is found through its
-// posting, which says the partition it lies in.
+// posting, a cluster ad through clusters/, which say the partition it lies
+// in.
 func (s *Snapshot) Ad(k Key) (Ad, bool) {
 	if s.ads == nil {
 		return nil, false
 	}
-	part, job, err := storedPartition(s.postings, k)
+	part, stored, err := storedPartition(s.postings, s.clusters, k)
 	if err != nil {
 		s.err = err
 		return nil, false
 	}
-	if k.IsJob() && !job {
+	if (k.IsJob() || k.Kind() == KindCluster) && !stored {
 		return nil, false
 	}
 	v := s.ads.Get(appendAdKey(make([]byte, 0, adKeyLen), part, k))
@@ -93,12 +94,21 @@ func (s *Snapshot) Ads() iter.Seq2[Key, Ad] {
 // meets each cluster ad right before its jobs, so chaining costs no extra
 // lookup except when the range starts inside a cluster.
 func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
+	return s.jobs(from, to, nil)
+}
+
+// jobs is Jobs, calling clusterAd, if not nil, with each cluster ad the
+// merge meets.
+func (s *Snapshot) jobs(from, to Key, clusterAd func(entry)) iter.Seq[Job] {
 	return func(yield func(Job) bool) {
 		var cluster Ad
 		clusterOf := int64(-1 << 62)
 		for e := range s.entries(from, to) {
 			if e.key.Proc == -1 {
 				cluster, clusterOf = Ad(e.v), e.key.Cluster
+				if clusterAd != nil && e.key.Kind() == KindCluster {
+					clusterAd(e)
+				}
 				continue
 			}
 			if !e.key.IsJob() {
@@ -118,14 +128,14 @@ func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
 // entry is one ad of the ads bucket, as entries yields it.
 type entry struct {
 	key  Key
-	part byte
+	part partition
 	v    []byte
 }
 
 // partHead is one partition's cursor in the merge that entries makes.
 type partHead struct {
 	c    *bolt.Cursor
-	part byte
+	part partition
 	key  Key
 	v    []byte
 	live bool
@@ -135,7 +145,7 @@ type partHead struct {
 // partition and no later than to.
 func (h *partHead) set(kb, v []byte, to Key) error {
 	h.live = false
-	if kb == nil || kb[0] != h.part {
+	if len(kb) < 2 || makePartition(kb[0], kb[1]) != h.part {
 		return nil
 	}
 	_, k, err := decodeAdKey(kb)
@@ -149,53 +159,41 @@ func (h *partHead) set(kb, v []byte, to Key) error {
 }
 
 // entries yields the ads whose keys lie in [from, to] in key order: a merge
-// of one cursor per partition, a few at most (one per JobStatus in use).
+// of one cursor per partition in use, in a heap by key. A cluster's ads
+// mostly lie in one partition, so the cursor on top usually stays there
+// for the cluster's next ad at the cost of two comparisons.
 func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 	return func(yield func(entry) bool) {
 		if s.ads == nil {
 			return
 		}
-		var heads []partHead
+		var heads headHeap
 		probe := s.ads.Cursor()
 		lo := appendAdKey(nil, 0, from)
 		for pk, _ := probe.First(); pk != nil; {
-			h := partHead{c: s.ads.Cursor(), part: pk[0]}
-			lo[0] = h.part
+			if len(pk) < 2 {
+				s.err = fmt.Errorf("stored ad key %x: want a partition and a key", pk)
+				return
+			}
+			h := &partHead{c: s.ads.Cursor(), part: makePartition(pk[0], pk[1])}
+			lo[0], lo[1] = pk[0], pk[1]
 			kb, v := h.c.Seek(lo)
 			if err := h.set(kb, v, to); err != nil {
 				s.err = err
 				return
 			}
-			heads = append(heads, h)
-			if h.part == partOther {
+			if h.live {
+				heads = append(heads, h)
+			}
+			if h.part == 0xffff {
 				break
 			}
-			pk, _ = probe.Seek([]byte{h.part + 1})
+			next := h.part + 1
+			pk, _ = probe.Seek([]byte{next.status(), next.group()})
 		}
-		// m is the head with the least key, and bound the least key of the
-		// others: m yields until it passes bound, mostly without a look
-		// at the others, since the main partition holds most ads.
-		m, bound, bounded := -1, Key{}, false
-		for {
-			if m < 0 || !heads[m].live || bounded && compareKeys(heads[m].key, bound) > 0 {
-				m, bounded = -1, false
-				for i := range heads {
-					switch {
-					case !heads[i].live:
-					case m < 0 || compareKeys(heads[i].key, heads[m].key) < 0:
-						if m >= 0 {
-							bound, bounded = heads[m].key, true
-						}
-						m = i
-					case !bounded || compareKeys(heads[i].key, bound) < 0:
-						bound, bounded = heads[i].key, true
-					}
-				}
-				if m < 0 {
-					return
-				}
-			}
-			h := &heads[m]
+		heads.init()
+		for len(heads) > 0 {
+			h := heads[0]
 			if !yield(entry{h.key, h.part, h.v}) {
 				return
 			}
@@ -204,46 +202,84 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 				s.err = err
 				return
 			}
+			if !h.live {
+				heads[0] = heads[len(heads)-1]
+				heads = heads[:len(heads)-1]
+			}
+			heads.down(0)
 		}
+	}
+}
+
+// headHeap is a min-heap of live partition heads by key.
+type headHeap []*partHead
+
+func (hs headHeap) init() {
+	for i := len(hs)/2 - 1; i >= 0; i-- {
+		hs.down(i)
+	}
+}
+
+// down restores the heap order below i after hs[i]'s key grew.
+func (hs headHeap) down(i int) {
+	for {
+		m, l := i, 2*i+1
+		if l < len(hs) && compareKeys(hs[l].key, hs[m].key) < 0 {
+			m = l
+		}
+		if r := l + 1; r < len(hs) && compareKeys(hs[r].key, hs[m].key) < 0 {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		hs[i], hs[m] = hs[m], hs[i]
+		i = m
 	}
 }
 
 // JobsAt yields the jobs refs name, which must be sorted by key, each
 // joined to its cluster ad; refs that are not jobs are skipped. A cursor
 // per partition walks forward through neighbouring keys and seeks only
-// across gaps, which costs less than a lookup per job. In the main
-// partition one cursor finds both: a cluster ad, then its jobs after it,
-// usually on the same page.
+// across gaps, which costs less than a lookup per job. A job's cluster ad
+// is looked for first in its own owner group, where the cluster's Owner
+// puts it unless the job names an Owner of its own; there one cursor finds
+// both: a cluster ad, then its idle and running jobs after it, usually on
+// the same page.
 func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 	return func(yield func(Job) bool) {
 		if s.ads == nil {
 			return
 		}
 		var (
-			walkers    [256]*walker
+			walkers    = make(map[partition]*walker)
 			clusterKey = Key{Cluster: -1}
 			cluster    Ad
 			target     []byte
 		)
-		walkers[partMain] = &walker{c: s.ads.Cursor()}
+		walk := func(p partition) *walker {
+			w := walkers[p]
+			if w == nil {
+				w = &walker{c: s.ads.Cursor()}
+				walkers[p] = w
+			}
+			return w
+		}
 		for _, r := range refs {
 			if !r.Key.IsJob() {
 				continue
 			}
-			w := walkers[r.part]
-			if w == nil {
-				w = &walker{c: s.ads.Cursor()}
-				walkers[r.part] = w
-			}
+			w := walk(r.part)
 			steps := maxSteps
 			if ck := r.Key.ClusterKey(); ck != clusterKey {
 				clusterKey = ck
-				target = appendAdKey(target[:0], partMain, ck)
+				cp := makePartition(partMain, r.part.group())
+				target = appendAdKey(target[:0], cp, ck)
 				var ok bool
-				if cluster, ok = walkers[partMain].find(target, maxSteps); !ok {
-					cluster = nil
-				}
-				if r.part == partMain && r.Key.Proc < maxProcWalk {
+				switch cluster, ok = walk(cp).find(target, maxSteps); {
+				case !ok:
+					cluster, _ = s.Ad(ck)
+				case r.part == cp && r.Key.Proc < maxProcWalk:
 					// The cursor is on the cluster ad: walk to the job.
 					steps = maxProcWalk
 				}
@@ -364,7 +400,7 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 				return
 			}
 			if b := s.byPair.Bucket(p); b != nil {
-				runs = append(runs, indexRun{b.Cursor(), part})
+				runs = append(runs, indexRun{c: b.Cursor(), part: part})
 			}
 		}
 		s.merge(runs, yield)
@@ -374,31 +410,36 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 // JobsFiled yields, in key order, the jobs the indexes file under both o
 // and st.
 func (s *Snapshot) JobsFiled(o IndexedOwner, st IndexedStatus) iter.Seq[JobRef] {
-	return s.indexed(s.byPair, appendPosting(nil, o, st), partitionOf(st))
+	return s.indexed(s.byPair, appendPosting(nil, o, st), indexRun{part: partitionOf(o, st)})
 }
 
 // JobsByStatus yields, in key order, the jobs the by-status index files
 // under st.
 func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[JobRef] {
-	return s.indexed(s.byStatus, appendStatusPart(nil, st), partitionOf(st))
+	return s.indexed(s.byStatus, appendStatusPart(nil, st), indexRun{part: makePartition(statusByte(st), 0), groupInValue: true})
 }
 
-func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, part byte) iter.Seq[JobRef] {
+// indexed yields the jobs of the bucket of value under parent, which run
+// describes.
+func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, run indexRun) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
 		if parent == nil {
 			return
 		}
 		if b := parent.Bucket(value); b != nil {
-			s.merge([]indexRun{{b.Cursor(), part}}, yield)
+			run.c = b.Cursor()
+			s.merge([]indexRun{run}, yield)
 		}
 	}
 }
 
 // indexRun is a cursor over one index bucket, whose jobs all lie in one
-// partition.
+// partition, or, with groupInValue, under one status byte in the owner
+// group each entry's value holds.
 type indexRun struct {
-	c    *bolt.Cursor
-	part byte
+	c            *bolt.Cursor
+	part         partition
+	groupInValue bool
 }
 
 // merge yields, in key order, the jobs of the index buckets that runs
@@ -406,8 +447,9 @@ type indexRun struct {
 // There are as many runs as one Owner has JobStatus values: a few.
 func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 	heads := make([][]byte, len(runs))
+	values := make([][]byte, len(runs))
 	for i, r := range runs {
-		heads[i], _ = r.c.First()
+		heads[i], values[i] = r.c.First()
 	}
 	for {
 		m := -1
@@ -424,10 +466,19 @@ func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 			s.err = err
 			return
 		}
-		if !yield(JobRef{Key: k, part: runs[m].part}) {
+		part := runs[m].part
+		if runs[m].groupInValue {
+			v := values[m]
+			if len(v) != 1 || v[0] >= ownerGroups {
+				s.err = fmt.Errorf("job %s: malformed owner group %x in the index", k, v)
+				return
+			}
+			part = makePartition(part.status(), v[0])
+		}
+		if !yield(JobRef{Key: k, part: part}) {
 			return
 		}
-		heads[m], _ = runs[m].c.Next()
+		heads[m], values[m] = runs[m].c.Next()
 	}
 }
 
@@ -576,8 +627,8 @@ var AllJobs = [2]Key{{Cluster: 1, Proc: 0}, {Cluster: 1<<31 - 1, Proc: 1<<31 - 1
 type Job struct {
 	Key     Key
 	Proc    Ad
-	Cluster Ad   // nil when the job's cluster has no cluster ad
-	part    byte // the partition Proc was read from
+	Cluster Ad        // nil when the job's cluster has no cluster ad
+	part    partition // the partition Proc was read from
 }
 
 // Lookup returns the text of attribute name: the job's own, else its

@@ -23,6 +23,7 @@ type Writer struct {
 	tx       *bolt.Tx
 	state    *bolt.Bucket
 	ads      *bolt.Bucket
+	clusters *bolt.Bucket
 	postings *bolt.Bucket
 
 	cache   map[Key]*pendingAd
@@ -45,8 +46,8 @@ type keyedAd struct {
 // pendingAd is an ad touched since the last commit.
 type pendingAd struct {
 	adState
-	stored bool // present in the database when first touched
-	part   byte // the partition it is stored in, if stored
+	stored bool      // present in the database when first touched
+	part   partition // the partition it is stored in, if stored
 	dirty  bool
 	// For a cluster ad, what it contributed to how its jobs are filed when
 	// first touched: if that changes, every job of the cluster is filed again.
@@ -73,6 +74,7 @@ func (w *Writer) begin() error {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
 	}
 	w.tx, w.state, w.ads, w.postings = tx, st, st.Bucket(bucketAds), st.Bucket(bucketPostings)
+	w.clusters = st.Bucket(bucketClusters)
 	return nil
 }
 
@@ -112,10 +114,10 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 	return p, nil
 }
 
-// partition returns the partition the ad k is stored in, and whether k is
-// a job that is stored at all.
-func (w *Writer) partition(k Key) (part byte, stored bool, err error) {
-	part, stored, err = storedPartition(w.postings, k)
+// partition returns the partition the ad k is stored in, and, for a job or
+// a cluster ad, whether it is stored at all.
+func (w *Writer) partition(k Key) (part partition, stored bool, err error) {
+	part, stored, err = storedPartition(w.postings, w.clusters, k)
 	if err != nil {
 		err = fmt.Errorf("db %s: %w", w.db.path, err)
 	}
@@ -237,17 +239,8 @@ func (w *Writer) flush(pos Position) error {
 			}
 			continue
 		}
-		kb := w.arena.keep(appendAdKey(w.scratch[:0], partMain, k))
-		switch {
-		case p.exists:
-			w.scratch = appendAd(w.scratch[:0], p.myType, p.attrs)
-			if err := w.ads.Put(kb, w.arena.keep(w.scratch)); err != nil {
-				return fmt.Errorf("db %s: put %s: %w", w.db.path, k, err)
-			}
-		case p.stored:
-			if err := w.ads.Delete(kb); err != nil {
-				return fmt.Errorf("db %s: delete %s: %w", w.db.path, k, err)
-			}
+		if err := w.putAd(k, p); err != nil {
+			return fmt.Errorf("db %s: %w", w.db.path, err)
 		}
 	}
 	if err := w.fileJobs(); err != nil {
@@ -255,6 +248,44 @@ func (w *Writer) flush(pos Position) error {
 	}
 	if err := finishState(w.tx, w.state, jobs, pos, false); err != nil {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
+	}
+	return nil
+}
+
+// putAd writes the ad k, which is not a job, as p says, and deletes it
+// where it was stored if it moves: a cluster ad moves when its own Owner
+// changes group, and clusters/ follows it.
+func (w *Writer) putAd(k Key, p *pendingAd) error {
+	to := partition(0)
+	if k.Kind() == KindCluster && p.exists {
+		o, ok := p.lookup("Owner")
+		to = clusterPartition(OwnerValue(o, ok))
+	}
+	if p.stored && (!p.exists || to != p.part) {
+		if err := w.ads.Delete(w.arena.keep(appendAdKey(w.scratch[:0], p.part, k))); err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
+		}
+	}
+	if k.Kind() == KindCluster {
+		kb := w.arena.keep(appendKey(w.scratch[:0], k))
+		var err error
+		switch {
+		case p.exists && (!p.stored || to != p.part):
+			err = w.clusters.Put(kb, w.arena.keep([]byte{to.group()}))
+		case !p.exists && p.stored:
+			err = w.clusters.Delete(kb)
+		}
+		if err != nil {
+			return fmt.Errorf("place cluster %s: %w", k, err)
+		}
+	}
+	if !p.exists {
+		return nil
+	}
+	kb := w.arena.keep(appendAdKey(w.scratch[:0], to, k))
+	w.scratch = appendAd(w.scratch[:0], p.myType, p.attrs)
+	if err := w.ads.Put(kb, w.arena.keep(w.scratch)); err != nil {
+		return fmt.Errorf("put %s: %w", k, err)
 	}
 	return nil
 }
@@ -292,7 +323,7 @@ func (w *Writer) fileJobs() error {
 	)
 	for _, k := range keys {
 		p := w.cache[k]
-		from, stored := partMain, false
+		from, stored := partition(0), false
 		if p != nil {
 			from, stored = p.part, p.stored // as touch found it
 		} else {
@@ -323,10 +354,17 @@ func (w *Writer) fileJobs() error {
 		}
 		if k.ClusterKey() != clusterKey {
 			clusterKey = k.ClusterKey()
-			cluster = Ad(w.ads.Get(appendAdKey(w.scratch[:0], partMain, clusterKey)))
+			part, ok, err := w.partition(clusterKey)
+			if err != nil {
+				return err
+			}
+			cluster = nil
+			if ok {
+				cluster = Ad(w.ads.Get(appendAdKey(w.scratch[:0], part, clusterKey)))
+			}
 		}
 		var (
-			to    byte
+			to    partition
 			oddID bool
 		)
 		posting, to, oddID = postingOf(posting[:0], Job{Key: k, Proc: Ad(ad), Cluster: cluster})
@@ -348,7 +386,7 @@ func (w *Writer) fileJobs() error {
 }
 
 // deleteJob removes job k's ad from partition part, if it is stored.
-func (w *Writer) deleteJob(part byte, stored bool, k Key) error {
+func (w *Writer) deleteJob(part partition, stored bool, k Key) error {
 	if !stored {
 		return nil
 	}
@@ -367,7 +405,7 @@ func (w *Writer) Rollback() {
 }
 
 func (w *Writer) reset() {
-	w.tx, w.state, w.ads, w.postings = nil, nil, nil, nil
+	w.tx, w.state, w.ads, w.clusters, w.postings = nil, nil, nil, nil, nil
 	clear(w.cache)
 	w.last = nil
 	clear(w.dirty)
