@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -394,6 +395,7 @@ type loadBatch struct {
 	clusters *bolt.Bucket
 	ix       *indexer
 	arena    arena
+	order    []int32 // the items of a chunk in the order write puts their ads
 }
 
 func (b *loadBatch) begin() error {
@@ -426,15 +428,30 @@ func (b *loadBatch) begin() error {
 
 // write puts the ads of c, files its jobs and commits. bbolt references
 // c's bytes until then.
+//
+// The ads go in partition by partition. In key order they would land at
+// as many points of one node as the chunk has partitions, and bbolt, which
+// splits nodes only at commit, would shift the node's tail at every one.
 func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 	if err := b.begin(); err != nil {
 		return err
 	}
-	for _, it := range c.items {
+	b.order = b.order[:0]
+	for i := range c.items {
+		b.order = append(b.order, int32(i))
+	}
+	partOf := func(i int32) []byte { return c.buf[c.items[i].start : c.items[i].start+2] }
+	slices.SortStableFunc(b.order, func(i, j int32) int { return bytes.Compare(partOf(i), partOf(j)) })
+	for _, i := range b.order {
+		it := c.items[i]
 		kb := c.buf[it.start : it.start+adKeyLen]
 		if err := b.ads.Put(kb, c.buf[it.start+adKeyLen:it.adEnd]); err != nil {
 			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb[2:]), err)
 		}
+	}
+	// The indexes are keyed by job: they go in key order.
+	for _, it := range c.items {
+		kb := c.buf[it.start : it.start+adKeyLen]
 		k, _ := decodeKey(kb[2:])
 		if it.end == it.adEnd {
 			if k.Kind() == KindCluster {
