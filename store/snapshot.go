@@ -252,16 +252,20 @@ func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 			return
 		}
 		var (
-			walkers    = make(map[partition]*walker)
+			walkers    [256]*[ownerGroups]walker // by status byte, then group
 			clusterKey = Key{Cluster: -1}
 			cluster    Ad
 			target     []byte
 		)
 		walk := func(p partition) *walker {
-			w := walkers[p]
-			if w == nil {
-				w = &walker{c: s.ads.Cursor()}
-				walkers[p] = w
+			ws := walkers[p.status()]
+			if ws == nil {
+				ws = new([ownerGroups]walker)
+				walkers[p.status()] = ws
+			}
+			w := &ws[p.group()]
+			if w.c == nil {
+				w.c = s.ads.Cursor()
 			}
 			return w
 		}
