@@ -195,14 +195,22 @@ func splitPosting(p []byte) (owner, status []byte, err error) {
 }
 
 func decodeOwnerPart(b []byte) (IndexedOwner, error) {
+	if err := checkOwnerPart(b); err != nil {
+		return IndexedOwner{}, err
+	}
+	return IndexedOwner{Class: ValueClass(b[0]), Name: string(b[1:])}, nil
+}
+
+// checkOwnerPart reports whether b is a well-formed owner part, without
+// copying the name out.
+func checkOwnerPart(b []byte) error {
 	if len(b) == 0 {
-		return IndexedOwner{}, fmt.Errorf("malformed owner index key %q", b)
+		return fmt.Errorf("malformed owner index key %q", b)
 	}
-	o := IndexedOwner{Class: ValueClass(b[0]), Name: string(b[1:])}
-	if o.Class != ClassLiteral && (o.Class != ClassMissing && o.Class != ClassOther || o.Name != "") {
-		return IndexedOwner{}, fmt.Errorf("malformed owner index key %q", b)
+	if c := ValueClass(b[0]); c != ClassLiteral && (c != ClassMissing && c != ClassOther || len(b) > 1) {
+		return fmt.Errorf("malformed owner index key %q", b)
 	}
-	return o, nil
+	return nil
 }
 
 func decodeStatusPart(b []byte) (IndexedStatus, error) {
@@ -442,7 +450,7 @@ func postingPartition(p []byte) (partition, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := decodeOwnerPart(op); err != nil {
+	if err := checkOwnerPart(op); err != nil {
 		return 0, err
 	}
 	st, err := decodeStatusPart(sp)

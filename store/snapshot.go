@@ -185,7 +185,7 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 			if h.live {
 				heads = append(heads, h)
 			}
-			if h.part == 0xffff {
+			if h.part == makePartition(partOther, ownerGroups-1) {
 				break
 			}
 			next := h.part + 1
