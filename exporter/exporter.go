@@ -151,16 +151,21 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 func (e *Exporter) refreshLocked(ctx context.Context) error {
 	start := time.Now()
 	now := e.o.Now()
-	var st *queueStats
-	err := e.db.View(func(s *store.Snapshot) error {
-		var err error
-		st, err = collectStats(ctx, s, now, e.o.MaxOwners)
+	var families []*dto.MetricFamily
+	// Guarded: a panic here, whatever the data, fails this collection
+	// only; the daemon and the previous snapshot stay.
+	err := store.Guard(func() error {
+		var st *queueStats
+		err := e.db.View(func(s *store.Snapshot) error {
+			var err error
+			st, err = collectStats(ctx, s, now, e.o.MaxOwners)
+			return err
+		})
+		if err == nil {
+			families, err = queueFamilies(st)
+		}
 		return err
 	})
-	var families []*dto.MetricFamily
-	if err == nil {
-		families, err = queueFamilies(st)
-	}
 	switch {
 	case errors.Is(err, ErrNotLoaded):
 		e.o.Logger.Debug("no queue to collect metrics from yet", "db", e.db.Path())

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/qindex/qindex/index"
 	"github.com/qindex/qindex/store"
@@ -230,6 +232,7 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 		if !ok {
 			owner = []byte(NoOwner)
 		}
+		owner = labelValue(owner)
 		o := owners[string(owner)]
 		if o == nil {
 			o = &ownerJobs{name: string(owner)}
@@ -292,6 +295,29 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 	return st, nil
 }
 
+// maxLabelLen bounds the length in bytes of an owner label value.
+const maxLabelLen = 128
+
+// labelValue returns text made fit for a label value: invalid UTF-8 (a
+// Latin-1 name, say) replaced by U+FFFD, and cut, at a character boundary,
+// to at most maxLabelLen bytes. Names that differ only beyond that, or only
+// in their invalid bytes, share a label. Text that is fit already, nearly
+// every Owner, is returned as it is.
+func labelValue(text []byte) []byte {
+	if len(text) <= maxLabelLen && utf8.Valid(text) {
+		return text
+	}
+	v := bytes.ToValidUTF8(text, []byte("\uFFFD"))
+	if len(v) <= maxLabelLen {
+		return v
+	}
+	cut := maxLabelLen
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut]
+}
+
 // topOwners returns the max owners with the most jobs (ties by name), then
 // the rest summed under OtherOwner, which is present even when empty so
 // that its series does not come and go.
@@ -311,8 +337,8 @@ func topOwners(owners map[string]*ownerJobs, max int) []ownerJobs {
 	})
 	top := make([]ownerJobs, 0, min(max, len(all))+1)
 	other := ownerJobs{name: OtherOwner}
-	for i, o := range all {
-		if i < max {
+	for _, o := range all {
+		if len(top) < max && o.name != OtherOwner {
 			top = append(top, *o)
 			continue
 		}

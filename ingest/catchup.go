@@ -83,7 +83,18 @@ func (s Summary) String() string {
 // the old file as "<log>.<old seq>" (FORMAT.md §5), CatchUp first applies
 // what is left of that file from the saved position, so readers see the old
 // generation's last state until the new one is loaded.
-func CatchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
+//
+// A panic in the replay (bbolt's reaction to a damaged file) is returned as
+// an error (see store.Guard), with the writes in progress rolled back.
+func CatchUp(ctx context.Context, db *store.DB, o Options) (sum Summary, err error) {
+	err = store.Guard(func() error {
+		sum, err = catchUp(ctx, db, o)
+		return err
+	})
+	return sum, err
+}
+
+func catchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 	begin := time.Now()
 	o = o.withDefaults()
 	f, size, gen, err := openLog(o.Log)

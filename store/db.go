@@ -141,7 +141,7 @@ func Open(path string, o Options) (*DB, error) {
 		timeout = time.Second
 	}
 	var b *bolt.DB
-	err = guarded(func() error {
+	err = Guard(func() error {
 		var err error
 		b, err = bolt.Open(path, 0o600, &bolt.Options{
 			ReadOnly:     o.ReadOnly,
@@ -162,7 +162,7 @@ func Open(path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
 	db := &DB{bolt: b, path: path, pageSize: b.Info().PageSize}
-	if err := guarded(func() error { return db.checkSchema(!o.ReadOnly) }); err != nil {
+	if err := Guard(func() error { return db.checkSchema(!o.ReadOnly) }); err != nil {
 		b.Close()
 		if errors.Is(err, ErrDamaged) {
 			err = fmt.Errorf("open db %s: %w", path, err)
@@ -194,7 +194,7 @@ const boltMagic = 0xED0CDAED
 // empty file.
 func (db *DB) checkSchema(init bool) error {
 	var empty bool
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			k, _ := tx.Cursor().First()
@@ -212,7 +212,7 @@ func (db *DB) checkSchema(init bool) error {
 	if err != nil || !empty || !init {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(bucketMeta)
 		if err != nil {
 			return err
@@ -232,7 +232,7 @@ func (db *DB) Sync() error { return db.bolt.Sync() }
 
 // View calls fn with a consistent read-only snapshot of the active state.
 func (db *DB) View(fn func(*Snapshot) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.view(func(tx *bolt.Tx) error {
 		return fn(newSnapshot(tx))
 	})
 }
@@ -254,7 +254,7 @@ type Target struct {
 // unfinished.
 func (db *DB) Target() (Target, error) {
 	var t Target
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		t.Reloading = meta.Get(keyLoading) != nil
 		name := meta.Get(keyActive)
@@ -277,7 +277,7 @@ func (db *DB) Target() (Target, error) {
 // one. Readers keep seeing the active state until the loader's last commit
 // promotes the new one.
 func (db *DB) beginReload() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if old := meta.Get(keyLoading); old != nil {
 			if err := tx.DeleteBucket(old); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {

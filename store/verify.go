@@ -5,16 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-// ErrDamaged is returned, wrapped, when a database file's structure or
-// content is damaged: it must be rebuilt from the log, not trusted.
-var ErrDamaged = errors.New("database file is damaged")
 
 // Verify reads the whole file and reports the first damage it finds, as an
 // error wrapping ErrDamaged: bbolt's page structure (every page reachable
@@ -26,36 +21,18 @@ func (db *DB) Verify() error {
 	if err != nil {
 		return fmt.Errorf("verify db %s: %w", db.path, err)
 	}
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.view(func(tx *bolt.Tx) error {
 		if fi.Size() < tx.Size() {
 			return fmt.Errorf("verify db %s: %w: the file has %d bytes, its pages need %d", db.path, ErrDamaged, fi.Size(), tx.Size())
 		}
-		if err := guarded(func() error { return checkPages(tx) }); err != nil {
+		if err := checkPages(tx); err != nil {
 			return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
 		}
-		return guarded(func() error {
-			if err := checkContent(tx); err != nil {
-				return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
-			}
-			return nil
-		})
+		if err := checkContent(tx); err != nil {
+			return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
+		}
+		return nil
 	})
-}
-
-// guarded runs fn on a goroutine of its own on which a memory fault or a
-// panic (bbolt's reaction to garbage) becomes an error.
-func guarded(fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		debug.SetPanicOnFault(true)
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Errorf("%w: %v", ErrDamaged, r)
-			}
-		}()
-		done <- fn()
-	}()
-	return <-done
 }
 
 // checkPages runs bbolt's consistency check and returns its first findings.
@@ -131,19 +108,19 @@ func (db *DB) MarkServing(s Serving) error {
 	if err != nil {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyServing, b) })
+	return db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyServing, b) })
 }
 
 // ClearServing removes the record of MarkServing, at a clean stop.
 func (db *DB) ClearServing() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyServing) })
+	return db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyServing) })
 }
 
 // LastServing returns the record of MarkServing, if there is one.
 func (db *DB) LastServing() (Serving, bool, error) {
 	var s Serving
 	found := false
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyServing)
 		if v == nil {
 			return nil
