@@ -325,7 +325,7 @@ func (r *replayer) consume(line []byte, lineNo, offset int64) error {
 	if err == nil {
 		switch {
 		case rec.Op == OpSetAttr && !r.check.Valid(rec.Value):
-			err = corrupt("103 %s %s: unparsable value %.60q", rec.Key, rec.Name, rec.Value)
+			err = unparsable(rec)
 		case rec.Op == OpHeader && lineNo != 1:
 			err = corrupt("107 header after the first line")
 		}
@@ -379,6 +379,16 @@ func (r *replayer) consume(line []byte, lineNo, offset int64) error {
 	r.applied = true
 	r.consumed(1, lineNo, offset)
 	return nil
+}
+
+// unparsable is the error of a 103 whose value does not parse. It quotes
+// the start of the value, to help find it, unless the attribute is a
+// secret (FORMAT.md §6), whose value is never shown anywhere.
+func unparsable(rec Record) error {
+	if store.IsSecret(rec.Name) {
+		return corrupt("103 %s %s: unparsable value (not shown: a secret)", rec.Key, shownName(rec.Name))
+	}
+	return corrupt("103 %s %s: unparsable value %.60q", rec.Key, shownName(rec.Name), rec.Value)
 }
 
 func (r *replayer) consumed(records, lineNo, offset int64) {

@@ -116,6 +116,9 @@ func TestParseRecord(t *testing.T) {
 		{line: `103 1.0 A  5`, op: OpSetAttr, key: "1.0", name: "A", value: ` 5`},
 		{line: "103 1.0 R ((x == 1) && y)", op: OpSetAttr, key: "1.0", name: "R", value: "((x == 1) && y)"},
 		{line: "104 1.0 Foo", op: OpDeleteAttr, key: "1.0", name: "Foo"},
+		{line: "103 1.0 ClaimId\t\"s\"", op: OpSetAttr, key: "1.0", name: "ClaimId", value: `"s"`}, // a tab separates, as readword's white space
+		{line: "103\t1.0\tA\t\"a\tb\"", op: OpSetAttr, key: "1.0", name: "A", value: "\"a\tb\""},
+		{line: "103 1.0 A \"a\tb\"", op: OpSetAttr, key: "1.0", name: "A", value: "\"a\tb\""},
 		{line: "105 ", op: OpBeginTx},
 		{line: "105", op: OpBeginTx},
 		{line: "106 ", op: OpEndTx},

@@ -43,7 +43,52 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
-// ParseRecord parses one line (without its newline).
+// cutField cuts b at its first field separator. Fields are separated by
+// one space, as the schedd writes them, or by a tab, which its reader
+// (readword) takes as a separator too: names and keys never hold white
+// space (FORMAT.md §1), so "103 1.0 ClaimId\tx" sets ClaimId, a secret,
+// and is treated as one.
+func cutField(b []byte) (field, rest []byte, found bool) {
+	for i, c := range b {
+		if c == ' ' || c == '\t' {
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}
+
+// shown returns a field of a corrupt line as an error message may quote
+// it: only when it is short and made of the characters of an op code or
+// a key. Anything else could be part of a value, and values are never
+// logged (a secret's would leak; FORMAT.md §6).
+func shown(field []byte) string {
+	if len(field) > 24 {
+		return "(too long to show)"
+	}
+	for _, c := range field {
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+') {
+			return "(not a number)"
+		}
+	}
+	return strconv.Quote(string(field))
+}
+
+// shownName returns an attribute name as a message may quote it: as it is
+// when it is an identifier of at most 100 characters, as attribute names
+// are; anything else could hold a value ("ClaimId=..."), and is not shown.
+func shownName(name []byte) string {
+	ok := len(name) > 0 && len(name) <= 100
+	for i, c := range name {
+		ok = ok && (c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9')
+	}
+	if !ok {
+		return "(a name that is not an identifier)"
+	}
+	return string(name)
+}
+
+// ParseRecord parses one line (without its newline). Its errors never
+// quote a value (see shown).
 func ParseRecord(line []byte) (Record, error) {
 	if len(line) == 0 {
 		return Record{}, corrupt("empty line")
@@ -51,9 +96,9 @@ func ParseRecord(line []byte) (Record, error) {
 	if bytes.IndexByte(line, 0) >= 0 {
 		return Record{}, corrupt("NUL byte in line")
 	}
-	opText, rest, _ := bytes.Cut(line, []byte{' '})
+	opText, rest, _ := cutField(line)
 	if len(opText) != 3 || opText[0] != '1' || opText[1] != '0' || opText[2] < '1' || opText[2] > '7' {
-		return Record{}, corrupt("unknown op code %.20q", opText)
+		return Record{}, corrupt("unknown op code %s", shown(opText))
 	}
 	r := Record{Op: Op(100 + opText[2] - '0')}
 	switch r.Op {
@@ -72,17 +117,17 @@ func ParseRecord(line []byte) (Record, error) {
 		}
 		return r, nil
 	}
-	keyText, rest, _ := bytes.Cut(rest, []byte{' '})
+	keyText, rest, _ := cutField(rest)
 	if len(keyText) == 0 {
 		return r, corrupt("%d: missing key", r.Op)
 	}
 	var err error
 	if r.Key, err = store.ParseKey(keyText); err != nil {
-		return r, corrupt("%d: %v", r.Op, err)
+		return r, corrupt("%d: key %s: want <cluster>.<proc> with integer parts", r.Op, shown(keyText))
 	}
 	switch r.Op {
 	case OpNewAd:
-		myType, _, _ := bytes.Cut(rest, []byte{' '})
+		myType, _, _ := cutField(rest)
 		if len(myType) == 0 {
 			return r, corrupt("101 %s: missing MyType", r.Key)
 		}
@@ -90,16 +135,16 @@ func ParseRecord(line []byte) (Record, error) {
 			r.Name = myType
 		}
 	case OpSetAttr:
-		name, value, ok := bytes.Cut(rest, []byte{' '})
+		name, value, ok := cutField(rest)
 		if len(name) == 0 {
 			return r, corrupt("103 %s: missing attribute name", r.Key)
 		}
 		if !ok || len(value) == 0 {
-			return r, corrupt("103 %s %s: missing value", r.Key, name)
+			return r, corrupt("103 %s %s: missing value", r.Key, shownName(name))
 		}
 		r.Name, r.Value = name, value
 	case OpDeleteAttr:
-		name, _, _ := bytes.Cut(rest, []byte{' '})
+		name, _, _ := cutField(rest)
 		if len(name) == 0 {
 			return r, corrupt("104 %s: missing attribute name", r.Key)
 		}
