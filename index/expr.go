@@ -5,6 +5,7 @@
 package index
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/PelicanPlatform/classad/ast"
@@ -81,54 +82,16 @@ func literal(text string) ast.Expr {
 // which costs an allocation unless the name is lower case already.
 func refs(e ast.Expr) []string {
 	var out []string
-	var walk func(ast.Expr)
-	walk = func(e ast.Expr) {
-		switch v := e.(type) {
-		case *ast.AttributeReference:
-			v.Name = store.FoldName(v.Name)
-			if v.Scope == ast.NoScope || v.Scope == ast.MyScope {
-				for _, r := range out {
-					if store.EqualFold(r, v.Name) {
-						return
-					}
-				}
-				out = append(out, v.Name)
-			}
-		case *ast.ParenExpr:
-			walk(v.Inner)
-		case *ast.BinaryOp:
-			walk(v.Left)
-			walk(v.Right)
-		case *ast.UnaryOp:
-			walk(v.Expr)
-		case *ast.ConditionalExpr:
-			walk(v.Condition)
-			walk(v.TrueExpr)
-			walk(v.FalseExpr)
-		case *ast.ElvisExpr:
-			walk(v.Left)
-			walk(v.Right)
-		case *ast.FunctionCall:
-			for _, a := range v.Args {
-				walk(a)
-			}
-		case *ast.ListLiteral:
-			for _, el := range v.Elements {
-				walk(el)
-			}
-		case *ast.RecordLiteral:
-			if v.ClassAd != nil {
-				for _, at := range v.ClassAd.Attributes {
-					walk(at.Value)
-				}
-			}
-		case *ast.SelectExpr:
-			walk(v.Record)
-		case *ast.SubscriptExpr:
-			walk(v.Container)
-			walk(v.Index)
+	store.Walk(e, func(n ast.Expr, _ int) bool {
+		v, ok := n.(*ast.AttributeReference)
+		if !ok {
+			return true
 		}
-	}
-	walk(e)
+		v.Name = store.FoldName(v.Name)
+		if (v.Scope == ast.NoScope || v.Scope == ast.MyScope) && !slices.Contains(out, v.Name) {
+			out = append(out, v.Name)
+		}
+		return true
+	})
 	return out
 }

@@ -133,17 +133,156 @@ func ToNewSyntax(text string) string {
 	return b.String()
 }
 
+// MaxExprDepth bounds how deeply an expression may nest: parentheses,
+// operators, conditionals, lists and records all count a level. The
+// ClassAd library gives up evaluating at twice this depth; an expression
+// nested deeper, whether a value in the log or a constraint from a client,
+// is refused by ParseExpr before anything walks it, so that no walk of an
+// expression (evaluation, planning, listing its references) can exhaust
+// the stack, and parsing costs memory in proportion to the text only.
+const MaxExprDepth = 1000
+
 // ParseExpr parses an old-syntax ClassAd expression, as the log and
 // condor_q's -constraint write them. It is the one way qindex parses one.
+// An expression nested deeper than MaxExprDepth is an error.
 func ParseExpr(text string) (ast.Expr, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
-	e, err := parser.ParseExpr(ToNewSyntax(text))
+	src := ToNewSyntax(text)
+	// Bounded before parsing, so that the parser's stack and tree stay in
+	// proportion to a sane depth; then measured exactly on the tree.
+	if nestingBound(src) > MaxExprDepth {
+		return nil, fmt.Errorf("cannot parse %.80q: nested deeper than %d levels", text, MaxExprDepth)
+	}
+	e, err := parser.ParseExpr(src)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse %q as a ClassAd expression", text)
+		return nil, fmt.Errorf("cannot parse %.80q as a ClassAd expression", text)
+	}
+	if Depth(e) > MaxExprDepth {
+		return nil, fmt.Errorf("cannot parse %.80q: nested deeper than %d levels", text, MaxExprDepth)
 	}
 	return e, nil
+}
+
+// nestingBound returns, for a new-syntax expression text, an upper bound
+// of the depth of its tree that it computes without parsing, so that a
+// hostile text is refused before the parser spends memory on it: the open
+// brackets, plus the operators and subscripts seen at each open level
+// since its last ',' or ';' (each may nest what precedes it one level
+// deeper), plus the prefix operators in a row. It reads the text once and
+// allocates only for brackets nested beyond a few.
+func nestingBound(src string) int {
+	var levels [16]int
+	pending := levels[:1] // operators seen at each open bracket level
+	worst, total, run := 0, 0, 0
+	afterOperand := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '"' || c == '\'':
+			for i++; i < len(src) && src[i] != c; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+			afterOperand, run = true, 0
+			continue
+		case c == ' ' || c == '\t':
+			continue
+		case c == '(' || c == '[' || c == '{':
+			if c == '[' && afterOperand { // a subscript nests its container
+				pending[len(pending)-1]++
+				total++
+			}
+			pending = append(pending, 0)
+			afterOperand, run = false, 0
+		case c == ')' || c == ']' || c == '}':
+			if len(pending) > 1 {
+				total -= pending[len(pending)-1]
+				pending = pending[:len(pending)-1]
+			}
+			afterOperand, run = true, 0
+		case c == ',' || c == ';':
+			total -= pending[len(pending)-1]
+			pending[len(pending)-1] = 0
+			afterOperand, run = false, 0
+		case (c == '-' || c == '+' || c == '!' || c == '~') && !afterOperand:
+			run++
+		case strings.IndexByte("-+*/%<>=!&|^?:~.", c) >= 0:
+			if afterOperand { // the first character of an operator
+				pending[len(pending)-1]++
+				total++
+			}
+			afterOperand, run = false, 0
+		default:
+			afterOperand, run = true, 0
+		}
+		worst = max(worst, len(pending)-1+total+run)
+	}
+	return worst
+}
+
+// Depth returns how deeply e nests: 1 for a literal or a reference.
+func Depth(e ast.Expr) int {
+	deepest := 0
+	Walk(e, func(_ ast.Expr, depth int) bool {
+		deepest = max(deepest, depth)
+		return true
+	})
+	return deepest
+}
+
+// Walk calls fn for each node of e, parents before children, with its
+// depth (1 for e), and skips the children of a node for which fn returns
+// false. It keeps its own stack: a tree of any depth is walked without
+// recursion.
+func Walk(e ast.Expr, fn func(n ast.Expr, depth int) bool) {
+	type item struct {
+		n     ast.Expr
+		depth int
+	}
+	stack := []item{{e, 1}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.n == nil || !fn(it.n, it.depth) {
+			continue
+		}
+		push := func(children ...ast.Expr) {
+			for i := len(children) - 1; i >= 0; i-- {
+				stack = append(stack, item{children[i], it.depth + 1})
+			}
+		}
+		switch v := it.n.(type) {
+		case *ast.ParenExpr:
+			push(v.Inner)
+		case *ast.BinaryOp:
+			push(v.Left, v.Right)
+		case *ast.UnaryOp:
+			push(v.Expr)
+		case *ast.ConditionalExpr:
+			push(v.Condition, v.TrueExpr, v.FalseExpr)
+		case *ast.ElvisExpr:
+			push(v.Left, v.Right)
+		case *ast.FunctionCall:
+			push(v.Args...)
+		case *ast.ListLiteral:
+			push(v.Elements...)
+		case *ast.RecordLiteral:
+			if v.ClassAd != nil {
+				push(v.ClassAd)
+			}
+		case *ast.ClassAd:
+			for _, at := range v.Attributes {
+				push(at.Value)
+			}
+		case *ast.SelectExpr:
+			push(v.Record)
+		case *ast.SubscriptExpr:
+			push(v.Container, v.Index)
+		}
+	}
 }
 
 // Checker tells whether value texts are valid ClassAd expressions. Literals

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/PelicanPlatform/classad/classad"
@@ -79,5 +80,57 @@ func TestChecker(t *testing.T) {
 				t.Errorf("Valid(%q) = true", bad)
 			}
 		}
+	}
+}
+
+// TestParseExprDepth: expressions nested up to MaxExprDepth parse; deeper
+// ones, of every shape that nests, are refused, and those that would make
+// the parser itself deep are refused before it runs (a value of 5M nested
+// "1+" terms, or 6M parentheses, used to overflow the stack of whatever
+// walked it).
+func TestParseExprDepth(t *testing.T) {
+	const d = MaxExprDepth
+	rep := strings.Repeat
+	tests := []struct {
+		name string
+		text string
+		ok   bool
+	}{
+		{"parentheses at the limit", rep("(", d-1) + "1" + rep(")", d-1), true},
+		{"parentheses past it", rep("(", d) + "1" + rep(")", d), false},
+		{"a chain at the limit", rep("1+", d-1) + "1", true},
+		{"a chain past it", rep("1+", d) + "1", false},
+		{"a chain of || past it", rep("a || ", d) + "a", false},
+		{"prefix operators past it", rep("-", d) + "1", false},
+		{"negations past it", rep("!", d) + "true", false},
+		{"conditionals past it", rep("x ? 1 : ", d) + "1", false},
+		{"lists past it", rep("{", d+1) + rep("}", d+1), false},
+		{"records past it", rep("[a=", d) + "1" + rep("]", d), false},
+		{"calls past it", rep("f(", d) + "1" + rep(")", d), false},
+		{"subscripts past it", "a" + rep("[1]", d), false},
+		{"selections past it", "a" + rep(".b", d), false},
+		{"a long flat list is fine", "{" + rep("-1, ", 100*d) + "1}", true},
+		{"many calls side by side are fine", rep("f(1) + ", d/2) + "1", true},
+		{"brackets in strings do not count", `"` + rep("(", 10*d) + `"`, true},
+		{"an escaped quote does not end a string", `"\"` + rep("(", 10*d) + `" == a`, true},
+		{"5M nested 1+ terms", rep("1+", 5_000_000) + "1", false},
+		{"6M parentheses", rep("(", 6_000_000), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := ParseExpr(tt.text)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParseExpr: %v, want ok %v", err, tt.ok)
+			}
+			if err != nil {
+				if len(err.Error()) > 200 {
+					t.Errorf("an error of %d bytes", len(err.Error()))
+				}
+				return
+			}
+			if got := Depth(e); got > MaxExprDepth {
+				t.Errorf("depth %d accepted", got)
+			}
+		})
 	}
 }

@@ -283,7 +283,7 @@ func (w *Writer) putAd(k Key, p *pendingAd) error {
 		return nil
 	}
 	kb := w.arena.keep(appendAdKey(w.scratch[:0], to, k))
-	w.scratch = appendAd(w.scratch[:0], p.myType, p.attrs)
+	w.scratch = appendAd(w.scratch[:0], p.myType, p.sorted())
 	if err := w.ads.Put(kb, w.arena.keep(w.scratch)); err != nil {
 		return fmt.Errorf("put %s: %w", k, err)
 	}
@@ -336,7 +336,7 @@ func (w *Writer) fileJobs() error {
 		dirty := p != nil && p.dirty
 		switch {
 		case dirty && p.exists:
-			ad = w.arena.keep(appendAd(w.scratch[:0], p.myType, p.attrs))
+			ad = w.arena.keep(appendAd(w.scratch[:0], p.myType, p.sorted()))
 		case !dirty && stored:
 			// A job of a changed cluster: it may move.
 			if v := w.ads.Get(appendAdKey(w.scratch[:0], from, k)); v != nil {
