@@ -136,7 +136,7 @@ func runAF(b *testing.B, db *store.DB, sel Selection, af []*Expr, noIndex bool) 
 	var st Stats
 	err := db.View(func(s *store.Snapshot) error {
 		var err error
-		st, err = sel.Run(s, env, RunOptions{NoIndex: noIndex}, p.Job)
+		st, err = sel.Run(context.Background(), s, env, RunOptions{NoIndex: noIndex}, p.Job)
 		return err
 	})
 	if err != nil {
@@ -292,7 +292,7 @@ func BenchmarkScan(b *testing.B) {
 	start := time.Now()
 	for b.Loop() {
 		err := db.View(func(s *store.Snapshot) error {
-			st, err := sel.Run(s, NewEnv(time.Now().Unix()), RunOptions{NoIndex: true}, func(store.Job) error { return nil })
+			st, err := sel.Run(context.Background(), s, NewEnv(time.Now().Unix()), RunOptions{NoIndex: true}, func(store.Job) error { return nil })
 			jobs += st.Evaluated
 			return err
 		})

@@ -184,7 +184,7 @@ func TestSelectionRun(t *testing.T) {
 		for _, noIndex := range []bool{false, true} {
 			var got []string
 			db.View(func(s *store.Snapshot) error {
-				_, err := sel.Run(s, NewEnv(0), RunOptions{Limit: tt.limit, NoIndex: noIndex}, func(j store.Job) error {
+				_, err := sel.Run(context.Background(), s, NewEnv(0), RunOptions{Limit: tt.limit, NoIndex: noIndex}, func(j store.Job) error {
 					got = append(got, j.Key.String())
 					return nil
 				})

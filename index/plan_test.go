@@ -208,7 +208,7 @@ func runKeys(t *testing.T, db *store.DB, sel Selection, noIndex bool) ([]string,
 	var st Stats
 	err := db.View(func(s *store.Snapshot) error {
 		var err error
-		st, err = sel.Run(s, NewEnv(1763900000), RunOptions{NoIndex: noIndex}, func(j store.Job) error {
+		st, err = sel.Run(context.Background(), s, NewEnv(1763900000), RunOptions{NoIndex: noIndex}, func(j store.Job) error {
 			keys = append(keys, j.Key.String())
 			return nil
 		})
@@ -279,7 +279,7 @@ func checkCountedTotals(t *testing.T, db *store.DB, sel Selection) {
 			return nil
 		}
 		var scanned Totals
-		sel.Run(s, env, RunOptions{NoIndex: true}, func(j store.Job) error {
+		sel.Run(context.Background(), s, env, RunOptions{NoIndex: true}, func(j store.Job) error {
 			st, _ := IntAttr(j, env, "JobStatus")
 			scanned.Add(st, 1)
 			return nil

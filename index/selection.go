@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -148,10 +149,11 @@ func cmpInt(a, b int64) int {
 }
 
 // Run calls fn for each selected job in (cluster, proc) order, stopping
-// after o.Limit jobs when it is positive, or at fn's first error. The
+// after o.Limit jobs when it is positive, at fn's first error, or soon
+// after ctx ends, with its error. The
 // indexes only choose the candidates: every candidate is tested against the
 // arguments and the whole constraint, exactly as a scan tests every job.
-func (s Selection) Run(snap *store.Snapshot, env *Env, o RunOptions, fn func(store.Job) error) (Stats, error) {
+func (s Selection) Run(ctx context.Context, snap *store.Snapshot, env *Env, o RunOptions, fn func(store.Job) error) (Stats, error) {
 	start := time.Now()
 	p, err := s.plan(snap, o.NoIndex)
 	if err != nil {
@@ -160,7 +162,10 @@ func (s Selection) Run(snap *store.Snapshot, env *Env, o RunOptions, fn func(sto
 	st := Stats{Plan: p.description, Candidates: -1}
 	var fnErr error
 	visit := func(job store.Job) bool {
-		st.Evaluated++
+		if st.Evaluated++; st.Evaluated%1024 == 0 && ctx.Err() != nil {
+			fnErr = ctx.Err()
+			return false
+		}
 		if !s.matchesArgs(job, env) {
 			return true
 		}

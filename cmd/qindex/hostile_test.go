@@ -4,13 +4,22 @@ package main
 // daemon must stay up, answer, and hold the truth afterwards.
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/qindex/qindex/exporter"
+	"github.com/qindex/qindex/ingest/loggen"
 )
 
 // TestInvalidUTF8OwnerInMetrics: one invalid UTF-8 byte in an Owner used to
@@ -59,6 +68,197 @@ func TestInvalidUTF8OwnerInMetrics(t *testing.T) {
 		}
 		if code := d.stop(t); code != 0 {
 			t.Fatalf("run %d: the daemon exited %d:\n%s", run, code, d.stderr.String())
+		}
+	}
+}
+
+// qindexCmd returns this test binary set up to run as the qindex command.
+func qindexCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Args[0] = "qindex"
+	cmd.Env = append(os.Environ(), "QINDEX_TEST_MAIN=1")
+	return cmd
+}
+
+// generatedQueue writes a generated log of about jobs jobs into a new
+// directory and returns the paths of the log and of a db beside it.
+func generatedQueue(t *testing.T, jobs int) (log, db string, g *loggen.Generator) {
+	t.Helper()
+	dir := t.TempDir()
+	log, db = filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	g = loggen.New(loggen.Config{Seed: 17, TargetJobs: jobs + jobs/2, Owners: 20})
+	var b bytes.Buffer
+	g.WriteQueue(&b, jobs, false)
+	if err := os.WriteFile(log, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return log, db, g
+}
+
+// dialRequest connects to the daemon of db and sends a raw request.
+func dialRequest(t *testing.T, db string, req []byte) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("unix", socketPath(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// TestStuckReadersDoNotBlockOthers: 32 clients ask for --long answers and
+// never read them (a 'qindex q --long | less' left open); a fresh query is
+// still answered within 1 s. There used to be 16 slots, held for 60 s each.
+func TestStuckReadersDoNotBlockOthers(t *testing.T) {
+	log, db, _ := generatedQueue(t, 3000)
+	startDaemon(t, log, db, 20*time.Millisecond)
+	waitFor(t, "the load", func() bool { return caughtUp(t, status(t, db), log) })
+	want, _, _ := runCLI(t, "q", "--db", db, "--totals")
+
+	req, _ := json.Marshal(request{Command: "q", Query: &queryRequest{Form: "long"}})
+	for range 32 {
+		conn := dialRequest(t, db, append(req, '\n'))
+		// Each reads the first frame, so its answer is under way.
+		conn.Read(make([]byte, 5))
+	}
+	start := time.Now()
+	got, errOut, code := runCLI(t, "q", "--db", db, "--totals")
+	if took := time.Since(start); code != 0 || got != want || took > time.Second {
+		t.Fatalf("with 32 stuck readers: exit %d after %v: %q %s, want %q", code, took, got, errOut, want)
+	}
+}
+
+// TestRequestLimits: a request line has a size limit (3 connections of
+// endless bytes pushed the daemon to 3.5 GB), and malformed requests are
+// refused with a message.
+func TestRequestLimits(t *testing.T) {
+	log, db, _ := generatedQueue(t, 200)
+	startDaemon(t, log, db, 20*time.Millisecond)
+	waitFor(t, "the load", func() bool { return caughtUp(t, status(t, db), log) })
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	chunk := bytes.Repeat([]byte("("), 1<<20)
+	var wg sync.WaitGroup
+	answers := make([]string, 3)
+	for i := range answers {
+		conn := dialRequest(t, db, []byte(`{"command":"q","query":{"constraint":"`))
+		wg.Go(func() {
+			// Write until the daemon stops reading and answers; 64 MiB at most.
+			go func() {
+				for range 64 {
+					if _, err := conn.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			b, _ := io.ReadAll(conn)
+			answers[i] = string(b)
+		})
+	}
+	wg.Wait()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	for i, a := range answers {
+		if !strings.Contains(a, "request larger than 1048576 bytes") {
+			t.Errorf("connection %d: answer %q", i, a)
+		}
+	}
+	// The daemon read at most 1 MiB of each: its heap (this process's)
+	// grew far less than what was sent.
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 48<<20 {
+		t.Errorf("the heap grew by %d MB", grew>>20)
+	}
+	for _, req := range []string{"{not json\n", "\n", `{"command":"rm"}` + "\n", `{"command":"q"}` + "\n"} {
+		b, _ := io.ReadAll(dialRequest(t, db, []byte(req)))
+		if !bytes.Contains(b, []byte(`"code":2`)) {
+			t.Errorf("request %q: answer %q, want a usage error", req, b)
+		}
+	}
+	// A constraint nested past the limit is a usage error, not a crash.
+	deep := strings.Repeat("(", 200_000) + "1" + strings.Repeat(")", 200_000)
+	if _, errOut, code := runCLI(t, "q", "--db", db, "--constraint", deep); code != 2 || !strings.Contains(errOut, "nested deeper") {
+		t.Errorf("a deep constraint: exit %d, %.200s", code, errOut)
+	}
+	if out, _, code := runCLI(t, "q", "--db", db, "--totals"); code != 0 || !strings.Contains(out, "jobs;") {
+		t.Errorf("after the hostile requests: exit %d %q", code, out)
+	}
+}
+
+// TestStoppedDaemon: a SIGSTOPped daemon made every query hang for 60 s;
+// now the client says within a few seconds that the daemon is not
+// answering.
+func TestStoppedDaemon(t *testing.T) {
+	log, db, _ := generatedQueue(t, 200)
+	cmd := qindexCmd("serve", "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the daemon: %v\n%s", err, stderr.String())
+		}
+	}()
+	waitFor(t, "the daemon's socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	waitFor(t, "the load", func() bool { return caughtUp(t, status(t, db), log) })
+	cmd.Process.Signal(syscall.SIGSTOP)
+	start := time.Now()
+	_, errOut, code := runCLI(t, "q", "--db", db, "--totals")
+	if took := time.Since(start); code != 1 || !strings.Contains(errOut, "not answering") || took > answerTimeout+2*time.Second {
+		t.Errorf("a stopped daemon: exit %d after %v: %s", code, took, errOut)
+	}
+}
+
+// TestQueryStopsOnSignals: 'qindex q' ignored Ctrl-C. Its output goes to a
+// pipe nobody reads (a pager left open); SIGINT ends it promptly, and so
+// does the reader going away (SIGPIPE). With and without a daemon.
+func TestQueryStopsOnSignals(t *testing.T) {
+	log, db, _ := generatedQueue(t, 3000)
+	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, withDaemon := range []bool{false, true} {
+		if withDaemon {
+			startDaemon(t, log, db, 20*time.Millisecond)
+		}
+		for _, how := range []string{"SIGINT", "SIGPIPE"} {
+			cmd := qindexCmd("q", "--db", db, "--long")
+			r, w, _ := os.Pipe()
+			cmd.Stdout = w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			r.Read(make([]byte, 4096)) // it has begun to answer
+			time.Sleep(100 * time.Millisecond)
+			start := time.Now()
+			if how == "SIGINT" {
+				cmd.Process.Signal(os.Interrupt)
+			} else {
+				r.Close()
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("daemon %v, %s: exit 0", withDaemon, how)
+				}
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				t.Errorf("daemon %v, %s: still running after 5 s", withDaemon, how)
+			}
+			t.Logf("daemon %v, %s: stopped in %v", withDaemon, how, time.Since(start))
+			r.Close()
 		}
 	}
 }

@@ -20,10 +20,48 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first SIGINT or SIGTERM cancels ctx: the daemon commits
+		// and stops, a query stops reading. A second one, or a query
+		// still blocked (on a terminal that does not read, say) after a
+		// moment, ends the process at once.
+		sig := <-sigs
+		cancel()
+		grace := interruptGrace
+		if longStop(os.Args) {
+			grace = daemonStopGrace
+		}
+		select {
+		case sig = <-sigs:
+		case <-time.After(grace):
+		}
+		fmt.Fprintf(os.Stderr, "qindex: %v: stopped\n", sig)
+		os.Exit(128 + int(sig.(syscall.Signal)))
+	}()
 	code := run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, location: time.Local})
-	stop()
 	os.Exit(code)
+}
+
+// How long after SIGINT or SIGTERM a command that has not stopped by
+// itself is ended: a query or status at once, almost; the daemon, an
+// ingest and the demo once they had time to commit what they applied.
+const (
+	interruptGrace  = time.Second
+	daemonStopGrace = time.Minute
+)
+
+// longStop reports whether the command line args runs a command that
+// commits on its way out (serve, ingest, demo).
+func longStop(args []string) bool {
+	for _, a := range args[1:] {
+		if !strings.HasPrefix(a, "-") {
+			return a == "serve" || a == "ingest" || a == "demo"
+		}
+	}
+	return false
 }
 
 // env is what a run of the command sees of the world; tests replace it.

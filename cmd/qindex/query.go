@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -82,7 +83,7 @@ func runQuery(c *cli.Context, e env) error {
 		return err
 	}
 	return withDB(c.Context, dbPath, request{Command: "q", Query: &req}, e, func(db *store.DB) error {
-		return req.run(db, e.stdout, e.stderr)
+		return req.run(c.Context, db, e.stdout, e.stderr)
 	})
 }
 
@@ -107,7 +108,7 @@ func (r queryRequest) parse() (index.Selection, []*index.Expr, error) {
 }
 
 // run answers the request from db, writing what qindex q prints.
-func (r queryRequest) run(db *store.DB, stdout, stderr io.Writer) error {
+func (r queryRequest) run(ctx context.Context, db *store.DB, stdout, stderr io.Writer) error {
 	sel, exprs, err := r.parse()
 	if err != nil {
 		return err
@@ -146,7 +147,7 @@ func (r queryRequest) run(db *store.DB, stdout, stderr io.Writer) error {
 			}
 		}
 		if !counted {
-			st, err = sel.Run(s, env, index.RunOptions{Limit: r.Limit, NoIndex: r.NoIndex}, p.Job)
+			st, err = sel.Run(ctx, s, env, index.RunOptions{Limit: r.Limit, NoIndex: r.NoIndex}, p.Job)
 			if err != nil {
 				return fmt.Errorf("query %s: %w", db.Path(), err)
 			}

@@ -7,7 +7,17 @@ package main
 //	client: one JSON request line
 //	daemon: frames of [kind byte][uint32 big-endian length][payload]
 //	        kind 'o' stdout bytes, 'e' stderr bytes,
+//	        'h' a heartbeat (no payload) while the answer is being made,
 //	        'x' the end: a JSON exitFrame
+//
+// Clients are untrusted and may be slow or stuck, so every exchange is
+// bounded (see the limits below): a request is at most maxRequest bytes and
+// must arrive within requestTimeout; each write of the answer must be taken
+// within writeTimeout, or the answer is dropped; at most maxClients are
+// answered at once, and one more is told so at once rather than queued.
+// The daemon sends a heartbeat every heartbeatInterval when it has written
+// nothing else, so a client can tell a slow answer from a daemon that is
+// stopped: it gives up after answerTimeout without a frame.
 //
 // The daemon runs the very code the client would run on the file
 // (queryRequest.run, buildStatus) against its own db handle, so answers
@@ -49,17 +59,33 @@ type exitFrame struct {
 }
 
 const (
-	frameStdout = 'o'
-	frameStderr = 'e'
-	frameExit   = 'x'
+	frameStdout    = 'o'
+	frameStderr    = 'e'
+	frameHeartbeat = 'h'
+	frameExit      = 'x'
 )
 
-// Timeouts of the exchange: a daemon that does not accept, or goes quiet
-// for idleTimeout in the middle of an answer, is reported, never waited
-// on forever.
+// The limits of an exchange (documented in the README).
 const (
+	// dialTimeout bounds the client's connect.
 	dialTimeout = 2 * time.Second
-	idleTimeout = 60 * time.Second
+	// answerTimeout is how long a client waits for the next frame before
+	// it reports that the daemon is not answering (it heartbeats every
+	// heartbeatInterval while it works).
+	answerTimeout = 5 * time.Second
+	// heartbeatInterval is how often the daemon shows it is alive.
+	heartbeatInterval = time.Second
+	// maxRequest bounds a request line, in bytes.
+	maxRequest = 1 << 20
+	// requestTimeout bounds the time a client takes to send its request.
+	requestTimeout = 5 * time.Second
+	// writeTimeout bounds each write of an answer: a client that does not
+	// read it for that long (a stopped pager) loses it, and its slot.
+	writeTimeout = 30 * time.Second
+	// maxClients bounds the requests answered at once.
+	maxClients = 128
+	// maxFrame bounds a frame's payload.
+	maxFrame = 1 << 20
 )
 
 // lockWait bounds the wait for a daemon that holds the file but does not
@@ -108,34 +134,44 @@ func callDaemon(ctx context.Context, dbPath string, req request, e env) (ok bool
 	if err != nil {
 		return true, err
 	}
-	conn.SetDeadline(time.Now().Add(idleTimeout))
+	notAnswering := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("the daemon at %s is not answering (no word from it for %s: stopped, or stuck); "+
+				"while it holds the database, the file cannot be read instead", path, answerTimeout)
+		}
+		return fmt.Errorf("the daemon at %s: answer cut short: %w", path, err)
+	}
+	conn.SetWriteDeadline(time.Now().Add(answerTimeout))
 	if _, err := conn.Write(append(b, '\n')); err != nil {
-		return true, fmt.Errorf("ask the daemon at %s: %w", path, err)
+		return true, notAnswering(err)
 	}
 	r := bufio.NewReaderSize(conn, 1<<16)
 	var hdr [5]byte
 	var buf []byte
 	for {
-		conn.SetReadDeadline(time.Now().Add(idleTimeout))
+		conn.SetReadDeadline(time.Now().Add(answerTimeout))
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if ctx.Err() != nil {
-				return true, ctx.Err()
-			}
-			return true, fmt.Errorf("the daemon at %s: answer cut short: %w", path, err)
+			return true, notAnswering(err)
 		}
 		n := binary.BigEndian.Uint32(hdr[1:])
-		if n > 1<<24 {
+		if n > maxFrame {
 			return true, fmt.Errorf("the daemon at %s: malformed answer", path)
 		}
 		buf = append(buf[:0], make([]byte, n)...)
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return true, fmt.Errorf("the daemon at %s: answer cut short: %w", path, err)
+			return true, notAnswering(err)
 		}
 		switch hdr[0] {
 		case frameStdout:
-			e.stdout.Write(buf)
+			if _, err := e.stdout.Write(buf); err != nil {
+				return true, err
+			}
 		case frameStderr:
 			e.stderr.Write(buf)
+		case frameHeartbeat:
 		case frameExit:
 			var x exitFrame
 			if err := json.Unmarshal(buf, &x); err != nil {
@@ -154,37 +190,60 @@ func callDaemon(ctx context.Context, dbPath string, req request, e env) (ok bool
 	}
 }
 
-// frameWriter sends what is written to it as frames of one kind.
+// frameWriter sends what is written to it as frames of one kind. The
+// frameWriters of one answer share a mutex and a buffered writer.
 type frameWriter struct {
-	mu   *sync.Mutex
-	conn net.Conn // its write deadline moves with each write
-	w    io.Writer
+	*answerConn
 	kind byte
-	err  error
 }
 
-func (f *frameWriter) Write(p []byte) (int, error) {
+// answerConn is the sending side of one answer.
+type answerConn struct {
+	mu      sync.Mutex
+	conn    net.Conn // its write deadline moves with each write
+	w       *bufio.Writer
+	err     error
+	written bool // since the last heartbeat tick
+}
+
+func (f frameWriter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil {
-		return 0, f.err
-	}
-	f.conn.SetWriteDeadline(time.Now().Add(idleTimeout))
-	written := len(p)
-	for len(p) > 0 {
-		n := min(len(p), 1<<20)
-		var hdr [5]byte
-		hdr[0] = f.kind
-		binary.BigEndian.PutUint32(hdr[1:], uint32(n))
-		if _, f.err = f.w.Write(hdr[:]); f.err == nil {
-			_, f.err = f.w.Write(p[:n])
+	for rest := p; len(rest) > 0; {
+		n := min(len(rest), maxFrame)
+		if err := f.frame(f.kind, rest[:n]); err != nil {
+			return 0, err
 		}
-		if f.err != nil {
-			return 0, f.err
-		}
-		p = p[n:]
+		rest = rest[n:]
 	}
-	return written, nil
+	return len(p), nil
+}
+
+// frame writes one frame; the caller holds mu.
+func (a *answerConn) frame(kind byte, payload []byte) error {
+	if a.err != nil {
+		return a.err
+	}
+	a.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	var hdr [5]byte
+	hdr[0] = kind
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
+	if _, a.err = a.w.Write(hdr[:]); a.err == nil {
+		_, a.err = a.w.Write(payload)
+	}
+	a.written = true
+	return a.err
+}
+
+// heartbeat sends a heartbeat frame, and what is buffered, unless
+// something was written since the last call.
+func (a *answerConn) heartbeat() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.written && a.frame(frameHeartbeat, nil) == nil {
+		a.err = a.w.Flush()
+	}
+	a.written = false
 }
 
 // handler answers one request, writing as the command would to stdout and
@@ -199,9 +258,6 @@ type socketServer struct {
 	logger *slog.Logger
 	wg     sync.WaitGroup
 }
-
-// maxConcurrent bounds the requests answered at once; more wait.
-const maxConcurrent = 16
 
 // listenSocket creates the socket at path, readable and writable by its
 // owner only. A socket file left by a daemon that was killed is replaced:
@@ -240,7 +296,7 @@ func listenSocket(path string, h handler, logger *slog.Logger) (*socketServer, e
 func (s *socketServer) serve(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
-	sem := make(chan struct{}, maxConcurrent)
+	slots := make(chan struct{}, maxClients)
 	for {
 		conn, err := s.ln.Accept()
 		if err != nil {
@@ -250,35 +306,83 @@ func (s *socketServer) serve(ctx context.Context) {
 			}
 			break
 		}
-		sem <- struct{}{}
 		s.wg.Add(1)
-		go func() {
-			defer func() { <-sem; s.wg.Done() }()
-			s.answer(ctx, conn)
-		}()
+		select {
+		case slots <- struct{}{}:
+			go func() {
+				defer func() { <-slots; s.wg.Done() }()
+				s.answer(ctx, conn)
+			}()
+		default:
+			go func() {
+				defer s.wg.Done()
+				s.refuse(conn, fmt.Errorf("the daemon is answering %d clients already; try again in a moment", maxClients))
+			}()
+		}
 	}
 	s.wg.Wait()
 	os.Remove(s.path)
 }
 
-// answer reads one request from conn and answers it.
+// readRequest reads one request line from conn, within maxRequest bytes
+// and requestTimeout.
+func readRequest(conn net.Conn) (request, error) {
+	var req request
+	conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	line, err := bufio.NewReader(io.LimitReader(conn, maxRequest+1)).ReadBytes('\n')
+	switch {
+	case len(line) > maxRequest:
+		return req, usagef("request larger than %d bytes", maxRequest)
+	case err != nil:
+		return req, fmt.Errorf("read the request: %w", err)
+	}
+	if err := json.Unmarshal(line, &req); err != nil {
+		return req, usagef("malformed request: %v", err)
+	}
+	return req, nil
+}
+
+// answer reads one request from conn and answers it. A panic in answering
+// fails this request only.
 func (s *socketServer) answer(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(idleTimeout))
-	line, err := bufio.NewReaderSize(conn, 1<<16).ReadBytes('\n')
+	req, err := readRequest(conn)
 	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			s.refuse(conn, err)
+		}
 		return
 	}
-	var req request
-	var mu sync.Mutex
-	w := bufio.NewWriterSize(conn, 1<<16)
-	stdout := &frameWriter{mu: &mu, conn: conn, w: w, kind: frameStdout}
-	stderr := &frameWriter{mu: &mu, conn: conn, w: w, kind: frameStderr}
-	if err = json.Unmarshal(line, &req); err != nil {
-		err = usagef("malformed request: %v", err)
-	} else {
-		err = s.handle(ctx, req, stdout, stderr)
-	}
+	a := &answerConn{conn: conn, w: bufio.NewWriterSize(conn, 1<<16)}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				a.heartbeat()
+			}
+		}
+	}()
+	err = store.Guard(func() error {
+		return s.handle(ctx, req, frameWriter{a, frameStdout}, frameWriter{a, frameStderr})
+	})
+	close(done)
+	s.finish(a, err)
+}
+
+// refuse answers conn with err alone.
+func (s *socketServer) refuse(conn net.Conn, err error) {
+	defer conn.Close()
+	s.finish(&answerConn{conn: conn, w: bufio.NewWriterSize(conn, 4096)}, err)
+}
+
+// finish sends the exit frame of err and flushes the answer.
+func (s *socketServer) finish(a *answerConn, err error) {
 	x := exitFrame{}
 	if err != nil {
 		x.Code, x.Error = 1, err.Error()
@@ -288,8 +392,9 @@ func (s *socketServer) answer(ctx context.Context, conn net.Conn) {
 		}
 	}
 	b, _ := json.Marshal(x)
-	(&frameWriter{mu: &mu, conn: conn, w: w, kind: frameExit}).Write(b)
-	mu.Lock()
-	w.Flush()
-	mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.frame(frameExit, b) == nil {
+		a.w.Flush()
+	}
 }

@@ -131,7 +131,7 @@ func serve(ctx context.Context, o serveOptions) error {
 			if req.Query == nil {
 				return usagef("q: empty request")
 			}
-			return req.Query.run(db, stdout, stderr)
+			return req.Query.run(ctx, db, stdout, stderr)
 		case "status":
 			return d.status(ctx, db, stdout)
 		}
