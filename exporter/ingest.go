@@ -45,6 +45,8 @@ var (
 		"Catch-ups with the log that failed (an unreadable log, a failed commit) since the daemon started.")
 	descLastApplied = ingestDesc("last_applied_timestamp_seconds",
 		"When the database last committed a transaction from the log (Unix seconds); absent before the first.")
+	descNotALog = ingestDesc("log_invalid",
+		"1 while the file at the log path is not a valid job queue log (empty, or its first line not a 107 header): the database keeps the last good queue; else 0.")
 	descCaughtUp = ingestDesc("caught_up_timestamp_seconds",
 		"When the daemon last read the log to its end (Unix seconds); absent before the first time.")
 )
@@ -52,7 +54,7 @@ var (
 // Describe sends the descriptors of the ingest metrics.
 func (c *IngestCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLogSize, descOffset, descLagBytes, descLagSeconds, descRecords,
-		descTransactions, descCorrupt, descReloads, descErrors, descLastApplied, descCaughtUp} {
+		descTransactions, descCorrupt, descReloads, descErrors, descNotALog, descLastApplied, descCaughtUp} {
 		ch <- d
 	}
 }
@@ -82,6 +84,11 @@ func (c *IngestCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCorrupt, st.Corrupt)
 	counter(descReloads, st.Reloads)
 	counter(descErrors, st.Errors)
+	invalid := 0.0
+	if st.NotALog {
+		invalid = 1
+	}
+	gauge(descNotALog, invalid)
 	timestamp(descLastApplied, st.Position.Applied)
 	timestamp(descCaughtUp, st.CaughtUp)
 }

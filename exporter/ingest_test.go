@@ -27,6 +27,7 @@ func TestIngestCollector(t *testing.T) {
 			"qindex_ingest_records_total": 50, "qindex_ingest_transactions_total": 20,
 			"qindex_ingest_corrupt_records_total": 2, "qindex_ingest_reloads_total": 1, "qindex_ingest_errors_total": 3,
 			"qindex_ingest_last_applied_timestamp_seconds": 1000, "qindex_ingest_caught_up_timestamp_seconds": 1100,
+			"qindex_ingest_log_invalid": 0,
 		}},
 		{"a new generation: the whole file is behind", ingest.Status{
 			Position: store.Position{Generation: gen, Offset: 700, Applied: applied},
@@ -37,11 +38,24 @@ func TestIngestCollector(t *testing.T) {
 			"qindex_ingest_records_total": 0, "qindex_ingest_transactions_total": 0,
 			"qindex_ingest_corrupt_records_total": 0, "qindex_ingest_reloads_total": 0, "qindex_ingest_errors_total": 0,
 			"qindex_ingest_last_applied_timestamp_seconds": 1000, "qindex_ingest_caught_up_timestamp_seconds": 1100,
+			"qindex_ingest_log_invalid": 0,
+		}},
+		{"an emptied log: the queue is kept", ingest.Status{
+			Position: store.Position{Generation: gen, Offset: 700, Applied: applied},
+			LogSize:  0, LogGeneration: store.Generation{Inode: 9}, CaughtUp: caughtUp, Errors: 2, NotALog: true,
+		}, series{
+			"qindex_ingest_log_size_bytes": 0, "qindex_ingest_applied_offset_bytes": 700,
+			"qindex_ingest_lag_bytes": 0, "qindex_ingest_lag_seconds": 0,
+			"qindex_ingest_records_total": 0, "qindex_ingest_transactions_total": 0,
+			"qindex_ingest_corrupt_records_total": 0, "qindex_ingest_reloads_total": 0, "qindex_ingest_errors_total": 2,
+			"qindex_ingest_last_applied_timestamp_seconds": 1000, "qindex_ingest_caught_up_timestamp_seconds": 1100,
+			"qindex_ingest_log_invalid": 1,
 		}},
 		{"an unreadable log, nothing applied yet", ingest.Status{LogSize: -1, Errors: 1}, series{
 			"qindex_ingest_applied_offset_bytes": 0, "qindex_ingest_lag_bytes": 0, "qindex_ingest_lag_seconds": 0,
 			"qindex_ingest_records_total": 0, "qindex_ingest_transactions_total": 0,
 			"qindex_ingest_corrupt_records_total": 0, "qindex_ingest_reloads_total": 0, "qindex_ingest_errors_total": 1,
+			"qindex_ingest_log_invalid": 0,
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

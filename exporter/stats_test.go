@@ -16,7 +16,8 @@ import (
 
 // oddQueue is a queue of the cases a collection must get right: values
 // from the cluster ad, expressions, missing and unknown attributes.
-const oddQueue = `105 
+const oddQueue = `107 1 CreationTimestamp 1700000000
+105 
 101 0.0 Job Machine
 103 0.0 NextClusterNum 4
 106 

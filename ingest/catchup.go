@@ -168,21 +168,29 @@ func openLog(path string) (f *os.File, size int64, gen store.Generation, err err
 		err = fmt.Errorf("log %s is a directory", path)
 	}
 	if err == nil {
-		gen, err = Identify(f)
+		size = fi.Size()
+		gen, err = Identify(f, size)
 	}
 	if err != nil {
 		f.Close()
-		return nil, 0, gen, fmt.Errorf("open log: %w", err)
+		if errors.Is(err, ErrNotALog) {
+			return nil, size, gen, err
+		}
+		return nil, size, gen, fmt.Errorf("open log: %w", err)
 	}
-	return f, fi.Size(), gen, nil
+	return f, size, gen, nil
 }
 
 // Inspect returns the size and generation of the log file at path as it is
-// now.
+// now. The size of a file that is not a log (ErrNotALog) is returned with
+// the error; otherwise it is -1 on error.
 func Inspect(path string) (int64, store.Generation, error) {
 	f, size, gen, err := openLog(path)
 	if err != nil {
-		return -1, gen, err
+		if !errors.Is(err, ErrNotALog) {
+			size = -1
+		}
+		return size, gen, err
 	}
 	f.Close()
 	return size, gen, nil

@@ -362,6 +362,13 @@ func TestChunkedAppendsMatchOnePass(t *testing.T) {
 		e := newEnv(t, "")
 		for i := 0; i < len(log); i += chunk {
 			e.append(log[i:min(i+chunk, len(log))])
+			if i+chunk < len(header) { // not a log until its header is complete
+				_, err := CatchUp(context.Background(), e.db, Options{Log: e.log})
+				if !errors.Is(err, ErrNotALog) {
+					t.Fatalf("chunks of %d: %d bytes of the header: %v, want ErrNotALog", chunk, i+chunk, err)
+				}
+				continue
+			}
 			e.catchUp(Limits{Records: 1})
 		}
 		if got := e.state(); got != want {

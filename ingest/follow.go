@@ -18,6 +18,11 @@ type FollowOptions struct {
 	// ErrorRepeat is how often an error that persists is logged again
 	// (default 5 minutes); a new or changed error is logged at once.
 	ErrorRepeat time.Duration
+	// MaxBackoff bounds the pause after failures (default 30 s): a
+	// catch-up that fails the same way again waits twice as long as the
+	// last time, and at least thrice as long as it took, so that a failing
+	// load (a full disk) uses at most a quarter of the time.
+	MaxBackoff time.Duration
 }
 
 // DefaultPoll is the Follower's default poll interval.
@@ -46,6 +51,13 @@ type Status struct {
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+	// NotALog is set while the file at Log is not a valid generation of
+	// a log (ErrNotALog: empty, or headerless): the database keeps the
+	// last good queue.
+	NotALog bool `json:"not_a_log,omitempty"`
+	// NextTry is when the Follower looks at the log again after failures
+	// (zero when it is not backing off).
+	NextTry time.Time `json:"next_try,omitzero"`
 }
 
 // LagBytes returns how many bytes of the log the database has not consumed:
@@ -81,6 +93,7 @@ type Follower struct {
 
 	lastLogged     string
 	lastLoggedTime time.Time
+	failures       int // consecutive failed catch-ups with the same error
 }
 
 // NewFollower returns a Follower of the log o.Log into db.
@@ -91,6 +104,9 @@ func NewFollower(db *store.DB, o FollowOptions) *Follower {
 	}
 	if o.ErrorRepeat <= 0 {
 		o.ErrorRepeat = 5 * time.Minute
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
 	}
 	f := &Follower{db: db, o: o, status: Status{Log: o.Log, LogSize: -1}}
 	if t, err := db.Target(); err == nil {
@@ -117,7 +133,7 @@ func (f *Follower) Status() Status {
 
 // Run follows the log until ctx ends, then returns nil once the batch in
 // progress is committed (a load in progress is abandoned, to be started
-// over by the next run).
+// over by the next run). After failures it backs off (FollowOptions.MaxBackoff).
 func (f *Follower) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -127,16 +143,34 @@ func (f *Follower) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		f.Step(ctx)
-		t.Reset(f.o.Poll)
+		t.Reset(f.Step(ctx))
 	}
 }
 
-// Step catches up once and records the outcome in the status.
-func (f *Follower) Step(ctx context.Context) {
+// Step catches up once, records the outcome in the status, and returns
+// the pause before the next look at the log: the poll interval, or a
+// longer one after failures.
+func (f *Follower) Step(ctx context.Context) time.Duration {
+	begin := time.Now()
 	sum, err := CatchUp(ctx, f.db, f.o.Options)
 	now := time.Now()
 	size, gen, _ := Inspect(f.o.Log) // an error is CatchUp's too
+	cancelled := ctx.Err() != nil && errors.Is(err, ctx.Err())
+	failed := err != nil && !cancelled
+	notALog := errors.Is(err, ErrNotALog)
+
+	pause := f.o.Poll
+	var msg string
+	if failed {
+		msg = err.Error()
+		if msg != f.lastLogged {
+			f.failures = 0
+		}
+		f.failures++
+		pause = min(f.o.MaxBackoff, max(f.o.Poll<<min(f.failures-1, 20), 3*now.Sub(begin)))
+	} else {
+		f.failures = 0
+	}
 
 	f.mu.Lock()
 	s := &f.status
@@ -147,14 +181,18 @@ func (f *Follower) Step(ctx context.Context) {
 	if sum.Reloaded && err == nil {
 		s.Reloads++
 	}
-	cancelled := ctx.Err() != nil && errors.Is(err, ctx.Err())
+	s.NotALog = notALog
+	s.NextTry = time.Time{}
 	switch {
 	case err == nil:
 		s.CaughtUp = now
 		s.LastError = ""
-	case !cancelled:
+	case failed:
 		s.Errors++
-		s.LastError, s.LastErrorTime = err.Error(), now
+		s.LastError, s.LastErrorTime = msg, now
+		if f.failures > 1 {
+			s.NextTry = now.Add(pause)
+		}
 	}
 	f.mu.Unlock()
 
@@ -162,10 +200,13 @@ func (f *Follower) Step(ctx context.Context) {
 	case err == nil && f.lastLogged != "":
 		f.o.Logger.Info("the log is readable again", "log", f.o.Log)
 		f.lastLogged = ""
-	case err != nil && !cancelled:
-		if msg := err.Error(); msg != f.lastLogged || now.Sub(f.lastLoggedTime) >= f.o.ErrorRepeat {
-			f.o.Logger.Error("catching up failed; retrying at the next poll", "log", f.o.Log, "err", err)
-			f.lastLogged, f.lastLoggedTime = msg, now
+	case failed && (msg != f.lastLogged || now.Sub(f.lastLoggedTime) >= f.o.ErrorRepeat):
+		if notALog {
+			f.o.Logger.Warn("the log is not a valid job queue log; keeping the last good queue until it is", "log", f.o.Log, "err", err)
+		} else {
+			f.o.Logger.Error("catching up failed; retrying", "log", f.o.Log, "err", err, "failures", f.failures, "next_try", pause)
 		}
+		f.lastLogged, f.lastLoggedTime = msg, now
 	}
+	return pause
 }

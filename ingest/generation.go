@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,11 +11,17 @@ import (
 	"github.com/qindex/qindex/store"
 )
 
+// ErrNotALog is wrapped by the error of CatchUp when the log file is not a
+// generation of a job queue log: it is empty, or its first line is not a
+// complete 107 header (FORMAT.md §1; the schedd writes one first in every
+// file). Such a file never replaces the queue a database holds.
+var ErrNotALog = errors.New("not a job queue log")
+
 // Identify returns the generation of the open log f (FORMAT.md §5): the
-// sequence number and creation time of its 107 header, and its inode. A log
-// whose first line is not a complete 107 header (a hand-made file, or one
-// still being written) has sequence number and creation time 0.
-func Identify(f *os.File) (store.Generation, error) {
+// sequence number and creation time of its 107 header, and its inode. A
+// file of size bytes that does not start with a complete 107 header is not
+// a log: the error wraps ErrNotALog, and the generation holds the inode.
+func Identify(f *os.File, size int64) (store.Generation, error) {
 	var g store.Generation
 	fi, err := f.Stat()
 	if err != nil {
@@ -23,18 +30,23 @@ func Identify(f *os.File) (store.Generation, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		g.Inode = st.Ino
 	}
+	if size == 0 {
+		return g, fmt.Errorf("log %s: %w: the file is empty", f.Name(), ErrNotALog)
+	}
 	buf := make([]byte, 512)
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return g, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	line, _, ok := bytes.Cut(buf[:n], []byte{'\n'})
-	if !ok {
-		return g, nil
+	if !ok && n < len(buf) {
+		return g, fmt.Errorf("log %s: %w: its first line, the header, is not complete", f.Name(), ErrNotALog)
 	}
-	if r, err := ParseRecord(bytes.TrimSuffix(line, []byte{'\r'})); err == nil && r.Op == OpHeader {
-		g.Seq, g.Created = r.Seq, r.Created
+	r, err := ParseRecord(bytes.TrimSuffix(line, []byte{'\r'}))
+	if !ok || err != nil || r.Op != OpHeader {
+		return g, fmt.Errorf("log %s: %w: its first line is not a '107 <seq> CreationTimestamp <time>' header", f.Name(), ErrNotALog)
 	}
+	g.Seq, g.Created = r.Seq, r.Created
 	return g, nil
 }
 

@@ -262,3 +262,69 @@ func TestQueryStopsOnSignals(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptiedOrForeignLog: truncating the log to 0 bytes while serving
+// used to replace the queue with 0 jobs at once, and a foreign file
+// (/etc/passwd) was "ingested" as 0 jobs. Neither is a log: the queue
+// stays, the daemon warns, counts and shows it, and takes the log back
+// when it is valid again.
+func TestEmptiedOrForeignLog(t *testing.T) {
+	log, db, g := generatedQueue(t, 500)
+	foreign := filepath.Join(filepath.Dir(log), "passwd")
+	os.WriteFile(foreign, []byte("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"), 0o600)
+	if _, errOut, code := runCLI(t, "ingest", "--log", foreign, "--db", db); code != 1 || !strings.Contains(errOut, foreign) || !strings.Contains(errOut, "not a job queue log") {
+		t.Errorf("ingest of a foreign file: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Errorf("ingest of a foreign file created a database")
+	}
+
+	d := startDaemonWith(t, serveOptions{log: log, db: db, poll: 10 * time.Millisecond,
+		listen: "127.0.0.1:0", telemetryPath: "/metrics", metrics: exporter.Options{Interval: time.Hour}})
+	waitFor(t, "the load", func() bool { return caughtUp(t, status(t, db), log) })
+	want, _, _ := runCLI(t, "q", "--db", db, "--totals")
+	content, _ := os.ReadFile(log)
+	url := status(t, db).Daemon.Metrics
+
+	for _, bad := range []struct{ name, content, why string }{
+		{"emptied", "", "the file is empty"},
+		{"foreign", "root:x:0:0:root:/root:/bin/bash\n", "is not a '107"},
+		{"header still being written", "107 2 Creation", "is not complete"},
+		{"binary", "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\n\x03\x00", "is not a '107"},
+	} {
+		if err := os.WriteFile(log, []byte(bad.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, bad.name+": the daemon to say so", func() bool {
+			st := status(t, db)
+			return st.LogInvalid && strings.Contains(st.Daemon.LastError, bad.why)
+		})
+		if got, _, _ := runCLI(t, "q", "--db", db, "--totals"); got != want {
+			t.Errorf("%s: the queue changed: %q, want %q", bad.name, got, want)
+		}
+		if v, _ := value(scrapeMetrics(t, url), "qindex_ingest_log_invalid"); v != 1 {
+			t.Errorf("%s: qindex_ingest_log_invalid = %v", bad.name, v)
+		}
+		out, _, _ := runCLI(t, "status", "--db", db)
+		if !strings.Contains(out, "not a valid log, the database keeps its last good queue") {
+			t.Errorf("%s: status says:\n%s", bad.name, out)
+		}
+	}
+	os.Remove(log)
+	os.WriteFile(log, content, 0o600) // a new inode: reloaded
+	waitFor(t, "the log taken back", func() bool { st := status(t, db); return !st.LogInvalid && loaded(t, st, log) })
+	waitFor(t, "qindex_ingest_log_invalid back to 0", func() bool {
+		v, ok := value(scrapeMetrics(t, url), "qindex_ingest_log_invalid")
+		return ok && v == 0
+	})
+	d.stop(t)
+	logs := d.stderr.String()
+	// One warning per reason (the foreign and the binary file share one).
+	if n := strings.Count(logs, "level=WARN msg=\"the log is not a valid job queue log"); n != 4 {
+		t.Errorf("%d warnings, want one per change of reason:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "reloading") && strings.Count(logs, "reloading") > 1 {
+		t.Errorf("a bad file was loaded:\n%s", logs)
+	}
+	requireTruth(t, db, log, g)
+}

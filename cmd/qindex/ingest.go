@@ -33,6 +33,11 @@ Example:
 			if err != nil {
 				return err
 			}
+			// A file that is not a log is refused before a database is
+			// created for it.
+			if _, _, err := ingest.Inspect(logPath); err != nil {
+				return fmt.Errorf("ingest: %w", err)
+			}
 			limitMemory()
 			db, err := store.Open(dbPath, store.Options{})
 			if err != nil {

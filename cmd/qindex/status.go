@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,11 +73,14 @@ type statusReport struct {
 	Offset        int64             `json:"applied_offset"`
 	LogSize       int64             `json:"log_size"` // -1 when unreadable
 	LogError      string            `json:"log_error,omitempty"`
-	LagBytes      int64             `json:"lag_bytes"`
-	LagSeconds    float64           `json:"lag_seconds"`
-	Jobs          int64             `json:"jobs"`
-	JobsByStatus  map[string]int64  `json:"jobs_by_status"`
-	LastApplied   time.Time         `json:"last_applied,omitzero"`
+	// LogInvalid is set when the file at the log path is not a valid log
+	// (empty, or headerless): the database keeps its last good queue.
+	LogInvalid   bool             `json:"log_invalid,omitempty"`
+	LagBytes     int64            `json:"lag_bytes"`
+	LagSeconds   float64          `json:"lag_seconds"`
+	Jobs         int64            `json:"jobs"`
+	JobsByStatus map[string]int64 `json:"jobs_by_status"`
+	LastApplied  time.Time        `json:"last_applied,omitzero"`
 	// Records, Transactions and Corrupt count since the state was loaded.
 	Records      int64 `json:"records"`
 	Transactions int64 `json:"transactions"`
@@ -94,6 +98,7 @@ type daemonReport struct {
 	Reloads       int64     `json:"reloads"`
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
+	NextTry       time.Time `json:"next_try,omitzero"` // when it looks at the log again, while backing off after failures
 	Metrics       string    `json:"metrics,omitempty"` // the URL of its Prometheus metrics
 }
 
@@ -141,14 +146,14 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 		fs.Position = pos // the db's, consistent with the counts above
 		st.Log = fs.Log
 		st.Daemon = &daemonReport{PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
-			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError, Metrics: d.metrics}
+			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError, NextTry: fs.NextTry, Metrics: d.metrics}
 	} else {
 		fs = ingest.Status{Log: pos.Log, Position: pos, LogSize: -1, CaughtUp: pos.Applied}
 	}
 	if fs.Log != "" { // the file as it is now, for a lag that is current
 		fs.LogSize, fs.LogGeneration, err = ingest.Inspect(fs.Log)
 		if err != nil {
-			st.LogError = err.Error()
+			st.LogError, st.LogInvalid = err.Error(), errors.Is(err, ingest.ErrNotALog)
 		}
 	}
 	st.LogSize = fs.LogSize
@@ -169,6 +174,8 @@ func (st statusReport) write(w io.Writer) {
 	p("log", "%s", st.Log)
 	p("generation", "seq %d, created %s, inode %d", st.Generation.Seq, unixTime(st.Generation.Created), st.Generation.Inode)
 	switch {
+	case st.LogInvalid:
+		p("log file", "not a valid log, the database keeps its last good queue: %s", st.LogError)
 	case st.LogError != "":
 		p("log file", "unreadable: %s", st.LogError)
 	case st.LogGeneration != nil && *st.LogGeneration != st.Generation:
@@ -194,6 +201,9 @@ func (st statusReport) write(w io.Writer) {
 			time.Duration(d.UptimeSeconds*float64(time.Second)).Round(time.Second), d.Started.Format(time.RFC3339), d.Reloads, d.Errors)
 		if d.LastError != "" {
 			p("last error", "%s", d.LastError)
+		}
+		if !d.NextTry.IsZero() {
+			p("next try", "%s (backing off after repeated failures)", d.NextTry.UTC().Format(time.RFC3339))
 		}
 		if d.Metrics != "" {
 			p("metrics", "%s", d.Metrics)
