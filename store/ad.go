@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
+	"hash/crc32"
 	"iter"
 	"math/bits"
 	"slices"
@@ -22,6 +24,7 @@ type Attr struct {
 // Layout (all integers unsigned varints unless noted):
 //
 //	version byte (adFormat)
+//	uint32 little-endian      CRC-32C of the ad's key (cluster, proc) and the rest of the ad
 //	len(MyType) MyType
 //	n                         number of attributes
 //	n × uint32 little-endian  offset of each entry from the start of the entries
@@ -35,19 +38,30 @@ type Attr struct {
 // the entry whose hash matches: an ad met at random (a query through an
 // index) costs a cache miss or two, where a binary search over the entries
 // would miss at each of its probes.
+//
+// The checksum binds the ad to its key: reads check it (openAd), so that a
+// damaged page, or bytes of one ad read as another's, fail the read with
+// ErrDamaged instead of answering with wrong values. It leaves out the
+// partition, which an ad changes when it moves, without being re-encoded.
 type Ad []byte
 
-const adFormat = 2
+const (
+	adFormat = 3
+	adSumLen = 4 // the checksum after the version byte
+)
 
-var errBadAd = errors.New("malformed stored ad")
+var (
+	errBadAd   = errors.New("malformed stored ad")
+	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+)
 
 // header decodes the fixed part of a: MyType, the offset table, the hash
 // table and the entries.
 func (a Ad) header() (myType, table, hashes, entries []byte, err error) {
-	if len(a) < 1 || a[0] != adFormat {
+	if len(a) < 1+adSumLen || a[0] != adFormat {
 		return nil, nil, nil, nil, errBadAd
 	}
-	b := a[1:]
+	b := a[1+adSumLen:]
 	myType, b, err = readBytes(b)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -223,10 +237,11 @@ func readBytes(b []byte) (field, rest []byte, err error) {
 	return b[w : w+int(n)], b[w+int(n):], nil
 }
 
-// appendAd encodes myType and attrs, which must be sorted by folded name
-// with no two equal under folding.
-func appendAd(dst []byte, myType string, attrs []Attr) []byte {
-	dst = append(dst, adFormat)
+// appendAd encodes the ad of key k, of myType and attrs, which must be
+// sorted by folded name with no two equal under folding.
+func appendAd(dst []byte, k Key, myType string, attrs []Attr) []byte {
+	start := len(dst)
+	dst = append(dst, adFormat, 0, 0, 0, 0)
 	dst = binary.AppendUvarint(dst, uint64(len(myType)))
 	dst = append(dst, myType...)
 	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
@@ -242,7 +257,34 @@ func appendAd(dst []byte, myType string, attrs []Attr) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(at.Value)))
 		dst = append(dst, at.Value...)
 	}
+	binary.LittleEndian.PutUint32(dst[start+1:], adSum(k, dst[start+1+adSumLen:]))
 	return dst
+}
+
+// adSum is the checksum of the ad of key k whose encoding after the
+// checksum is body.
+func adSum(k Key, body []byte) uint32 {
+	var kb [keyLen]byte
+	return crc32.Update(crc32.Checksum(appendKey(kb[:0], k), castagnoli), castagnoli, body)
+}
+
+// getAd reads the ad of key k in partition part of the ads bucket b, nil
+// if there is none; the key is encoded into scratch.
+func getAd(b *bolt.Bucket, part partition, k Key, scratch []byte) (Ad, error) {
+	v := b.Get(appendAdKey(scratch[:0], part, k))
+	if v == nil {
+		return nil, nil
+	}
+	return openAd(k, v)
+}
+
+// openAd returns the stored bytes v of the ad of key k as an Ad, after
+// checking its checksum: an error wrapping ErrDamaged if it fails.
+func openAd(k Key, v []byte) (Ad, error) {
+	if len(v) < 1+adSumLen || v[0] != adFormat || binary.LittleEndian.Uint32(v[1:]) != adSum(k, v[1+adSumLen:]) {
+		return nil, fmt.Errorf("%w: the stored ad of %s fails its checksum", ErrDamaged, k)
+	}
+	return Ad(v), nil
 }
 
 // decodeAd copies a stored ad into a MyType and a sorted attribute slice.

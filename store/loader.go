@@ -285,7 +285,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			continue
 		}
 		k := keyOf(key)
-		enc = appendAd(enc[:0], st.myType, st.sorted())
+		enc = appendAd(enc[:0], k, st.myType, st.sorted())
 		posting, part, oddID := posting[:0], partition(0), false
 		switch {
 		case k.Kind() == KindCluster:

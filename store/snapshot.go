@@ -74,8 +74,11 @@ func (s *Snapshot) Ad(k Key) (Ad, bool) {
 	if (k.IsJob() || k.Kind() == KindCluster) && !stored {
 		return nil, false
 	}
-	v := s.ads.Get(appendAdKey(make([]byte, 0, adKeyLen), part, k))
-	return Ad(v), v != nil
+	a, err := getAd(s.ads, part, k, make([]byte, 0, adKeyLen))
+	if err != nil {
+		s.err = err
+	}
+	return a, a != nil
 }
 
 // Ads yields every stored ad, jobs or not, in key order.
@@ -152,9 +155,16 @@ func (h *partHead) set(kb, v []byte, to Key) error {
 	if err != nil {
 		return err
 	}
-	if compareKeys(k, to) <= 0 {
-		h.key, h.v, h.live = k, v, true
+	if compareKeys(k, to) > 0 {
+		return nil
 	}
+	if h.v != nil && compareKeys(k, h.key) <= 0 { // a damaged page, or one from elsewhere
+		return fmt.Errorf("%w: stored ads out of order in partition %s: %s after %s", ErrDamaged, h.part, k, h.key)
+	}
+	if h.v, err = openAd(k, v); err != nil {
+		return err
+	}
+	h.key, h.live = k, true
 	return nil
 }
 
@@ -279,21 +289,38 @@ func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 				clusterKey = ck
 				cp := makePartition(partMain, r.part.group())
 				target = appendAdKey(target[:0], cp, ck)
-				var ok bool
-				switch cluster, ok = walk(cp).find(target, maxSteps); {
+				v, ok := walk(cp).find(target, maxSteps)
+				switch {
 				case !ok:
 					cluster, _ = s.Ad(ck)
-				case r.part == cp && r.Key.Proc < maxProcWalk:
-					// The cursor is on the cluster ad: walk to the job.
-					steps = maxProcWalk
+					if s.err != nil {
+						return
+					}
+				default:
+					var err error
+					if cluster, err = openAd(ck, v); err != nil {
+						s.err = err
+						return
+					}
+					if r.part == cp && r.Key.Proc < maxProcWalk {
+						// The cursor is on the cluster ad: walk to the job.
+						steps = maxProcWalk
+					}
 				}
 			}
 			target = appendAdKey(target[:0], r.part, r.Key)
 			v, ok := w.find(target, steps)
 			if !ok {
-				continue
+				// The indexes are written with the ads they list.
+				s.err = fmt.Errorf("%w: the indexes list job %s, which has no stored ad", ErrDamaged, r.Key)
+				return
 			}
-			if !yield(Job{Key: r.Key, Proc: Ad(v), Cluster: cluster, part: r.part}) {
+			job, err := openAd(r.Key, v)
+			if err != nil {
+				s.err = err
+				return
+			}
+			if !yield(Job{Key: r.Key, Proc: job, Cluster: cluster, part: r.part}) {
 				return
 			}
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -105,15 +106,42 @@ func TestJobsAtAndFilings(t *testing.T) {
 	}
 }
 
-// refsOf returns the jobs at keys as the indexes name them; a key that
-// names no job gets a JobRef of its own, in no partition of jobs.
+// refsOf returns the jobs at keys as the indexes name them; a key that is
+// not a job's gets a JobRef of its own, in no partition of jobs; a job key
+// with no job is left out, as the indexes never name one (see
+// TestJobsAtAbsentJobIsDamage).
 func refsOf(s *Snapshot, keys []Key) []JobRef {
-	refs := make([]JobRef, len(keys))
-	for i, k := range keys {
-		refs[i] = JobRef{Key: k}
+	var refs []JobRef
+	for _, k := range keys {
+		if !k.IsJob() {
+			refs = append(refs, JobRef{Key: k})
+		}
 		for r := range s.JobKeys(k, k) {
-			refs[i] = r
+			refs = append(refs, r)
 		}
 	}
 	return refs
+}
+
+// TestJobsAtAbsentJobIsDamage: the indexes are written with the ads they
+// list, so a job they name without an ad means a damaged file: JobsAt
+// stops with ErrDamaged rather than leave the job out of an answer.
+func TestJobsAtAbsentJobIsDamage(t *testing.T) {
+	db, _ := openTemp(t)
+	load(t, db, Position{}, "new 1.-1 Job", "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1")
+	err := db.View(func(s *Snapshot) error {
+		refs := refsOf(s, []Key{{1, 0}, {1, 1}})
+		refs = append(refs, JobRef{Key: Key{1, 2}, part: refs[0].part})
+		n := 0
+		for range s.JobsAt(refs) {
+			n++
+		}
+		if n != 2 {
+			t.Errorf("%d jobs before the absent one, want 2", n)
+		}
+		return s.Err()
+	})
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("JobsAt over an absent job: %v, want ErrDamaged", err)
+	}
 }

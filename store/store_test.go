@@ -74,7 +74,7 @@ func TestKeyEncodingOrdersNumerically(t *testing.T) {
 
 func TestAdCodec(t *testing.T) {
 	attrs := []Attr{{"Args", `"a  b"`}, {"ClusterId", "1"}, {"cmd", `"C:\Users\alice\x.exe"`}, {"JobStatus", "2"}, {"owner", `"alice"`}}
-	a := Ad(appendAd(nil, "Job", attrs))
+	a := Ad(appendAd(nil, Key{Cluster: 1, Proc: 0}, "Job", attrs))
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,15 +107,37 @@ func TestAdCodec(t *testing.T) {
 		t.Errorf("All order: %v", names)
 	}
 	wrongHash := slices.Clone(a)
-	wrongHash[1+1+len("Job")+1+4*len(attrs)]++ // the first hash, after the version, MyType, n and the offsets
-	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {adFormat, 200}, {adFormat - 1, 0, 0}, wrongHash} {
+	wrongHash[1+adSumLen+1+len("Job")+1+4*len(attrs)]++ // the first hash, after the version, checksum, MyType, n and the offsets
+	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {adFormat, 0, 0, 0, 0, 200}, {adFormat - 1, 0, 0, 0, 0, 0, 0}, wrongHash} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%v) accepted a malformed ad", []byte(bad))
 		}
 	}
-	empty := Ad(appendAd(nil, "", nil))
+	empty := Ad(appendAd(nil, Key{Cluster: 1, Proc: -1}, "", nil))
 	if empty.Len() != 0 || empty.MyType() != "" {
 		t.Errorf("empty ad: %d %q", empty.Len(), empty.MyType())
+	}
+	// The checksum binds the bytes to the key: any change to either fails.
+	k := Key{Cluster: 1, Proc: 0}
+	if _, err := openAd(k, a); err != nil {
+		t.Errorf("openAd of an intact ad: %v", err)
+	}
+	if _, err := openAd(Key{Cluster: 1, Proc: 1}, a); !errors.Is(err, ErrDamaged) {
+		t.Errorf("openAd under another key: %v", err)
+	}
+	for i := range a {
+		for _, flip := range []byte{1, 0x80} {
+			bad := slices.Clone(a)
+			bad[i] ^= flip
+			if _, err := openAd(k, bad); !errors.Is(err, ErrDamaged) {
+				t.Fatalf("byte %d changed by %#x: openAd accepted it", i, flip)
+			}
+		}
+	}
+	for _, cut := range []int{0, 1, 5, len(a) - 1} {
+		if _, err := openAd(k, a[:cut]); !errors.Is(err, ErrDamaged) {
+			t.Errorf("cut to %d bytes: openAd accepted it", cut)
+		}
 	}
 }
 
@@ -133,7 +155,7 @@ func TestLookupHashCollision(t *testing.T) {
 	}
 	attrs := []Attr{{x, "1"}, {y, "2"}}
 	slices.SortFunc(attrs, func(a, b Attr) int { return compareFold(a.Name, b.Name) })
-	a := Ad(appendAd(nil, "Job", attrs))
+	a := Ad(appendAd(nil, Key{Cluster: 1, Proc: 0}, "Job", attrs))
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +200,7 @@ func TestHashIndex(t *testing.T) {
 }
 
 func TestLookupSorted(t *testing.T) {
-	a := Ad(appendAd(nil, "Job", []Attr{{"Args", `"x"`}, {"ClusterId", "1"}, {"JobStatus", "2"}, {"owner", `"alice"`}, {"QDate", "5"}}))
+	a := Ad(appendAd(nil, Key{Cluster: 1}, "Job", []Attr{{"Args", `"x"`}, {"ClusterId", "1"}, {"JobStatus", "2"}, {"owner", `"alice"`}, {"QDate", "5"}}))
 	for _, c := range []struct {
 		names []string
 		want  []string // "-" for absent

@@ -72,7 +72,11 @@ func checkContent(tx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		if err := Ad(v).Validate(); err != nil {
+		a, err := openAd(key, v)
+		if err != nil {
+			return err
+		}
+		if err := a.Validate(); err != nil {
 			return fmt.Errorf("ad %s: %w", key, err)
 		}
 	}

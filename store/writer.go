@@ -95,8 +95,12 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := w.ads.Get(appendAdKey(make([]byte, 0, adKeyLen), part, k)); v != nil {
-		t, attrs, err := decodeAd(Ad(v))
+	v, err := getAd(w.ads, part, k, w.scratch)
+	if err != nil {
+		return nil, fmt.Errorf("db %s: %w", w.db.path, err)
+	}
+	if v != nil {
+		t, attrs, err := decodeAd(v)
 		if err != nil {
 			return nil, fmt.Errorf("db %s: ad %s: %w", w.db.path, k, err)
 		}
@@ -283,7 +287,7 @@ func (w *Writer) putAd(k Key, p *pendingAd) error {
 		return nil
 	}
 	kb := w.arena.keep(appendAdKey(w.scratch[:0], to, k))
-	w.scratch = appendAd(w.scratch[:0], p.myType, p.sorted())
+	w.scratch = appendAd(w.scratch[:0], k, p.myType, p.sorted())
 	if err := w.ads.Put(kb, w.arena.keep(w.scratch)); err != nil {
 		return fmt.Errorf("put %s: %w", k, err)
 	}
@@ -336,10 +340,14 @@ func (w *Writer) fileJobs() error {
 		dirty := p != nil && p.dirty
 		switch {
 		case dirty && p.exists:
-			ad = w.arena.keep(appendAd(w.scratch[:0], p.myType, p.sorted()))
+			ad = w.arena.keep(appendAd(w.scratch[:0], k, p.myType, p.sorted()))
 		case !dirty && stored:
 			// A job of a changed cluster: it may move.
-			if v := w.ads.Get(appendAdKey(w.scratch[:0], from, k)); v != nil {
+			v, err := getAd(w.ads, from, k, w.scratch)
+			if err != nil {
+				return fmt.Errorf("db %s: %w", w.db.path, err)
+			}
+			if v != nil {
 				ad = w.arena.keep(v)
 			}
 		}
@@ -360,7 +368,9 @@ func (w *Writer) fileJobs() error {
 			}
 			cluster = nil
 			if ok {
-				cluster = Ad(w.ads.Get(appendAdKey(w.scratch[:0], part, clusterKey)))
+				if cluster, err = getAd(w.ads, part, clusterKey, w.scratch); err != nil {
+					return fmt.Errorf("db %s: %w", w.db.path, err)
+				}
 			}
 		}
 		var (
