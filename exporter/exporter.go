@@ -39,6 +39,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now); tests fix it.
 	Now func() time.Time
+	// OnError, if set, is called with the database and the error of each
+	// failed collection (the daemon rebuilds a database found damaged).
+	OnError func(*store.DB, error)
 }
 
 // Exporter collects the queue's metrics in the background and keeps the
@@ -46,7 +49,7 @@ type Options struct {
 // prometheus.Collector of its own collections' metrics. Create it with New,
 // start its background collection with Start and end it with Stop.
 type Exporter struct {
-	db *store.DB
+	db atomic.Pointer[store.DB] // nil while the daemon replaces it
 	o  Options
 
 	snap atomic.Pointer[snapshot] // the latest complete collection
@@ -83,8 +86,14 @@ func New(db *store.DB, o Options) *Exporter {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Exporter{db: db, o: o, done: make(chan struct{})}
+	e := &Exporter{o: o, done: make(chan struct{})}
+	e.db.Store(db)
+	return e
 }
+
+// Use makes later collections read db instead; nil suspends them (as
+// ErrNotLoaded), keeping the last snapshot, while a database is replaced.
+func (e *Exporter) Use(db *store.DB) { e.db.Store(db) }
 
 // Start begins the background collection: one at once, then one every
 // Interval until Stop. With a zero Interval it does nothing; scrapes
@@ -151,12 +160,16 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 func (e *Exporter) refreshLocked(ctx context.Context) error {
 	start := time.Now()
 	now := e.o.Now()
+	db := e.db.Load()
+	if db == nil {
+		return ErrNotLoaded
+	}
 	var families []*dto.MetricFamily
 	// Guarded: a panic here, whatever the data, fails this collection
 	// only; the daemon and the previous snapshot stay.
 	err := store.Guard(func() error {
 		var st *queueStats
-		err := e.db.View(func(s *store.Snapshot) error {
+		err := db.View(func(s *store.Snapshot) error {
 			var err error
 			st, err = collectStats(ctx, s, now, e.o.MaxOwners)
 			return err
@@ -168,7 +181,7 @@ func (e *Exporter) refreshLocked(ctx context.Context) error {
 	})
 	switch {
 	case errors.Is(err, ErrNotLoaded):
-		e.o.Logger.Debug("no queue to collect metrics from yet", "db", e.db.Path())
+		e.o.Logger.Debug("no queue to collect metrics from yet", "db", db.Path())
 		return err
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return fmt.Errorf("metrics collection abandoned: %w", err) // stopped: not a failure
@@ -178,7 +191,10 @@ func (e *Exporter) refreshLocked(ctx context.Context) error {
 	if err != nil {
 		e.failures.Add(1)
 		e.lastOK.Store(false)
-		e.o.Logger.Error("metrics collection failed; scrapes keep the previous snapshot", "db", e.db.Path(), "err", err)
+		e.o.Logger.Error("metrics collection failed; scrapes keep the previous snapshot", "db", db.Path(), "err", err)
+		if e.o.OnError != nil {
+			e.o.OnError(db, err)
+		}
 		return err
 	}
 	e.snap.Store(&snapshot{done: e.o.Now(), families: families})

@@ -23,6 +23,9 @@ type FollowOptions struct {
 	// last time, and at least thrice as long as it took, so that a failing
 	// load (a full disk) uses at most a quarter of the time.
 	MaxBackoff time.Duration
+	// OnError, if set, is called with the error of each failed catch-up
+	// (the daemon rebuilds a database found damaged).
+	OnError func(error)
 }
 
 // DefaultPoll is the Follower's default poll interval.
@@ -196,6 +199,9 @@ func (f *Follower) Step(ctx context.Context) time.Duration {
 	}
 	f.mu.Unlock()
 
+	if failed && f.o.OnError != nil {
+		f.o.OnError(err)
+	}
 	switch {
 	case err == nil && f.lastLogged != "":
 		f.o.Logger.Info("the log is readable again", "log", f.o.Log)

@@ -328,3 +328,55 @@ func TestEmptiedOrForeignLog(t *testing.T) {
 	}
 	requireTruth(t, db, log, g)
 }
+
+// TestDamageWhileServing damages the daemon's file under it (as a failing
+// disk would): the query that meets the damage fails saying so, the daemon
+// rebuilds the file from the log while it answers from the damaged one,
+// moves the damaged file aside, and ends with the truth. It used to crash
+// on its first query or collection, and again on every restart.
+func TestDamageWhileServing(t *testing.T) {
+	log, db, g := generatedQueue(t, 3000)
+	d := startDaemonWith(t, serveOptions{log: log, db: db, poll: 20 * time.Millisecond,
+		listen: "127.0.0.1:0", telemetryPath: "/metrics", metrics: exporter.Options{Interval: time.Hour}})
+	waitFor(t, "the load", func() bool { return caughtUp(t, status(t, db), log) })
+	want, _, _ := runCLI(t, "q", "--db", db, "--af", "ClusterId,ProcId,Owner,JobStatus")
+
+	// Flip a byte in every 16 KiB page but bbolt's two meta pages: the
+	// daemon reads the file through a shared mapping, so it sees them.
+	f, err := os.OpenFile(db, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	for off := int64(2 * 16384); off < fi.Size(); off += 16384 {
+		b := make([]byte, 1)
+		f.ReadAt(b, off+9000)
+		b[0] ^= 0x5a
+		f.WriteAt(b, off+9000)
+	}
+	f.Close()
+
+	out, errOut, code := runCLI(t, "q", "--db", db, "--af", "ClusterId,ProcId,Owner,JobStatus")
+	if code == 0 || !strings.Contains(errOut, "damaged") {
+		t.Fatalf("a query over the damaged file: exit %d, %d bytes, %s", code, len(out), errOut)
+	}
+	waitFor(t, "the rebuild", func() bool { return strings.Contains(d.stderr.String(), "rebuilt the database") })
+	if got, errOut, code := runCLI(t, "q", "--db", db, "--af", "ClusterId,ProcId,Owner,JobStatus"); code != 0 || got != want {
+		t.Errorf("after the rebuild: exit %d, %s; the answer differs from the one before the damage", code, errOut)
+	}
+	if _, err := os.Stat(db + ".damaged"); err != nil {
+		t.Errorf("the damaged file was not kept aside: %v", err)
+	}
+	if st := status(t, db); st.Daemon.Rebuilding != "" || !caughtUp(t, st, log) {
+		t.Errorf("status after the rebuild: %+v", st.Daemon)
+	}
+	// The schedd goes on; so does the rebuilt database.
+	fl, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	g.Run(fl, 300)
+	fl.Close()
+	waitFor(t, "the daemon to catch up", func() bool { return caughtUp(t, status(t, db), log) })
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("the daemon exited %d:\n%s", code, d.stderr.String())
+	}
+	requireTruth(t, db, log, g)
+}

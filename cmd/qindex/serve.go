@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qindex/qindex/exporter"
@@ -106,38 +107,25 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	started := time.Now()
-	if err := db.MarkServing(store.Serving{PID: os.Getpid(), Boot: bootID(), Since: started}); err != nil {
-		return fmt.Errorf("serve: %w", err)
+	d := &server{o: o, started: time.Now(), damaged: make(chan error, 1)}
+	if err := d.use(db); err != nil {
+		db.Close()
+		return err
 	}
+	defer func() { d.db.Close() }()
 
-	f := ingest.NewFollower(db, ingest.FollowOptions{Options: ingest.Options{Log: o.log, Logger: o.logger}, Poll: o.poll})
-	d := &daemonInfo{follower: f, started: started}
 	var wg sync.WaitGroup
 	var exp *exporter.Exporter
 	if ln != nil {
 		var stop func()
-		exp, stop, err = serveMetrics(ln, db, f, o)
+		exp, stop, err = serveMetrics(ln, d)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		d.metrics = metricsURL(ln.Addr(), o.telemetryPath)
 	}
-	handle := func(ctx context.Context, req request, stdout, stderr io.Writer) error {
-		switch req.Command {
-		case "q":
-			if req.Query == nil {
-				return usagef("q: empty request")
-			}
-			return req.Query.run(ctx, db, stdout, stderr)
-		case "status":
-			return d.status(ctx, db, stdout)
-		}
-		return usagef("unknown request %q", req.Command)
-	}
-	sock, err := listenSocket(socketPath(o.db), handle, o.logger)
+	sock, err := listenSocket(socketPath(o.db), d.handle, o.logger)
 	if err != nil {
 		o.logger.Error("queries cannot reach the daemon; they will wait for the database lock and fail", "err", err)
 	} else {
@@ -147,26 +135,205 @@ func serve(ctx context.Context, o serveOptions) error {
 	// The first catch-up (a load, or what the log gained while the daemon
 	// was down) before the collection starts competing with it for CPU and
 	// pages; the metrics of a state about to be replaced would mislead.
-	f.Step(ctx)
+	d.follower.Step(ctx)
 	if exp != nil {
 		exp.Start()
 	}
-	f.Run(ctx)
+	for {
+		cause := d.follow(ctx)
+		if cause == nil {
+			break
+		}
+		if err := d.rebuild(ctx, cause, exp); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
 	wg.Wait()
-	if err := db.ClearServing(); err != nil {
+	if err := d.db.ClearServing(); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	o.logger.Info("stopped", "db", o.db)
 	return nil
 }
 
+// server is what a running 'qindex serve' answers from: the database and
+// the Follower that keeps it current, which a rebuild replaces when the
+// file turns out damaged.
+type server struct {
+	o       serveOptions
+	started time.Time
+	metrics string // the metrics URL, "" when none are served
+
+	// mu guards the fields below: requests hold it to read, a rebuild to
+	// replace the database.
+	mu         sync.RWMutex
+	db         *store.DB
+	follower   *ingest.Follower
+	rebuilding string // why the database is being rebuilt; "" when it is not
+
+	damaged chan error               // the first damage met in the current database
+	current atomic.Pointer[store.DB] // db, for reports that may come late from a replaced one
+}
+
+// use makes db the daemon's database, recording the daemon in it.
+func (d *server) use(db *store.DB) error {
+	if err := db.MarkServing(store.Serving{PID: os.Getpid(), Boot: bootID(), Since: d.started}); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	d.db, d.follower = db, d.newFollower(db)
+	d.current.Store(db)
+	return nil
+}
+
+// newFollower returns a Follower of the log into db that reports damage.
+func (d *server) newFollower(db *store.DB) *ingest.Follower {
+	return ingest.NewFollower(db, ingest.FollowOptions{Options: ingest.Options{Log: d.o.log, Logger: d.o.logger},
+		Poll: d.o.poll, OnError: func(err error) { d.checkDB(db, err) }})
+}
+
+// check notes err, met in the current database, if it says the database is
+// damaged: the follow loop then rebuilds it.
+func (d *server) check(err error) { d.checkDB(d.current.Load(), err) }
+
+// checkDB is check for an error met in db, which is ignored unless db is
+// still the current database.
+func (d *server) checkDB(db *store.DB, err error) {
+	if errors.Is(err, store.ErrDamaged) && db == d.current.Load() {
+		select {
+		case d.damaged <- err:
+		default:
+		}
+	}
+}
+
+// status returns the Follower's status (for the ingest metrics).
+func (d *server) status() ingest.Status {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.follower.Status()
+}
+
+// handle answers a request from the socket, as the command would from the
+// file.
+func (d *server) handle(ctx context.Context, req request, stdout, stderr io.Writer) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var err error
+	switch req.Command {
+	case "q":
+		if req.Query == nil {
+			return usagef("q: empty request")
+		}
+		err = req.Query.run(ctx, d.db, stdout, stderr)
+	case "status":
+		info := &daemonInfo{follower: d.follower, started: d.started, metrics: d.metrics, rebuilding: d.rebuilding}
+		err = info.status(ctx, d.db, stdout)
+	default:
+		return usagef("unknown request %q", req.Command)
+	}
+	d.check(err)
+	if err != nil && d.rebuilding != "" {
+		err = fmt.Errorf("%w (the daemon is rebuilding the database from the log: %s)", err, d.rebuilding)
+	}
+	return err
+}
+
+// follow keeps the database caught up until ctx ends (nil) or a component
+// finds it damaged (the damage).
+func (d *server) follow(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.follower.Run(runCtx)
+	}()
+	select {
+	case <-done:
+		return nil
+	case err := <-d.damaged:
+		cancel()
+		<-done
+		return err
+	}
+}
+
+// rebuild loads the log into a new file beside the damaged one, answering
+// queries from the damaged file meanwhile (its reads are checked: they
+// give right answers or fail), then moves the damaged file to FILE.damaged
+// and puts the new one in its place.
+func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporter) error {
+	path, aside, tmp := d.o.db, d.o.db+".damaged", d.o.db+".rebuild"
+	d.o.logger.Error("the database is damaged; rebuilding it from the log, answering from the damaged file meanwhile",
+		"db", path, "err", cause)
+	d.mu.Lock()
+	d.rebuilding = fmt.Sprintf("since %s, after: %v", time.Now().UTC().Format(time.RFC3339), cause)
+	d.mu.Unlock()
+
+	os.Remove(tmp)
+	fresh, err := store.Open(tmp, store.Options{})
+	if err != nil {
+		return fmt.Errorf("serve: rebuild: %w", err)
+	}
+	f := d.newFollower(fresh)
+	for {
+		pause := f.Step(ctx)
+		if st := f.Status(); ctx.Err() == nil && st.LastError == "" && st.Reloads > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			fresh.Close()
+			os.Remove(tmp)
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+	fresh.Close()
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if exp != nil {
+		exp.Use(nil) // the last snapshot stays until the new file is in place
+	}
+	d.db.Close()
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("serve: move the damaged database aside: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("serve: put the rebuilt database in place: %w", err)
+	}
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		return fmt.Errorf("serve: open the rebuilt database: %w", err)
+	}
+	if err := d.use(db); err != nil {
+		db.Close()
+		return err
+	}
+	d.rebuilding = ""
+	select { // damage reported by readers of the old file
+	case <-d.damaged:
+	default:
+	}
+	if exp != nil {
+		exp.Use(db)
+	}
+	d.o.logger.Info("rebuilt the database from the log; the damaged file is kept aside", "db", path, "file", aside)
+	return nil
+}
+
 // serveMetrics starts the exporter's HTTP server on ln and returns the
 // exporter, for the caller to Start. stop ends both.
-func serveMetrics(ln net.Listener, db *store.DB, f *ingest.Follower, o serveOptions) (exp *exporter.Exporter, stop func(), err error) {
+func serveMetrics(ln net.Listener, d *server) (exp *exporter.Exporter, stop func(), err error) {
+	o := d.o
 	m := o.metrics
-	m.Logger = o.logger
-	exp = exporter.New(db, m)
-	reg, err := exporter.NewRegistry(exp, exporter.NewIngestCollector(f.Status))
+	m.Logger, m.OnError = o.logger, d.checkDB
+	exp = exporter.New(d.db, m)
+	reg, err := exporter.NewRegistry(exp, exporter.NewIngestCollector(d.status))
 	if err != nil {
 		return nil, nil, err
 	}

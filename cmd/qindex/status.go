@@ -99,14 +99,18 @@ type daemonReport struct {
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
 	NextTry       time.Time `json:"next_try,omitzero"` // when it looks at the log again, while backing off after failures
-	Metrics       string    `json:"metrics,omitempty"` // the URL of its Prometheus metrics
+	// Rebuilding says why the daemon is rebuilding a damaged database
+	// from the log, while it does; it answers from the damaged file.
+	Rebuilding string `json:"rebuilding,omitempty"`
+	Metrics    string `json:"metrics,omitempty"` // the URL of its Prometheus metrics
 }
 
 // daemonInfo is what the daemon adds to buildStatus.
 type daemonInfo struct {
-	follower *ingest.Follower
-	started  time.Time
-	metrics  string // the metrics URL, "" when none are served
+	follower   *ingest.Follower
+	started    time.Time
+	metrics    string // the metrics URL, "" when none are served
+	rebuilding string // why the database is being rebuilt, "" when it is not
 }
 
 // buildStatus reports on db. With d (in the daemon) the log's figures are
@@ -146,7 +150,7 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 		fs.Position = pos // the db's, consistent with the counts above
 		st.Log = fs.Log
 		st.Daemon = &daemonReport{PID: os.Getpid(), Started: d.started, UptimeSeconds: now.Sub(d.started).Seconds(),
-			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError, NextTry: fs.NextTry, Metrics: d.metrics}
+			CaughtUp: fs.CaughtUp, Reloads: fs.Reloads, Errors: fs.Errors, LastError: fs.LastError, NextTry: fs.NextTry, Rebuilding: d.rebuilding, Metrics: d.metrics}
 	} else {
 		fs = ingest.Status{Log: pos.Log, Position: pos, LogSize: -1, CaughtUp: pos.Applied}
 	}
@@ -201,6 +205,9 @@ func (st statusReport) write(w io.Writer) {
 			time.Duration(d.UptimeSeconds*float64(time.Second)).Round(time.Second), d.Started.Format(time.RFC3339), d.Reloads, d.Errors)
 		if d.LastError != "" {
 			p("last error", "%s", d.LastError)
+		}
+		if d.Rebuilding != "" {
+			p("rebuilding", "the database was found damaged and is being rebuilt from the log, %s", d.Rebuilding)
 		}
 		if !d.NextTry.IsZero() {
 			p("next try", "%s (backing off after repeated failures)", d.NextTry.UTC().Format(time.RFC3339))
