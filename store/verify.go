@@ -25,8 +25,12 @@ func (db *DB) Verify() error {
 		if fi.Size() < tx.Size() {
 			return fmt.Errorf("verify db %s: %w: the file has %d bytes, its pages need %d", db.path, ErrDamaged, fi.Size(), tx.Size())
 		}
-		if err := checkPages(tx); err != nil {
-			return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
+		problems, err := db.pageProblems(tx)
+		if err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("verify db %s: %w: %s", db.path, ErrDamaged, strings.Join(problems[:min(5, len(problems))], "; "))
 		}
 		if err := checkContent(tx); err != nil {
 			return fmt.Errorf("verify db %s: %w: %v", db.path, ErrDamaged, err)
@@ -35,18 +39,41 @@ func (db *DB) Verify() error {
 	})
 }
 
-// checkPages runs bbolt's consistency check and returns its first findings.
-func checkPages(tx *bolt.Tx) error {
+// CheckPages checks the file's pages, reporting each problem, and returns
+// how many there were: first that the pages of every bucket form a tree
+// (walkPages, which a cycle cannot lead round), then, if they do, bbolt's
+// own consistency check (every page reachable once or free, keys in order).
+func (db *DB) CheckPages(report func(problem string)) (int, error) {
+	n := 0
+	err := db.view(func(tx *bolt.Tx) error {
+		problems, err := db.pageProblems(tx)
+		for _, p := range problems {
+			report("pages: " + p)
+		}
+		n = len(problems)
+		return err
+	})
+	return n, err
+}
+
+// pageProblems returns the problems CheckPages reports, at most
+// maxPageProblems of bbolt's.
+func (db *DB) pageProblems(tx *bolt.Tx) ([]string, error) {
+	f, err := os.Open(db.path)
+	if err != nil {
+		return nil, fmt.Errorf("check db %s: %w", db.path, err)
+	}
+	defer f.Close()
+	if problems := walkPages(f, tx, db.pageSize); len(problems) > 0 {
+		return problems, nil
+	}
 	var problems []string
 	for err := range tx.Check() {
-		if len(problems) < 5 {
+		if len(problems) < maxPageProblems {
 			problems = append(problems, err.Error())
 		}
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return problems, nil
 }
 
 // checkContent validates the metadata, every ad of the active state, and

@@ -11,8 +11,9 @@ import (
 func checkCommand(e env) *cli.Command {
 	return &cli.Command{
 		Name:  "check",
-		Usage: "verify the indexes and counts against the job data",
-		Description: `Recomputes, from the stored ads, how every job is filed by Owner and
+		Usage: "verify the file's pages, every ad, and the indexes and counts against the job data",
+		Description: `Checks the file's pages (bbolt's consistency check) and every stored ad's
+checksum, then recomputes, from the stored ads, how every job is filed by Owner and
 JobStatus, the per-(Owner, JobStatus) counts and the job count, and compares
 them with what the database holds. Prints each difference and exits 1 if
 there is any; prints a one-line summary and exits 0 otherwise. Memory stays
@@ -36,11 +37,19 @@ Example:
 			}
 			defer db.Close()
 			start := time.Now()
+			report := func(p string) { fmt.Fprintf(e.stdout, "%s: %s\n", dbPath, p) }
+			damaged, err := db.CheckPages(report)
+			if err != nil {
+				return fmt.Errorf("check %s: %w", dbPath, err)
+			}
+			if damaged > 0 {
+				return fmt.Errorf("check %s: %w: %d problems in its pages", dbPath, store.ErrDamaged, damaged)
+			}
 			return db.View(func(s *store.Snapshot) error {
 				if !s.Loaded() {
 					return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", dbPath)
 				}
-				n, err := s.Check(func(p string) { fmt.Fprintf(e.stdout, "%s: %s\n", dbPath, p) })
+				n, err := s.Check(report)
 				if err != nil {
 					return fmt.Errorf("check %s: %w", dbPath, err)
 				}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -378,5 +379,94 @@ func TestDamageWhileServing(t *testing.T) {
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("the daemon exited %d:\n%s", code, d.stderr.String())
 	}
+	requireTruth(t, db, log, g)
+}
+
+// makeCycles damages the bbolt file at path so that every branch page
+// names itself as its first child: a cursor that descends into one loops
+// inside bbolt, its stack growing without end (the 23 GB of issue 17), or
+// recurses until its goroutine's stack is exhausted.
+func makeCycles(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := int(binary.LittleEndian.Uint32(b[16+8:])) // page header, magic, version, page size
+	n := 0
+	for id := 2; (id+1)*pageSize <= len(b); {
+		p := b[id*pageSize:]
+		flags, count, overflow := binary.LittleEndian.Uint16(p[8:]), binary.LittleEndian.Uint16(p[10:]), binary.LittleEndian.Uint32(p[12:])
+		if flags&0x01 != 0 && count > 0 && binary.LittleEndian.Uint64(p) == uint64(id) {
+			binary.LittleEndian.PutUint64(p[16+8:], uint64(id)) // element 0: pos, ksize, then its page id
+			n++
+		}
+		id += 1 + int(overflow)
+	}
+	if n == 0 {
+		t.Fatal("no branch page to damage")
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunawayReadsOfACyclicFile: reads that loop in bbolt on a damaged file
+// used to grow without limit (23 GB, ignoring SIGTERM). The watchdog ends
+// a command past QINDEX_MAX_MEMORY, saying why; the daemon moves the file
+// aside first, so that its next start rebuilds it from the log.
+func TestRunawayReadsOfACyclicFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs commands until they pass 256 MiB")
+	}
+	log, db, g := generatedQueue(t, 3000)
+	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	makeCycles(t, db)
+	run := func(args ...string) (string, error, time.Duration) {
+		cmd := qindexCmd(args...)
+		cmd.Env = append(cmd.Env, "QINDEX_MAX_MEMORY=256MiB")
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return stderr.String(), err, time.Since(start)
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running after 60 s:\n%s", args, stderr.String())
+		}
+		return "", nil, 0
+	}
+	for _, q := range [][]string{{"--af", "ClusterId"}, {"--constraint", "JobStatus == 5"}} {
+		args := append([]string{"q", "--db", db}, q...)
+		stderr, err, took := run(args...)
+		if err == nil || !strings.Contains(stderr, "stopping: its") || !strings.Contains(stderr, db+" may be a damaged database") {
+			t.Errorf("%v: %v after %v:\n%.500s", args, err, took, stderr)
+		}
+	}
+	// check walks the pages itself, each once, before bbolt does: it
+	// reports the cycles instead of going round them.
+	out, errOut, code := runCLI(t, "check", "--db", db)
+	if code != 1 || !strings.Contains(out, "is referenced twice (a cycle") || !strings.Contains(errOut, "damaged") {
+		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	stderr, err, _ := run("serve", "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "127.0.0.1:0", "--collect-interval", "1s")
+	if err == nil || !strings.Contains(stderr, "moved the database aside") {
+		t.Fatalf("serve: %v:\n%.2000s", err, stderr)
+	}
+	if _, err := os.Stat(db + ".damaged"); err != nil {
+		t.Fatalf("serve did not move the damaged file aside: %v", err)
+	}
+	// The next start loads the log into a new file.
+	d := startDaemon(t, log, db, 20*time.Millisecond)
+	waitFor(t, "the rebuild", func() bool { return caughtUp(t, status(t, db), log) })
+	d.stop(t)
 	requireTruth(t, db, log, g)
 }

@@ -127,6 +127,18 @@ Example:
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = onUsage
+		switch c.Name {
+		case "q", "status", "check", "ingest": // serve watches itself, and moves its file aside
+			action := c.Action
+			c.Action = func(c *cli.Context) error {
+				stop, err := watchdog(e, c.String("db"), nil)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				return action(c)
+			}
+		}
 	}
 	return app
 }

@@ -76,7 +76,21 @@ Example:
 				return usagef("serve: --web.telemetry-path must start with /, not %q", p)
 			}
 			limitMemory()
-			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: newLogger(e.stderr),
+			logger := newLogger(e.stderr)
+			stop, err := watchdog(e, dbPath, func() {
+				// A read looping on a damaged page cannot be stopped, nor
+				// the file closed: move it aside, so that the next start
+				// rebuilds it from the log.
+				if err := os.Rename(dbPath, dbPath+".damaged"); err == nil {
+					logger.Error("moved the database aside; the next start rebuilds it from the log", "db", dbPath, "file", dbPath+".damaged")
+				}
+				os.Remove(socketPath(dbPath))
+			})
+			if err != nil {
+				return err
+			}
+			defer stop()
+			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger,
 				listen: c.String("web.listen-address"), telemetryPath: c.String("web.telemetry-path"),
 				metrics: exporter.Options{Interval: c.Duration("collect-interval"), MaxOwners: c.Int("metrics.max-owners")}})
 		},
