@@ -127,6 +127,11 @@ func TestCatchUpSemantics(t *testing.T) {
 		records int64
 	}{
 		{
+			name: "a string that ends in a backslash is kept (FORMAT.md §2)",
+			log:  header + "101 1.0 Job Machine\n103 1.0 Iwd \"C:\\condor\\execute\\\"\n",
+			want: "1.0 Job: Iwd=\"C:\\condor\\execute\\\";\n", records: 3,
+		},
+		{
 			name: "records outside a transaction apply at once",
 			log:  header + "101 1.0 Job Machine\n103 1.0 A 1\n",
 			want: "1.0 Job: A=1;\n", records: 3,

@@ -107,7 +107,10 @@ func StringValue[T ~string | ~[]byte](text T) string {
 
 // ToNewSyntax rewrites an old-syntax expression (FORMAT.md §2) into the new
 // syntax the ClassAd library parses: inside string literals, every
-// backslash that does not escape a double quote is doubled.
+// backslash that does not escape a double quote is doubled. As in the
+// schedd's lexer (tokenizeStringOld), a \" that ends the text closes the
+// string, the backslash being its last character: "C:\condor\" is the
+// string C:\condor\, not an unterminated one.
 func ToNewSyntax(text string) string {
 	if !strings.Contains(text, `\`) {
 		return text
@@ -121,7 +124,7 @@ func ToNewSyntax(text string) string {
 		case c == '"':
 			inString = !inString
 		case c == '\\' && inString:
-			if i+1 < len(text) && text[i+1] == '"' {
+			if i+1 < len(text) && text[i+1] == '"' && i+2 < len(text) {
 				b.WriteString(`\"`)
 				i++
 				continue

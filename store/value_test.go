@@ -48,11 +48,32 @@ func TestToNewSyntax(t *testing.T) {
 		{`Owner == "a\b" && Cmd == "c"`, `Owner == "a\\b" && Cmd == "c"`},
 		{`"no backslash"`, `"no backslash"`},
 		{`"\"quoted\" \path"`, `"\"quoted\" \\path"`},
+		// A \" that ends the value closes the string (FORMAT.md §2);
+		// anywhere else it is a quote, even before a ',' or ')'.
+		{`"C:\condor\execute\"`, `"C:\\condor\\execute\\"`},
+		{`"\"`, `"\\"`},
+		{`{ "a\", "b" }`, `{ "a\", "b" }`},
+		{`strcat("a\")`, `strcat("a\")`},
 	}
 	for _, tt := range tests {
 		if got := ToNewSyntax(tt.in); got != tt.want {
 			t.Errorf("ToNewSyntax(%s) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestParseExprTrailingBackslash(t *testing.T) {
+	for text, want := range map[string]string{
+		`"C:\condor\execute\"`: `C:\condor\execute\`,
+		`"\"`:                   `\`,
+		`"a\"b\"`:              `a"b\`,
+	} {
+		if s := evalString(t, text); s != want {
+			t.Errorf("%s evaluates to %q, want %q", text, s, want)
+		}
+	}
+	if _, err := ParseExpr(`"a\" == x`); err == nil {
+		t.Errorf(`"a\" == x: an unterminated string was accepted`)
 	}
 }
 
