@@ -65,7 +65,7 @@ func TestToNewSyntax(t *testing.T) {
 func TestParseExprTrailingBackslash(t *testing.T) {
 	for text, want := range map[string]string{
 		`"C:\condor\execute\"`: `C:\condor\execute\`,
-		`"\"`:                   `\`,
+		`"\"`:                  `\`,
 		`"a\"b\"`:              `a"b\`,
 	} {
 		if s := evalString(t, text); s != want {
