@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/qindex
 JOBS    ?= 125000
 
-.PHONY: all build run test bench clean
+.PHONY: all build run test bench fuzz clean
 
 all: build
 
@@ -27,6 +27,16 @@ test:
 bench: build
 	QINDEX_BENCH_JOBS=$(JOBS) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS)
+
+# Each fuzz target for $(FUZZTIME). Their seeds, and what earlier runs found
+# (testdata/fuzz/ beside each package), run in 'make test' as ordinary tests.
+FUZZTIME ?= 60s
+FUZZ := ingest:FuzzParseRecord ingest:FuzzReplay store:FuzzParseExpr store:FuzzOldSyntaxString store:FuzzOpen cmd/qindex:FuzzRequest
+fuzz:
+	@for t in $(FUZZ); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 clean:
 	rm -rf bin demo bench

@@ -328,7 +328,7 @@ type sink interface {
 }
 
 // apply runs ops against w; each op is "new K T", "destroy K", "set K N V" or "del K N".
-func apply(t *testing.T, w sink, ops ...string) {
+func apply(t testing.TB, w sink, ops ...string) {
 	t.Helper()
 	for _, op := range ops {
 		f := strings.SplitN(op, " ", 4)
@@ -473,7 +473,7 @@ func TestWriterReplayRules(t *testing.T) {
 }
 
 // load builds the active state from ops with a Loader.
-func load(t *testing.T, db *DB, pos Position, ops ...string) {
+func load(t testing.TB, db *DB, pos Position, ops ...string) {
 	t.Helper()
 	l, err := db.NewLoader(1000, 1<<20)
 	if err != nil {

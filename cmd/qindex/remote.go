@@ -324,12 +324,17 @@ func (s *socketServer) serve(ctx context.Context) {
 	os.Remove(s.path)
 }
 
-// readRequest reads one request line from conn, within maxRequest bytes
-// and requestTimeout.
+// readRequest reads one request from conn within requestTimeout.
 func readRequest(conn net.Conn) (request, error) {
-	var req request
 	conn.SetReadDeadline(time.Now().Add(requestTimeout))
-	line, err := bufio.NewReader(io.LimitReader(conn, maxRequest+1)).ReadBytes('\n')
+	return decodeRequest(conn)
+}
+
+// decodeRequest reads one request line, of at most maxRequest bytes, from
+// r and decodes it.
+func decodeRequest(r io.Reader) (request, error) {
+	var req request
+	line, err := bufio.NewReader(io.LimitReader(r, maxRequest+1)).ReadBytes('\n')
 	switch {
 	case len(line) > maxRequest:
 		return req, usagef("request larger than %d bytes", maxRequest)

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/qindex/qindex/store"
+)
+
+// FuzzRequest: any bytes a client sends on the daemon's socket are decoded
+// or refused, and a decoded query runs against a database, or fails, with
+// no panic and in bounded time.
+func FuzzRequest(f *testing.F) {
+	for _, req := range []string{
+		`{"command":"q","query":{"args":["alice","1.0"],"form":"table","now":1700000000}}` + "\n",
+		`{"command":"q","query":{"constraint":"JobStatus == 5 && Owner =?= \"bob\"","form":"af","af":"ClusterId,strcat(Owner,\"x\")","limit":3}}` + "\n",
+		`{"command":"q","query":{"form":"json","explain":true,"no_index":true,"zone":"Europe/Paris"}}` + "\n",
+		`{"command":"q","query":{"form":"long","constraint":"((((1))))"}}` + "\n",
+		`{"command":"q","query":{"form":"totals","args":["-1.-1","x.y"]}}` + "\n",
+		`{"command":"status"}` + "\n", "{not json\n", "\n", `{"command":"q"}`,
+	} {
+		f.Add([]byte(req))
+	}
+	db := fuzzDB(f)
+	f.Cleanup(func() { db.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := decodeRequest(bytes.NewReader(data))
+		if err != nil || req.Command != "q" || req.Query == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := store.Guard(func() error { return req.Query.run(ctx, db, io.Discard, io.Discard) }); err != nil && !isExpected(err) {
+			t.Fatalf("%s: %v", data, err)
+		}
+	})
+}
+
+// isExpected reports whether a query's error is one a request may cause:
+// anything but a panic (an internal error) or damage.
+func isExpected(err error) bool {
+	return !bytes.Contains([]byte(err.Error()), []byte("internal error")) && !bytes.Contains([]byte(err.Error()), []byte("damaged"))
+}
+
+// fuzzDB replays the queue fixture into a database for FuzzRequest.
+func fuzzDB(f *testing.F) *store.DB {
+	path := filepath.Join(f.TempDir(), "q.db")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"qindex", "ingest", "--log", filepath.Join("..", "..", "testdata", "queue.log"), "--db", path},
+		env{stdout: &out, stderr: &errOut, now: time.Now, location: time.UTC}); code != 0 {
+		f.Fatal(errOut.String())
+	}
+	db, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return db
+}
