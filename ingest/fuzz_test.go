@@ -91,4 +91,3 @@ func fuzzEnv(t *testing.T, content []byte) (string, *store.DB) {
 	t.Cleanup(func() { db.Close() })
 	return log, db
 }
-
