@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -469,4 +472,96 @@ func TestRunawayReadsOfACyclicFile(t *testing.T) {
 	waitFor(t, "the rebuild", func() bool { return caughtUp(t, status(t, db), log) })
 	d.stop(t)
 	requireTruth(t, db, log, g)
+}
+
+// TestDamageAtRandomOffsets damages copies of a database at 50 random
+// offsets (64 KiB of zeros, 64 random bytes, or one) and runs q, check,
+// status and serve on each: none may crash or hang, and no
+// answer may be wrong: each is the truth, or fails saying the file is
+// damaged; the daemon ends with the truth.
+func TestDamageAtRandomOffsets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 damaged copies")
+	}
+	log, db, g := generatedQueue(t, 2000)
+	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	queries := [][]string{{"--af", "ClusterId,ProcId,Owner,JobStatus"}, {"--constraint", "JobStatus == 5", "--af", "ClusterId,ProcId,HoldReason"},
+		{"alice", "user003", "--af", "ClusterId,ProcId"}, {"--totals"}}
+	truth := make([]string, len(queries))
+	for i, q := range queries {
+		out, errOut, code := runCLI(t, append([]string{"q", "--db", db}, q...)...)
+		if code != 0 {
+			t.Fatal(errOut)
+		}
+		truth[i] = out
+	}
+	pristine, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In this process: a panic would end the test binary, a hang the
+	// test run, each a failure; TestRunawayReadsOfACyclicFile runs the
+	// commands as processes.
+	exec1 := func(args ...string) (string, string, int) { return runCLI(t, args...) }
+	rng := rand.New(rand.NewPCG(17, 17))
+	damagedAnswers := 0
+	for i := range 50 {
+		copyPath := filepath.Join(t.TempDir(), "q.db")
+		b := slices.Clone(pristine)
+		off := rng.IntN(len(b))
+		what := []string{"64 KiB of zeros", "64 random bytes", "a random byte"}[i%3]
+		switch i % 3 {
+		case 0:
+			clear(b[off:min(len(b), off+65536)])
+		case 1:
+			for j := off; j < min(len(b), off+64); j++ {
+				b[j] = byte(rng.Uint32())
+			}
+		case 2:
+			b[off] ^= byte(1 + rng.IntN(255))
+		}
+		os.WriteFile(copyPath, b, 0o600)
+		where := fmt.Sprintf("copy %d (%s at %d)", i, what, off)
+
+		for qi, q := range queries {
+			out, errOut, code := exec1(append([]string{"q", "--db", copyPath}, q...)...)
+			switch {
+			case code == 0 && out == truth[qi]:
+			case code == 1 && (strings.Contains(errOut, "damaged") || strings.Contains(errOut, "stopping: its")):
+				damagedAnswers++
+			default:
+				t.Errorf("%s: q %v: exit %d, a wrong answer or an unexpected error:\n%.300s", where, q, code, errOut)
+			}
+		}
+		for _, cmd := range [][]string{{"check", "--db", copyPath}, {"status", "--db", copyPath}} {
+			if _, errOut, code := exec1(cmd...); code != 0 && code != 1 || code == 1 && strings.Contains(errOut, "internal error") {
+				t.Errorf("%s: %v: exit %d:\n%.300s", where, cmd[0], code, errOut)
+			}
+		}
+
+		// The daemon, with its log: it answers right or says damaged,
+		// rebuilds what it finds damaged, and ends with the truth.
+		d := startDaemonWith(t, serveOptions{log: log, db: copyPath, poll: 10 * time.Millisecond,
+			listen: "127.0.0.1:0", telemetryPath: "/metrics", metrics: exporter.Options{Interval: 10 * time.Millisecond}})
+		waitFor(t, where+": the daemon to answer", func() bool {
+			out, errOut, code := runCLI(t, append([]string{"q", "--db", copyPath}, queries[0]...)...)
+			if code != 0 && !strings.Contains(errOut, "damaged") {
+				t.Fatalf("%s: the daemon: exit %d: %s", where, code, errOut)
+			}
+			if code == 0 && out != truth[0] {
+				t.Fatalf("%s: the daemon gave a wrong answer", where)
+			}
+			return code == 0 && !strings.Contains(d.stderr.String(), "the database is damaged; rebuilding") ||
+				strings.Contains(d.stderr.String(), "rebuilt the database")
+		})
+		if code := d.stop(t); code != 0 {
+			t.Fatalf("%s: the daemon exited %d:\n%s", where, code, d.stderr.String())
+		}
+		if strings.Contains(d.stderr.String(), "rebuilt the database") {
+			requireTruth(t, copyPath, log, g)
+		}
+	}
+	t.Logf("%d of %d answers over damaged copies failed saying so; the rest were right", damagedAnswers, 50*len(queries))
 }
