@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -35,7 +36,21 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	code = run(context.Background(), append([]string{"qindex"}, args...), env{
 		stdout: &out, stderr: &errOut, now: func() time.Time { return fixedNow }, location: time.UTC,
 	})
+	noSecrets(t, fmt.Sprintf("qindex %v", args), out.String()+errOut.String())
 	return out.String(), errOut.String(), code
+}
+
+// noSecrets fails the test if text shows a value of a secret attribute
+// (FORMAT.md §6) of the fixtures' or the generator's logs: their ClaimIds
+// are "<10.0.0.N:9618>#...". Every command run and every daemon log of
+// these tests passes through it.
+func noSecrets(t *testing.T, what, text string) {
+	t.Helper()
+	for _, secret := range []string{":9618>#", "#1#secret"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s shows a secret (%q):\n%.1000s", what, secret, text)
+		}
+	}
 }
 
 // ingestFixture replays testdata/<name> into a new db and returns its path.

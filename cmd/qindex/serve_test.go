@@ -90,6 +90,7 @@ func (d *daemon) stop(t *testing.T) int {
 	d.cancel = nil
 	select {
 	case code := <-d.done:
+		noSecrets(t, "the daemon's log", d.stderr.String())
 		return code
 	case <-time.After(30 * time.Second):
 		t.Fatal("the daemon did not stop")
