@@ -24,7 +24,7 @@ type Attr struct {
 // Layout (all integers unsigned varints unless noted):
 //
 //	version byte (adFormat)
-//	uint32 little-endian      CRC-32C of the ad's key (cluster, proc) and the rest of the ad
+//	uint32 little-endian      CRC-32C of the rest of the ad, begun from a hash of its key (see adSum)
 //	len(MyType) MyType
 //	n                         number of attributes
 //	n × uint32 little-endian  offset of each entry from the start of the entries
@@ -262,10 +262,16 @@ func appendAd(dst []byte, k Key, myType string, attrs []Attr) []byte {
 }
 
 // adSum is the checksum of the ad of key k whose encoding after the
-// checksum is body.
+// checksum is body: its CRC-32C, begun from a hash of k instead of zero,
+// so that the bytes of one ad do not pass for another's.
 func adSum(k Key, body []byte) uint32 {
-	var kb [keyLen]byte
-	return crc32.Update(crc32.Checksum(appendKey(kb[:0], k), castagnoli), castagnoli, body)
+	return crc32.Update(keySeed(k), castagnoli, body)
+}
+
+// keySeed hashes k to 32 bits (a multiplicative mix of its two parts).
+func keySeed(k Key) uint32 {
+	h := (uint64(uint32(k.Cluster))<<32 | uint64(uint32(k.Proc))) * 0x9e3779b97f4a7c15
+	return uint32(h>>32) ^ uint32(h)
 }
 
 // getAd reads the ad of key k in partition part of the ads bucket b, nil

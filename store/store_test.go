@@ -117,6 +117,16 @@ func TestAdCodec(t *testing.T) {
 	if empty.Len() != 0 || empty.MyType() != "" {
 		t.Errorf("empty ad: %d %q", empty.Len(), empty.MyType())
 	}
+	seeds := map[uint32]Key{}
+	for c := int64(-2); c < 300; c++ {
+		for p := int64(-100); p < 300; p++ {
+			k := Key{Cluster: c, Proc: p}
+			if other, dup := seeds[keySeed(k)]; dup {
+				t.Fatalf("keys %v and %v share a seed", k, other)
+			}
+			seeds[keySeed(k)] = k
+		}
+	}
 	// The checksum binds the bytes to the key: any change to either fails.
 	k := Key{Cluster: 1, Proc: 0}
 	if _, err := openAd(k, a); err != nil {
