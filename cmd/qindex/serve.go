@@ -36,8 +36,11 @@ collection every --collect-interval (0: at each scrape), and a landing page
 at /.
 
 SIGTERM or SIGINT ends it after committing the batch in progress. The next
-start resumes from the last commit; a database damaged by a power loss is
-detected and rebuilt from the log.
+start resumes from the last commit. A database found damaged, at start or
+while serving, is rebuilt from the log beside it (queries are answered from
+the damaged file meanwhile, right or failing), then moved to FILE.damaged.
+A log that is not a valid log (empty, headerless) never replaces the queue.
+Past QINDEX_MAX_MEMORY (default 4GiB) it moves its file aside and exits.
 
 Example:
    qindex serve --log /var/lib/condor/spool/job_queue.log --db /var/lib/qindex/queue.db`,
