@@ -99,6 +99,16 @@ func generatedQueue(t *testing.T, jobs int) (log, db string, g *loggen.Generator
 	return log, db, g
 }
 
+// ingestedQueue is generatedQueue with the log replayed into the db.
+func ingestedQueue(t *testing.T, jobs int) (log, db string, g *loggen.Generator) {
+	t.Helper()
+	log, db, g = generatedQueue(t, jobs)
+	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	return log, db, g
+}
+
 // dialRequest connects to the daemon of db and sends a raw request.
 func dialRequest(t *testing.T, db string, req []byte) net.Conn {
 	t.Helper()
@@ -226,10 +236,7 @@ func TestStoppedDaemon(t *testing.T) {
 // pipe nobody reads (a pager left open); SIGINT ends it promptly, and so
 // does the reader going away (SIGPIPE). With and without a daemon.
 func TestQueryStopsOnSignals(t *testing.T) {
-	log, db, _ := generatedQueue(t, 3000)
-	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
-		t.Fatal(errOut)
-	}
+	log, db, _ := ingestedQueue(t, 3000)
 	for _, withDaemon := range []bool{false, true} {
 		if withDaemon {
 			startDaemon(t, log, db, 20*time.Millisecond)
@@ -422,10 +429,7 @@ func TestRunawayReadsOfACyclicFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs commands until they pass 256 MiB")
 	}
-	log, db, g := generatedQueue(t, 3000)
-	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
-		t.Fatal(errOut)
-	}
+	log, db, g := ingestedQueue(t, 3000)
 	makeCycles(t, db)
 	run := func(args ...string) (string, error, time.Duration) {
 		cmd := qindexCmd(args...)
@@ -483,10 +487,7 @@ func TestDamageAtRandomOffsets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 damaged copies")
 	}
-	log, db, g := generatedQueue(t, 2000)
-	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
-		t.Fatal(errOut)
-	}
+	log, db, g := ingestedQueue(t, 2000)
 	queries := [][]string{{"--af", "ClusterId,ProcId,Owner,JobStatus"}, {"--constraint", "JobStatus == 5", "--af", "ClusterId,ProcId,HoldReason"},
 		{"alice", "user003", "--af", "ClusterId,ProcId"}, {"--totals"}}
 	truth := make([]string, len(queries))
