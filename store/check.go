@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -123,7 +122,10 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	for ; odd != nil; odd, _ = oc.Next() {
 		problem("cluster-id-odd: entry for %s, which is not a job", keyText(odd))
 	}
-	if got := getUint(s.state, keyJobs); got != jobs {
+	switch got, err := getCount(s.state, keyJobs); {
+	case err != nil:
+		problem("job count: %v", err)
+	case got != jobs:
 		problem("job count %d, want %d", got, jobs)
 	}
 
@@ -184,9 +186,9 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	compareCounts := func(b *bolt.Bucket, want map[string]int64, text func([]byte) string) {
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			got := int64(-1)
-			if len(v) == 8 {
-				got = int64(binary.BigEndian.Uint64(v))
+			got, err := decodeCountValue(k, v)
+			if err != nil {
+				got = -1
 			}
 			if w := want[string(k)]; got != w {
 				problem("count of %s: %d, want %d", text(k), got, w)

@@ -343,19 +343,20 @@ func promote(tx *bolt.Tx) error {
 	return meta.Delete(keyLoading)
 }
 
-func getUint(b *bolt.Bucket, k []byte) int64 {
+// getCount returns the count stored under k in b, 0 if there is none.
+func getCount(b *bolt.Bucket, k []byte) (int64, error) {
 	v := b.Get(k)
-	if len(v) != 8 {
-		return 0
+	if v == nil {
+		return 0, nil
 	}
-	return int64(binary.BigEndian.Uint64(v))
+	return decodeCountValue(k, v)
 }
 
 // finishState records, in the transaction that writes a group or the end of
 // a load, the state's job count and position, and with promote makes a
 // reload's state the active one.
 func finishState(tx *bolt.Tx, st *bolt.Bucket, jobs int64, pos Position, promoteIt bool) error {
-	if err := st.Put(keyJobs, binary.BigEndian.AppendUint64(nil, uint64(jobs))); err != nil {
+	if err := st.Put(keyJobs, appendCountValue(nil, keyJobs, jobs)); err != nil {
 		return fmt.Errorf("put job count: %w", err)
 	}
 	pb, err := json.Marshal(pos)

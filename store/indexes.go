@@ -1,6 +1,7 @@
 package store
 
 import (
+	"hash/crc32"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -430,8 +431,11 @@ func (ix *indexer) flush() error {
 func (ix *indexer) addCount(b *bolt.Bucket, k string, d int64) error {
 	kb := ix.arena.keep([]byte(k))
 	n := int64(0)
-	if v := b.Get(kb); len(v) == 8 {
-		n = int64(binary.BigEndian.Uint64(v))
+	if v := b.Get(kb); v != nil {
+		var err error
+		if n, err = decodeCountValue(kb, v); err != nil {
+			return err
+		}
 	}
 	n += d
 	switch {
@@ -440,7 +444,29 @@ func (ix *indexer) addCount(b *bolt.Bucket, k string, d int64) error {
 	case n == 0:
 		return b.Delete(kb)
 	}
-	return b.Put(kb, ix.arena.keep(binary.BigEndian.AppendUint64(nil, uint64(n))))
+	return b.Put(kb, ix.arena.keep(appendCountValue(nil, kb, n)))
+}
+
+// A count (counts/, status-counts/, a state's job count) is stored as a
+// uint64 big-endian and a CRC-32C of its key and those 8 bytes: a count
+// that a damaged page changed is an error, never a wrong total.
+const countLen = 8 + 4
+
+// appendCountValue appends the stored form of the count n under key.
+func appendCountValue(dst, key []byte, n int64) []byte {
+	start := len(dst)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	sum := crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, dst[start:])
+	return binary.BigEndian.AppendUint32(dst, sum)
+}
+
+// decodeCountValue returns the count stored as v under key, or an error
+// wrapping ErrDamaged.
+func decodeCountValue(key, v []byte) (int64, error) {
+	if len(v) != countLen || binary.BigEndian.Uint32(v[8:]) != crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, v[:8]) {
+		return 0, fmt.Errorf("%w: the count under %q fails its checksum", ErrDamaged, key)
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // postingPartition returns the partition of the ads bucket that holds the

@@ -248,16 +248,19 @@ func TestCheckReportsDamage(t *testing.T) {
 			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{7, 0}), appendPosting(nil, IndexedOwner{Class: ClassMissing}, IndexedStatus{Class: ClassMissing}))
 		}, "posting for 7.0, which is not a job"},
 		{"wrong count", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketCounts).Put(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2}), []byte{0, 0, 0, 0, 0, 0, 0, 9})
+			k := appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2})
+			return st.Bucket(bucketCounts).Put(k, appendCountValue(nil, k, 9))
 		}, "count of Owner \"alice\", JobStatus 2: 9, want 2"},
 		{"lost count", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketCounts).Delete(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2}))
 		}, "count of Owner \"alice\", JobStatus 2: missing, want 2"},
 		{"wrong status count", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketStatusCounts).Put(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}), []byte{0, 0, 0, 0, 0, 0, 0, 3})
+			k := appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2})
+			return st.Bucket(bucketStatusCounts).Put(k, appendCountValue(nil, k, 3))
 		}, "count of JobStatus 2: 3, want 2"},
 		{"stray status count", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketStatusCounts).Put(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 5}), []byte{0, 0, 0, 0, 0, 0, 0, 1})
+			k := appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 5})
+			return st.Bucket(bucketStatusCounts).Put(k, appendCountValue(nil, k, 1))
 		}, "count of JobStatus 5: 1, want 0"},
 		{"lost status count", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketStatusCounts).Delete(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}))
@@ -299,8 +302,11 @@ func TestCheckReportsDamage(t *testing.T) {
 			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{7, 0}), nil)
 		}, "cluster-id-odd: entry for 7.0, which is not a job"},
 		{"wrong job count", func(st *bolt.Bucket) error {
-			return st.Put(keyJobs, []byte{0, 0, 0, 0, 0, 0, 0, 5})
+			return st.Put(keyJobs, appendCountValue(nil, keyJobs, 5))
 		}, "job count 5, want 2"},
+		{"damaged count", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketStatusCounts).Put(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}), []byte{0, 0, 0, 0, 0, 0, 0, 2, 1, 2, 3, 4})
+		}, "count of JobStatus 2: -1, want 2"},
 	}
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"iter"
 
@@ -52,11 +51,17 @@ func (s *Snapshot) Position() (Position, error) {
 }
 
 // JobCount returns the number of jobs in the queue.
+//
+// A count that fails its checksum reads as 0 and sets Err.
 func (s *Snapshot) JobCount() int64 {
 	if s.state == nil {
 		return 0
 	}
-	return getUint(s.state, keyJobs)
+	n, err := getCount(s.state, keyJobs)
+	if err != nil {
+		s.err = err
+	}
+	return n
 }
 
 // Ad returns the ad stored under k. A job's ad is found through its
@@ -614,14 +619,15 @@ func (s *Snapshot) StatusCounts() iter.Seq[StatusCount] {
 		c := s.statusCounts.Cursor()
 		for kb, v := c.First(); kb != nil; kb, v = c.Next() {
 			st, err := decodeStatusPart(kb)
-			if err == nil && len(v) != 8 {
-				err = fmt.Errorf("malformed status count %x", v)
+			var n int64
+			if err == nil {
+				n, err = decodeCountValue(kb, v)
 			}
 			if err != nil {
 				s.err = err
 				return
 			}
-			if !yield(StatusCount{Status: st, Jobs: int64(binary.BigEndian.Uint64(v))}) {
+			if !yield(StatusCount{Status: st, Jobs: n}) {
 				return
 			}
 		}
@@ -640,11 +646,8 @@ func decodeCount(k, v []byte) (IndexCount, error) {
 	if ic.Status, err = decodeStatusPart(sp); err != nil {
 		return ic, err
 	}
-	if len(v) != 8 {
-		return ic, fmt.Errorf("malformed index count %x", v)
-	}
-	ic.Jobs = int64(binary.BigEndian.Uint64(v))
-	return ic, nil
+	ic.Jobs, err = decodeCountValue(k, v)
+	return ic, err
 }
 
 // Err returns the first malformed entry met while iterating, if any.

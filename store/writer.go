@@ -228,7 +228,10 @@ func (w *Writer) flush(pos Position) error {
 		}
 	}
 	slices.SortFunc(w.dirty, func(a, b keyedAd) int { return compareKeys(a.k, b.k) })
-	jobs := getUint(w.state, keyJobs)
+	jobs, err := getCount(w.state, keyJobs)
+	if err != nil {
+		return fmt.Errorf("db %s: %w", w.db.path, err)
+	}
 	for _, d := range w.dirty {
 		k, p := d.k, d.p
 		if k.IsJob() {
