@@ -1,10 +1,10 @@
 package store
 
 import (
-	"hash/crc32"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
