@@ -431,7 +431,7 @@ func TestRunawayReadsOfACyclicFile(t *testing.T) {
 	}
 	log, db, g := ingestedQueue(t, 3000)
 	makeCycles(t, db)
-	run := func(args ...string) (string, error, time.Duration) {
+	run := func(args ...string) (string, time.Duration, error) {
 		cmd := qindexCmd(args...)
 		cmd.Env = append(cmd.Env, "QINDEX_MAX_MEMORY=256MiB")
 		var stderr syncBuffer
@@ -444,16 +444,16 @@ func TestRunawayReadsOfACyclicFile(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		select {
 		case err := <-done:
-			return stderr.String(), err, time.Since(start)
+			return stderr.String(), time.Since(start), err
 		case <-time.After(60 * time.Second):
 			cmd.Process.Kill()
 			t.Fatalf("%v: still running after 60 s:\n%s", args, stderr.String())
 		}
-		return "", nil, 0
+		return "", 0, nil
 	}
 	for _, q := range [][]string{{"--af", "ClusterId"}, {"--constraint", "JobStatus == 5"}} {
 		args := append([]string{"q", "--db", db}, q...)
-		stderr, err, took := run(args...)
+		stderr, took, err := run(args...)
 		if err == nil || !strings.Contains(stderr, "stopping: its") || !strings.Contains(stderr, db+" may be a damaged database") {
 			t.Errorf("%v: %v after %v:\n%.500s", args, err, took, stderr)
 		}
@@ -464,7 +464,7 @@ func TestRunawayReadsOfACyclicFile(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "is referenced twice (a cycle") || !strings.Contains(errOut, "damaged") {
 		t.Errorf("check: exit %d\n%s%s", code, out, errOut)
 	}
-	stderr, err, _ := run("serve", "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "127.0.0.1:0", "--collect-interval", "1s")
+	stderr, _, err := run("serve", "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "127.0.0.1:0", "--collect-interval", "1s")
 	if err == nil || !strings.Contains(stderr, "moved the database aside") {
 		t.Fatalf("serve: %v:\n%.2000s", err, stderr)
 	}
