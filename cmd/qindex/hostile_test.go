@@ -619,3 +619,52 @@ func TestDeepAndWideValues(t *testing.T) {
 		t.Fatalf("the daemon exited %d:\n%.2000s", code, d.stderr.String())
 	}
 }
+
+// TestLoadThatCannotFit: a load that can never fit on the disk (here, a
+// file size limit of 16.5 MiB, for a load that needs more) used to be retried at every poll at 100% CPU.
+// The daemon backs off: it stays up, says why in status, and uses less
+// than a core.
+func TestLoadThatCannotFit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a failing daemon for seconds")
+	}
+	log, db, _ := generatedQueue(t, 40000)
+	cmd := exec.Command("bash", "-c", `ulimit -f 16896 && exec "$0" "$@"`, os.Args[0],
+		"serve", "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "")
+	cmd.Env = append(os.Environ(), "QINDEX_TEST_MAIN=1")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitFor(t, "the daemon's socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the daemon's log:\n%.3000s", stderr.String())
+		}
+	})
+	waitFor(t, "a failure in status", func() bool {
+		st := status(t, db)
+		return st.Daemon != nil && st.Daemon.Errors >= 2 && !st.Daemon.NextTry.IsZero()
+	})
+	time.Sleep(10 * time.Second) // the pauses double: 20 ms, 40 ms, ... at least thrice a failed load's time
+	st := status(t, db)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	wall := time.Since(start)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if err != nil {
+		t.Errorf("the daemon: %v\n%.2000s", err, stderr.String())
+	}
+	if !strings.Contains(st.Daemon.LastError, "file too large") {
+		t.Errorf("status gives the last error as %q", st.Daemon.LastError)
+	}
+	// Retried at every poll, the load (which sorts and writes on two
+	// goroutines) kept more than a core busy; each pause is now at least
+	// thrice the failed load's time.
+	if cpu > wall*9/10 {
+		t.Errorf("%v of CPU in %v: no backoff", cpu, wall)
+	}
+	t.Logf("%d failed loads, %v of CPU in %v", st.Daemon.Errors, cpu, wall)
+}
