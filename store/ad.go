@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	bolt "go.etcd.io/bbolt"
 	"hash/crc32"
 	"iter"
 	"math/bits"
 	"slices"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Attr is one attribute of an ad: its name as first written and its value

@@ -84,8 +84,8 @@ Example:
 				// A read looping on a damaged page cannot be stopped, nor
 				// the file closed: move it aside, so that the next start
 				// rebuilds it from the log.
-				if err := os.Rename(dbPath, dbPath+".damaged"); err == nil {
-					logger.Error("moved the database aside; the next start rebuilds it from the log", "db", dbPath, "file", dbPath+".damaged")
+				if err := os.Rename(dbPath, damagedPath(dbPath)); err == nil {
+					logger.Error("moved the database aside; the next start rebuilds it from the log", "db", dbPath, "file", damagedPath(dbPath))
 				}
 				os.Remove(socketPath(dbPath))
 			})
@@ -283,7 +283,7 @@ func (d *server) follow(ctx context.Context) error {
 // give right answers or fail), then moves the damaged file to FILE.damaged
 // and puts the new one in its place.
 func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporter) error {
-	path, aside, tmp := d.o.db, d.o.db+".damaged", d.o.db+".rebuild"
+	path, aside, tmp := d.o.db, damagedPath(d.o.db), d.o.db+".rebuild"
 	d.o.logger.Error("the database is damaged; rebuilding it from the log, answering from the damaged file meanwhile",
 		"db", path, "err", cause)
 	d.mu.Lock()
@@ -397,7 +397,7 @@ func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
 	db, err := store.Open(path, store.Options{})
 	if errors.Is(err, store.ErrDamaged) {
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-		return rebuild(path, logger)
+		return replaceDamaged(path, logger)
 	}
 	if err != nil {
 		return nil, err
@@ -406,7 +406,7 @@ func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
 	if err != nil {
 		db.Close()
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-		return rebuild(path, logger)
+		return replaceDamaged(path, logger)
 	}
 	switch {
 	case !found:
@@ -417,16 +417,20 @@ func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
 		if err := db.Verify(); err != nil {
 			db.Close()
 			logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-			return rebuild(path, logger)
+			return replaceDamaged(path, logger)
 		}
 		logger.Info("the database is intact", "db", path)
 	}
 	return db, nil
 }
 
-// rebuild moves the damaged file at path aside and creates a new one.
-func rebuild(path string, logger *slog.Logger) (*store.DB, error) {
-	aside := path + ".damaged"
+// damagedPath is where a damaged database at path is kept, for a look.
+func damagedPath(path string) string { return path + ".damaged" }
+
+// replaceDamaged moves the damaged file at path aside and creates a new
+// one, which the first catch-up loads from the log.
+func replaceDamaged(path string, logger *slog.Logger) (*store.DB, error) {
+	aside := damagedPath(path)
 	if err := os.Rename(path, aside); err != nil {
 		return nil, fmt.Errorf("move the damaged database aside: %w", err)
 	}
