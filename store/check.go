@@ -17,7 +17,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
-	for _, b := range []*bolt.Bucket{s.ads, s.clusters, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs} {
+	for _, b := range []*bolt.Bucket{s.ads, s.clusters, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs, s.schedulerJobs} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")
 		}
@@ -33,8 +33,18 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	var jobs int64
 	pc := s.postings.Cursor()
 	pk, pv := pc.First()
-	oc := s.oddIDs.Cursor()
-	odd, _ := oc.First()
+	sets := []*jobSetCheck{
+		{name: "cluster-id-odd", mark: markOddID, c: s.oddIDs.Cursor(),
+			why: func(j Job) string {
+				id, _ := j.Lookup("ClusterId")
+				return fmt.Sprintf("ClusterId %s is not its cluster's", id)
+			}},
+		{name: "scheduler-jobs", mark: markScheduler, c: s.schedulerJobs.Cursor(),
+			why: func(j Job) string { u, _ := j.Lookup("JobUniverse"); return fmt.Sprintf("JobUniverse %s may be 7", u) }},
+	}
+	for _, set := range sets {
+		set.k, _ = set.c.First()
+	}
 	var posting []byte
 	last := Key{Cluster: -1}
 	// Cluster ads against clusters/, by a merge in key order.
@@ -77,25 +87,26 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 			problem("posting for %s, which is not a job", keyText(pk))
 			pk, pv = pc.Next()
 		}
-		for odd != nil && bytes.Compare(odd, kb) < 0 {
-			problem("cluster-id-odd: entry for %s, which is not a job", keyText(odd))
-			odd, _ = oc.Next()
-		}
 		var (
-			part  partition
-			oddID bool
+			part partition
+			m    marks
 		)
-		posting, part, oddID = postingOf(posting[:0], job)
-		listed := odd != nil && bytes.Equal(odd, kb)
-		if listed {
-			odd, _ = oc.Next()
-		}
-		switch {
-		case listed && !oddID:
-			problem("job %s: in cluster-id-odd, but its ClusterId is its cluster's or missing", job.Key)
-		case !listed && oddID:
-			id, _ := job.Lookup("ClusterId")
-			problem("job %s: ClusterId %s is not its cluster's, but the job is missing from cluster-id-odd", job.Key, id)
+		posting, part, m = postingOf(posting[:0], job)
+		for _, set := range sets {
+			for set.k != nil && bytes.Compare(set.k, kb) < 0 {
+				problem("%s: entry for %s, which is not a job", set.name, keyText(set.k))
+				set.k, _ = set.c.Next()
+			}
+			listed := set.k != nil && bytes.Equal(set.k, kb)
+			if listed {
+				set.k, _ = set.c.Next()
+			}
+			switch {
+			case listed && m&set.mark == 0:
+				problem("job %s: in %s, but does not belong there", job.Key, set.name)
+			case !listed && m&set.mark != 0:
+				problem("job %s: %s, but the job is missing from %s", job.Key, set.why(job), set.name)
+			}
 		}
 		want[string(posting)]++
 		if part != job.part {
@@ -119,8 +130,10 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	for ; ck != nil; ck, _ = cc.Next() {
 		problem("clusters: entry for %s, which has no cluster ad", keyText(ck))
 	}
-	for ; odd != nil; odd, _ = oc.Next() {
-		problem("cluster-id-odd: entry for %s, which is not a job", keyText(odd))
+	for _, set := range sets {
+		for ; set.k != nil; set.k, _ = set.c.Next() {
+			problem("%s: entry for %s, which is not a job", set.name, keyText(set.k))
+		}
 	}
 	switch got, err := getCount(s.state, keyJobs); {
 	case err != nil:
@@ -247,4 +260,14 @@ func indexPartText(index string, part []byte) string {
 		return postingText(part)
 	}
 	return partText(nil, part)
+}
+
+// jobSetCheck is Check's merge of one job set (cluster-id-odd/,
+// scheduler-jobs/) with the jobs, in key order.
+type jobSetCheck struct {
+	name string
+	mark marks
+	c    *bolt.Cursor
+	k    []byte // the cursor's current key
+	why  func(Job) string
 }

@@ -5,7 +5,7 @@
 // The file holds one bucket "meta" and one bucket per replayed state:
 //
 //	meta/
-//	  schema   -> "8"                 schema version (SchemaVersion)
+//	  schema   -> "9"                 schema version (SchemaVersion)
 //	  active   -> "state.<n>"         the state that readers see
 //	  loading  -> "state.<m>"         a state being built by a reload (absent otherwise)
 //	  next     -> uint64 big-endian   the number of the next state to create
@@ -63,7 +63,7 @@ import (
 
 // SchemaVersion is the version of the layout described in the package doc.
 // A file of another version is refused, never rewritten.
-const SchemaVersion = "8"
+const SchemaVersion = "9"
 
 var (
 	bucketMeta          = []byte("meta")
@@ -75,8 +75,9 @@ var (
 	bucketCounts        = []byte("counts")
 	bucketStatusCounts  = []byte("status-counts")
 	bucketClusterIDOdd  = []byte("cluster-id-odd")
+	bucketSchedulerJobs = []byte("scheduler-jobs")
 
-	stateBuckets = [][]byte{bucketAds, bucketClusters, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd}
+	stateBuckets = [][]byte{bucketAds, bucketClusters, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd, bucketSchedulerJobs}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")

@@ -24,6 +24,7 @@ import (
 //	counts/          posting => uint64             jobs filed under both
 //	status-counts/   status part => uint64         jobs filed under the status
 //	cluster-id-odd/  job key => ""                 jobs whose ClusterId is not their key's
+//	scheduler-jobs/  job key => ""                 jobs whose JobUniverse may be 7 (scheduler)
 //
 // An owner part is a class byte and, for ClassLiteral, the name folded to
 // lower case (ASCII, as ClassAd's == compares strings). A status part is 9
@@ -50,6 +51,12 @@ import (
 // cluster n's key range. cluster-id-odd/ lists the jobs for which that
 // could be wrong: those whose effective ClusterId is there and is not the
 // integer literal of their key's cluster. A log the schedd wrote has none.
+//
+// scheduler-jobs/ lists the jobs whose effective JobUniverse is the literal
+// 7 or a value only evaluation can tell: DAGMan and other scheduler-universe
+// jobs, which condor_q's totals leave out. A schedd has few of them, so the
+// totals of the whole queue, or of one Owner, are the counts less the few
+// of these that evaluation confirms.
 
 // ValueClass says how an index files an effective value.
 type ValueClass byte
@@ -97,6 +104,31 @@ func StatusValue[T ~string | ~[]byte](text T, ok bool) IndexedStatus {
 	}
 	return IndexedStatus{Class: ClassOther}
 }
+
+// marks says which of the job sets (cluster-id-odd/, scheduler-jobs/) a job
+// belongs in.
+type marks uint8
+
+const (
+	markOddID     marks = 1 << iota // cluster-id-odd/
+	markScheduler                   // scheduler-jobs/
+)
+
+// schedulerUniverse reports whether a job whose effective JobUniverse has
+// value text (ok false: none) belongs in scheduler-jobs/: an integer
+// literal 7, or anything but an integer literal, which only evaluation can
+// tell.
+func schedulerUniverse[T ~string | ~[]byte](text T, ok bool) bool {
+	if !ok {
+		return false
+	}
+	n, isInt := intLiteral(text)
+	return !isInt || n == SchedulerUniverse
+}
+
+// SchedulerUniverse is the JobUniverse of DAGMan and other jobs the schedd
+// runs itself.
+const SchedulerUniverse = 7
 
 // oddClusterID reports whether a job of cluster c whose effective
 // ClusterId has value text (ok false: none) belongs in cluster-id-odd/: a
@@ -234,20 +266,24 @@ func decodeStatusPart(b []byte) (IndexedStatus, error) {
 }
 
 // postingOf files job j: it appends j's posting to dst and returns the
-// partition the posting puts its ad in, and whether j belongs in
-// cluster-id-odd/.
-func postingOf(dst []byte, j Job) (posting []byte, part partition, oddID bool) {
+// partition the posting puts its ad in, and the job sets j belongs in.
+func postingOf(dst []byte, j Job) (posting []byte, part partition, m marks) {
 	o, ok := j.Lookup("Owner")
 	owner := OwnerValue(o, ok)
 	st, ok := j.Lookup("JobStatus")
 	status := StatusValue(st, ok)
-	id, ok := j.Lookup("ClusterId")
-	return appendPosting(dst, owner, status), partitionOf(owner, status), oddClusterID(j.Key.Cluster, id, ok)
+	if id, ok := j.Lookup("ClusterId"); oddClusterID(j.Key.Cluster, id, ok) {
+		m |= markOddID
+	}
+	if u, ok := j.Lookup("JobUniverse"); schedulerUniverse(u, ok) {
+		m |= markScheduler
+	}
+	return appendPosting(dst, owner, status), partitionOf(owner, status), m
 }
 
 // clusterFiling is what a cluster ad contributes to how its jobs are
 // filed: the posting of a job with no attributes of its own, then the
-// cluster's ClusterId. Only compared, never stored.
+// cluster's ClusterId and JobUniverse. Only compared, never stored.
 func (a *adState) clusterFiling() []byte {
 	if !a.exists {
 		return appendPosting(nil, IndexedOwner{Class: ClassMissing}, IndexedStatus{Class: ClassMissing})
@@ -255,8 +291,11 @@ func (a *adState) clusterFiling() []byte {
 	o, ook := a.lookup("Owner")
 	st, sok := a.lookup("JobStatus")
 	p := appendPosting(nil, OwnerValue(o, ook), StatusValue(st, sok))
-	if id, ok := a.lookup("ClusterId"); ok {
-		p = append(append(p, '='), id...)
+	for _, name := range []string{"ClusterId", "JobUniverse"} {
+		p = append(p, '|')
+		if v, ok := a.lookup(name); ok {
+			p = append(append(p, '='), v...)
+		}
 	}
 	return p
 }
@@ -265,7 +304,7 @@ func (a *adState) clusterFiling() []byte {
 type indexer struct {
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
-	oddIDs                     *bolt.Bucket
+	oddIDs, schedulerJobs      *bolt.Bucket
 	arena                      *arena
 	subs                       map[string]*bolt.Bucket // value buckets opened in this transaction
 	fill                       float64                 // FillPercent of the value buckets (0: bbolt's default)
@@ -277,24 +316,30 @@ func newIndexer(st *bolt.Bucket, a *arena) *indexer {
 	return &indexer{
 		postings: st.Bucket(bucketPostings), byPair: st.Bucket(bucketByOwnerStatus),
 		byStatus: st.Bucket(bucketByStatus), counts: st.Bucket(bucketCounts),
-		statusCounts: st.Bucket(bucketStatusCounts), oddIDs: st.Bucket(bucketClusterIDOdd), arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
+		statusCounts: st.Bucket(bucketStatusCounts), oddIDs: st.Bucket(bucketClusterIDOdd),
+		schedulerJobs: st.Bucket(bucketSchedulerJobs), arena: a, subs: make(map[string]*bolt.Bucket), deltas: make(map[string]int64),
 	}
 }
 
-// file files job k under posting p (nil: the job is gone), and in
-// cluster-id-odd/ if oddID, replacing how it was filed before. fresh says
-// the state is being loaded, so the job was not filed yet.
-func (ix *indexer) file(k Key, p []byte, oddID, fresh bool) error {
+// file files job k under posting p (nil: the job is gone), and in the job
+// sets m names, replacing how it was filed before. fresh says the state is
+// being loaded, so the job was not filed yet.
+func (ix *indexer) file(k Key, p []byte, m marks, fresh bool) error {
 	kb := appendKey(ix.buf[:0], k)
 	ix.buf = kb
-	switch {
-	case oddID:
-		if err := ix.oddIDs.Put(ix.arena.keep(kb), nil); err != nil {
-			return err
-		}
-	case !fresh:
-		if err := ix.oddIDs.Delete(kb); err != nil {
-			return err
+	for _, set := range []struct {
+		mark marks
+		b    *bolt.Bucket
+	}{{markOddID, ix.oddIDs}, {markScheduler, ix.schedulerJobs}} {
+		switch {
+		case m&set.mark != 0:
+			if err := set.b.Put(ix.arena.keep(kb), nil); err != nil {
+				return err
+			}
+		case !fresh:
+			if err := set.b.Delete(kb); err != nil {
+				return err
+			}
 		}
 	}
 	if !fresh {

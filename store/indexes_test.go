@@ -56,6 +56,13 @@ func indexView(t *testing.T, db *DB) string {
 		if odd != nil {
 			lines = append(lines, fmt.Sprintf("ClusterId not the cluster's: %v", odd))
 		}
+		var sched []string
+		for r := range s.SchedulerJobs() {
+			sched = append(sched, r.Key.String())
+		}
+		if sched != nil {
+			lines = append(lines, fmt.Sprintf("JobUniverse maybe 7: %v", sched))
+		}
 		return s.Err()
 	})
 	return strings.Join(lines, "\n")
@@ -178,6 +185,16 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 			want: `(no Owner) (no JobStatus): 2 [1.0 1.1]` + "\n" + `ClusterId not the cluster's: [1.0]`,
 		},
 		{
+			name: "scheduler-universe jobs, own or inherited, and a cluster's JobUniverse edit",
+			batches: [][]string{
+				{"new 1.-1 Job", "set 1.-1 JobUniverse 7", "new 1.0 Job", "new 1.1 Job", "set 1.1 JobUniverse 5",
+					"new 2.0 Job", "set 2.0 JobUniverse 5", "new 2.1 Job", "set 2.1 JobUniverse (3+4)", "new 2.2 Job", "set 2.2 JobUniverse 7.0"},
+				{"set 1.-1 JobUniverse 5", "set 2.0 JobUniverse 7", "destroy 2.1"},
+				{"del 1.1 JobUniverse", "set 1.-1 JobUniverse 7"},
+			},
+			want: `(no Owner) (no JobStatus): 4 [1.0 1.1 2.0 2.2]` + "\n" + `JobUniverse maybe 7: [1.0 1.1 2.0 2.2]`,
+		},
+		{
 			name:    "only jobs are filed",
 			batches: [][]string{{"new 0.0 Job", `set 0.0 Owner "h"`, "new 1.-2 Pvt", `set 1.-2 Owner "p"`, "new 0.5 Owner", `set 0.5 Owner "u"`, "new 3.-100 JobSet", `set 3.-100 Owner "s"`}},
 			want:    "",
@@ -294,13 +311,19 @@ func TestCheckReportsDamage(t *testing.T) {
 		}, fmt.Sprintf("job 1.0: by-status says owner group %02x, its posting %d", elsewhere.group(), g)},
 		{"job listed as of another cluster", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{1, 0}), nil)
-		}, "job 1.0: in cluster-id-odd, but its ClusterId is its cluster's or missing"},
+		}, "job 1.0: in cluster-id-odd, but does not belong there"},
 		{"job of another cluster not listed", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketClusterIDOdd).Delete(appendKey(nil, Key{1, 1}))
 		}, "job 1.1: ClusterId 2 is not its cluster's, but the job is missing from cluster-id-odd"},
 		{"cluster-id-odd entry of no job", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{7, 0}), nil)
 		}, "cluster-id-odd: entry for 7.0, which is not a job"},
+		{"plain job listed as a scheduler job", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketSchedulerJobs).Put(appendKey(nil, Key{1, 0}), nil)
+		}, "job 1.0: in scheduler-jobs, but does not belong there"},
+		{"scheduler job not listed", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketSchedulerJobs).Delete(appendKey(nil, Key{1, 1}))
+		}, "job 1.1: JobUniverse 7 may be 7, but the job is missing from scheduler-jobs"},
 		{"wrong job count", func(st *bolt.Bucket) error {
 			return st.Put(keyJobs, appendCountValue(nil, keyJobs, 5))
 		}, "job count 5, want 2"},
@@ -311,7 +334,7 @@ func TestCheckReportsDamage(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
 			db, _ := openTemp(t)
-			load(t, db, Position{}, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 2", "new 1.1 Job", "set 1.1 JobStatus 2", "set 1.1 ClusterId 2")
+			load(t, db, Position{}, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 2", "new 1.1 Job", "set 1.1 JobStatus 2", "set 1.1 ClusterId 2", "set 1.1 JobUniverse 7")
 			checkClean(t, db)
 			err := db.bolt.Update(func(tx *bolt.Tx) error {
 				st, err := stateBucket(tx, false)

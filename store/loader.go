@@ -286,7 +286,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		}
 		k := keyOf(key)
 		enc = appendAd(enc[:0], k, st.myType, st.sorted())
-		posting, part, oddID := posting[:0], partition(0), false
+		posting, part, m := posting[:0], partition(0), marks(0)
 		switch {
 		case k.Kind() == KindCluster:
 			cluster, clusterAd = k.Cluster, append(clusterAd[:0], enc...)
@@ -297,9 +297,9 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			if cluster == k.Cluster {
 				j.Cluster = Ad(clusterAd)
 			}
-			posting, part, oddID = postingOf(posting, j)
+			posting, part, m = postingOf(posting, j)
 		}
-		c.add(k, part, enc, posting, oddID)
+		c.add(k, part, enc, posting, m)
 		if len(c.buf) >= l.maxBytes/4 {
 			full <- c
 			select {
@@ -325,20 +325,20 @@ type loadChunk struct {
 
 // loadItem locates one ad in a chunk: its ads bucket key (partition and
 // key) at buf[start:start+adKeyLen], the ad up to adEnd, the posting (empty
-// for an ad that is not a job) up to end; oddID says a job belongs in
-// cluster-id-odd/.
+// for an ad that is not a job) up to end; marks names the job sets a job
+// belongs in.
 type loadItem struct {
 	start, adEnd, end int
-	oddID             bool
+	marks             marks
 }
 
-func (c *loadChunk) add(k Key, part partition, ad, posting []byte, oddID bool) {
+func (c *loadChunk) add(k Key, part partition, ad, posting []byte, m marks) {
 	start := len(c.buf)
 	c.buf = appendAdKey(c.buf, part, k)
 	c.buf = append(c.buf, ad...)
 	adEnd := len(c.buf)
 	c.buf = append(c.buf, posting...)
-	c.items = append(c.items, loadItem{start, adEnd, len(c.buf), oddID})
+	c.items = append(c.items, loadItem{start, adEnd, len(c.buf), m})
 }
 
 func (c *loadChunk) reset() {
@@ -462,7 +462,7 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 			continue
 		}
 		*jobs++
-		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.oddID, true); err != nil {
+		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.marks, true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
 	}

@@ -17,7 +17,7 @@ type Snapshot struct {
 	ads, clusters              *bolt.Bucket
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
-	oddIDs                     *bolt.Bucket
+	oddIDs, schedulerJobs      *bolt.Bucket
 	err                        error
 }
 
@@ -35,6 +35,7 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 		s.statusCounts, s.oddIDs = s.state.Bucket(bucketStatusCounts), s.state.Bucket(bucketClusterIDOdd)
+		s.schedulerJobs = s.state.Bucket(bucketSchedulerJobs)
 	}
 	return s
 }
@@ -394,12 +395,20 @@ func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
 // OddClusterIDs yields, in key order, the jobs whose effective ClusterId is
 // present and is not the integer literal of their key's cluster: the only
 // jobs outside cluster n for which ClusterId == n can be true.
-func (s *Snapshot) OddClusterIDs() iter.Seq[JobRef] {
+func (s *Snapshot) OddClusterIDs() iter.Seq[JobRef] { return s.jobSet(s.oddIDs) }
+
+// SchedulerJobs yields, in key order, the jobs whose effective JobUniverse
+// is 7 (scheduler, as DAGMan's) or a value only evaluation can tell: a
+// superset of the jobs condor_q's totals leave out.
+func (s *Snapshot) SchedulerJobs() iter.Seq[JobRef] { return s.jobSet(s.schedulerJobs) }
+
+// jobSet yields the jobs listed in set, a bucket of job keys, in key order.
+func (s *Snapshot) jobSet(set *bolt.Bucket) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
-		if s.oddIDs == nil || s.postings == nil {
+		if set == nil || s.postings == nil {
 			return
 		}
-		c := s.oddIDs.Cursor()
+		c := set.Cursor()
 		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
 			k, err := decodeKey(kb)
 			if err != nil {

@@ -358,7 +358,7 @@ func (w *Writer) fileJobs() error {
 			if err := w.deleteJob(from, stored, k); err != nil {
 				return err
 			}
-			if err := ix.file(k, nil, false, false); err != nil {
+			if err := ix.file(k, nil, 0, false); err != nil {
 				return err
 			}
 			continue
@@ -377,10 +377,10 @@ func (w *Writer) fileJobs() error {
 			}
 		}
 		var (
-			to    partition
-			oddID bool
+			to partition
+			m  marks
 		)
-		posting, to, oddID = postingOf(posting[:0], Job{Key: k, Proc: Ad(ad), Cluster: cluster})
+		posting, to, m = postingOf(posting[:0], Job{Key: k, Proc: Ad(ad), Cluster: cluster})
 		if to != from {
 			if err := w.deleteJob(from, stored, k); err != nil {
 				return err
@@ -391,7 +391,7 @@ func (w *Writer) fileJobs() error {
 				return fmt.Errorf("put %s: %w", k, err)
 			}
 		}
-		if err := ix.file(k, posting, oddID, false); err != nil {
+		if err := ix.file(k, posting, m, false); err != nil {
 			return err
 		}
 	}
