@@ -49,16 +49,17 @@ func StatusName(n int64) string {
 // statusLetters are condor_q's ST column, by JobStatus code.
 var statusLetters = [...]string{1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S", 8: "F", 9: "B", 10: "P"}
 
-// Totals counts jobs by status as condor_q's totals line does.
+// Totals counts jobs by status as condor_q's totals lines do (CONDOR_Q.md
+// §5.9): transferring output counts as running, failed (8) as completed,
+// and blocked, preparing and unknown states in no field, nor in Jobs.
 type Totals struct {
 	Jobs, Completed, Removed, Idle, Running, Held, Suspended int64
 }
 
 // Add counts n jobs of the given JobStatus; a negative n takes them away.
 func (t *Totals) Add(status int64, n int64) {
-	t.Jobs += n
 	switch status {
-	case StatusCompleted:
+	case StatusCompleted, 8:
 		t.Completed += n
 	case StatusRemoved:
 		t.Removed += n
@@ -70,13 +71,23 @@ func (t *Totals) Add(status int64, n int64) {
 		t.Held += n
 	case StatusSuspended:
 		t.Suspended += n
+	default:
+		return
 	}
+	t.Jobs += n
 }
 
-// String formats t as condor_q's totals line.
+// String formats t as the end of condor_q's totals lines.
 func (t Totals) String() string {
 	return fmt.Sprintf("%d jobs; %d completed, %d removed, %d idle, %d running, %d held, %d suspended",
 		t.Jobs, t.Completed, t.Removed, t.Idle, t.Running, t.Held, t.Suspended)
+}
+
+// SchedulerJob reports whether job's JobUniverse is 7: a DAGMan or other
+// job the schedd runs itself, which condor_q's totals leave out.
+func SchedulerJob(job store.Job, env *Env) bool {
+	u, ok := IntAttr(job, env, "JobUniverse")
+	return ok && u == store.SchedulerUniverse
 }
 
 // IntAttr returns the integer value of attribute name of job, evaluating it

@@ -35,6 +35,8 @@ func (s source) String() string {
 		return "jobs whose ClusterId is not their cluster's"
 	case s.keys.from == s.keys.to:
 		return "job " + s.keys.from.String()
+	case s.keys.to == store.AllJobs[1]:
+		return fmt.Sprintf("clusters from %d (a DAG's)", s.keys.from.Cluster)
 	}
 	return fmt.Sprintf("cluster %d", s.keys.from.Cluster)
 }
@@ -53,8 +55,12 @@ type conjunct struct {
 // not recognise confines nothing and is left to evaluation.
 func (s Selection) conjuncts(st *stats) []conjunct {
 	var cs []conjunct
-	if len(s.Owners)+len(s.Clusters)+len(s.Jobs) > 0 {
+	if len(s.Owners)+len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 {
 		c := conjunct{from: "arguments"}
+		for _, cl := range s.DAGClusters {
+			r := dagRange(cl)
+			c.sources = append(c.sources, source{keys: &r})
+		}
 		for _, o := range s.Owners {
 			c.sources = append(c.sources, ownerSources(o)...)
 		}
@@ -460,7 +466,7 @@ const (
 func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
 	scan := plan{ranges: s.ranges()}
 	scan.description = "scan of all jobs"
-	if len(s.Owners) == 0 && len(s.Clusters)+len(s.Jobs) > 0 {
+	if len(s.Owners) == 0 && len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 {
 		scan.description = fmt.Sprintf("scan of %d key ranges", len(scan.ranges))
 	}
 	if noIndex {
@@ -517,11 +523,12 @@ func describe(c conjunct) string {
 
 // CountTotals computes the selection's totals line from the counts the
 // indexes keep, reading only the ads of jobs whose Owner or JobStatus only
-// evaluation can tell. It applies when the selection has no constraint and
-// no cluster or job ids; ok is false otherwise, and the caller runs the
-// selection instead.
+// evaluation can tell, and of those that may be scheduler-universe jobs,
+// which condor_q's totals leave out. It applies when the selection has no
+// constraint and no cluster or job ids; ok is false otherwise, and the
+// caller runs the selection instead.
 func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Stats, ok bool, err error) {
-	if s.Constraint != nil || len(s.Clusters)+len(s.Jobs) > 0 {
+	if s.Constraint != nil || len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 {
 		return t, st, false, nil
 	}
 	start := time.Now()
@@ -559,14 +566,28 @@ func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Sta
 	})
 	for job := range snap.JobsAt(keys) {
 		st.Evaluated++
-		if !s.matchesArgs(job, env) {
+		if !s.matchesArgs(job, env) || SchedulerJob(job, env) {
 			continue
 		}
 		status, _ := IntAttr(job, env, "JobStatus")
 		t.Add(status, 1)
 	}
+	// Scheduler jobs the counts above include are taken away.
+	sched := slices.Collect(snap.SchedulerJobs())
+	for job := range snap.JobsAt(sched) {
+		st.Evaluated++
+		o, ook := job.Lookup("Owner")
+		s2, sok := job.Lookup("JobStatus")
+		status := store.StatusValue(s2, sok)
+		if store.OwnerValue(o, ook).Class == store.ClassOther || status.Class == store.ClassOther {
+			continue // evaluated above
+		}
+		if s.matchesArgs(job, env) && SchedulerJob(job, env) {
+			t.Add(status.N, -1)
+		}
+	}
 	st.Plan = fmt.Sprintf("index counts (%d read), evaluating jobs whose values only evaluation tells", n)
-	st.Candidates = len(keys)
+	st.Candidates = len(keys) + len(sched)
 	st.Matched = int(t.Jobs)
 	st.Duration = time.Since(start)
 	return t, st, true, snap.Err()

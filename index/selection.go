@@ -16,10 +16,15 @@ import (
 // the owners, cluster ids or job ids (every job when there are none) and
 // that satisfy the constraint, if there is one.
 type Selection struct {
-	Owners     []string
-	Clusters   []int64
-	Jobs       []store.Key
-	Constraint *Expr
+	Owners   []string
+	Clusters []int64
+	Jobs     []store.Key
+	// DAGClusters are cluster ids that, as in condor_q's batch and DAG
+	// views, also select the jobs of that DAG and batch: those whose
+	// DAGManJobId is the id, or whose JobBatchId begins with it
+	// (CONDOR_Q.md §1.4).
+	DAGClusters []int64
+	Constraint  *Expr
 }
 
 // ConstraintError is returned by ParseSelection when the constraint, not
@@ -101,10 +106,13 @@ type keyRange struct{ from, to store.Key }
 // when it names an owner (any job may match) or nothing at all, else the
 // named clusters and jobs, sorted and merged.
 func (s Selection) ranges() []keyRange {
-	if len(s.Owners) > 0 || len(s.Clusters)+len(s.Jobs) == 0 {
+	if len(s.Owners) > 0 || len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) == 0 {
 		return []keyRange{{store.AllJobs[0], store.AllJobs[1]}}
 	}
 	var rs []keyRange
+	for _, c := range s.DAGClusters {
+		rs = append(rs, dagRange(c))
+	}
 	for _, c := range s.Clusters {
 		rs = append(rs, clusterRange(c))
 	}
@@ -124,6 +132,13 @@ func (s Selection) ranges() []keyRange {
 		merged = append(merged, r)
 	}
 	return merged
+}
+
+// dagRange is the key range that holds DAG c's jobs: the schedd numbers
+// clusters in submission order, and DAGMan submits its nodes after it
+// starts, so every node's cluster follows its dagman's.
+func dagRange(c int64) keyRange {
+	return keyRange{store.Key{Cluster: c, Proc: 0}, store.AllJobs[1]}
 }
 
 // clusterRange is the key range of cluster c's jobs.
@@ -208,10 +223,13 @@ func (s Selection) Run(ctx context.Context, snap *store.Snapshot, env *Env, o Ru
 // (or there are none). Owners match as condor_q's Owner == "name": string
 // equality ignoring case.
 func (s Selection) matchesArgs(job store.Job, env *Env) bool {
-	if len(s.Owners)+len(s.Clusters)+len(s.Jobs) == 0 {
+	if len(s.Owners)+len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) == 0 {
 		return true
 	}
 	if slices.Contains(s.Clusters, job.Key.Cluster) || slices.Contains(s.Jobs, job.Key) {
+		return true
+	}
+	if len(s.DAGClusters) > 0 && s.inDAG(job, env) {
 		return true
 	}
 	if len(s.Owners) == 0 {
@@ -223,6 +241,24 @@ func (s Selection) matchesArgs(job store.Job, env *Env) bool {
 	}
 	for _, o := range s.Owners {
 		if store.EqualFold(owner, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// inDAG reports whether job belongs to one of DAGClusters: as condor_q
+// asks, DAGManJobId == C, or int(split(JobBatchId, ".")[0]) == C.
+func (s Selection) inDAG(job store.Job, env *Env) bool {
+	if slices.Contains(s.DAGClusters, job.Key.Cluster) {
+		return true
+	}
+	if d, ok := IntAttr(job, env, "DAGManJobId"); ok && slices.Contains(s.DAGClusters, d) {
+		return true
+	}
+	if b, ok := StringAttr(job, env, "JobBatchId"); ok {
+		head, _, _ := strings.Cut(b, ".")
+		if n, err := strconv.ParseInt(strings.TrimSpace(head), 10, 64); err == nil && slices.Contains(s.DAGClusters, n) {
 			return true
 		}
 	}

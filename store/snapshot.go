@@ -395,15 +395,20 @@ func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
 // OddClusterIDs yields, in key order, the jobs whose effective ClusterId is
 // present and is not the integer literal of their key's cluster: the only
 // jobs outside cluster n for which ClusterId == n can be true.
-func (s *Snapshot) OddClusterIDs() iter.Seq[JobRef] { return s.jobSet(s.oddIDs) }
+func (s *Snapshot) OddClusterIDs() iter.Seq[JobRef] {
+	return s.jobSet(bucketClusterIDOdd, s.oddIDs)
+}
 
 // SchedulerJobs yields, in key order, the jobs whose effective JobUniverse
 // is 7 (scheduler, as DAGMan's) or a value only evaluation can tell: a
 // superset of the jobs condor_q's totals leave out.
-func (s *Snapshot) SchedulerJobs() iter.Seq[JobRef] { return s.jobSet(s.schedulerJobs) }
+func (s *Snapshot) SchedulerJobs() iter.Seq[JobRef] {
+	return s.jobSet(bucketSchedulerJobs, s.schedulerJobs)
+}
 
 // jobSet yields the jobs listed in set, a bucket of job keys, in key order.
-func (s *Snapshot) jobSet(set *bolt.Bucket) iter.Seq[JobRef] {
+// Every job listed has a posting: an entry without one is damage.
+func (s *Snapshot) jobSet(name []byte, set *bolt.Bucket) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
 		if set == nil || s.postings == nil {
 			return
@@ -411,18 +416,17 @@ func (s *Snapshot) jobSet(set *bolt.Bucket) iter.Seq[JobRef] {
 		c := set.Cursor()
 		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
 			k, err := decodeKey(kb)
-			if err != nil {
-				s.err = err
-				return
+			if err == nil {
+				var part partition
+				if part, err = postingPartition(s.postings.Get(kb)); err == nil {
+					if !yield(JobRef{Key: k, part: part}) {
+						return
+					}
+					continue
+				}
 			}
-			part, err := postingPartition(s.postings.Get(kb))
-			if err != nil {
-				s.err = fmt.Errorf("job %s: %w", k, err)
-				return
-			}
-			if !yield(JobRef{Key: k, part: part}) {
-				return
-			}
+			s.err = fmt.Errorf("%w: %s/ lists %s, which is not a filed job: %v", ErrDamaged, name, keyText(kb), err)
+			return
 		}
 	}
 }

@@ -41,7 +41,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "qindex: %v: stopped\n", sig)
 		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()
-	code := run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, location: time.Local})
+	args := os.Args
+	if filepath.Base(args[0]) == "condor_q" {
+		args = condorQArgs(args)
+	}
+	code := run(ctx, args, env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, location: time.Local, user: currentUser()})
 	os.Exit(code)
 }
 
@@ -69,6 +73,15 @@ type env struct {
 	stdout, stderr io.Writer
 	now            func() time.Time
 	location       *time.Location
+	user           string // the OS user, whose jobs "only my jobs" lists
+}
+
+// version is qindex's version, as the build recorded it.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -131,7 +144,11 @@ Example:
 		case "q", "status", "check", "ingest": // serve watches itself, and moves its file aside
 			action := c.Action
 			c.Action = func(c *cli.Context) error {
-				stop, err := watchdog(e, c.String("db"), nil)
+				db := c.String("db")
+				if c.Command.SkipFlagParsing {
+					db, _, _ = qindexArgs(c.Args().Slice())
+				}
+				stop, err := watchdog(e, db, nil)
 				if err != nil {
 					return err
 				}
@@ -159,7 +176,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			break
 		}
 	}
-	if cmd == nil {
+	if cmd == nil || cmd.SkipFlagParsing {
 		return args
 	}
 	takesValue := map[string]bool{}

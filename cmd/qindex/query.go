@@ -1,115 +1,213 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/qindex/qindex/index"
+	"github.com/qindex/qindex/index/condorq"
 	"github.com/qindex/qindex/store"
 	"github.com/urfave/cli/v2"
 )
 
+// Environment variables that set a site's condor_q defaults, as the
+// CONDOR_Q_ONLY_MY_JOBS and CONDOR_Q_DASH_BATCH_IS_DEFAULT knobs do.
+const (
+	envOnlyMyJobs     = "QINDEX_ONLY_MY_JOBS"
+	envBatchIsDefault = "QINDEX_BATCH_IS_DEFAULT"
+)
+
+// defaultDB is the database a condor_q link reads when QINDEX_DB is not
+// set: where the README's systemd unit has serve write it.
+const defaultDB = "/var/lib/qindex/queue.db"
+
 func queryCommand(e env) *cli.Command {
 	return &cli.Command{
-		Name:      "q",
-		Usage:     "list jobs like condor_q, from the database",
-		ArgsUsage: "[OWNER | CLUSTER | CLUSTER.PROC ...]",
-		Description: `Lists the jobs that match any of the arguments (owner names, cluster ids or
-job ids; every job when there are none) and the --constraint, in
-ClusterId.ProcId order. Each job's attributes are its cluster ad's overlaid by
-its own. The default output is condor_q -nobatch's table and totals line.
+		Name:            "q",
+		Usage:           "list jobs as condor_q does, from the database",
+		ArgsUsage:       "[condor_q options] [OWNER | CLUSTER | CLUSTER.PROC ...]",
+		SkipFlagParsing: true,
+		Description: `Takes condor_q's command line and prints what condor_q would print, from the
+database: the batch view of your own jobs by default, -nobatch, -dag, -run,
+-idle, -hold, -hold-codes, -io, -totals, -af[:qualifiers], -format, -long,
+-json, -xml, -attributes, -constraint, -limit, -allusers, -cputime,
+-currentrun, -cumulative-time, -wide, with condor_q's abbreviations (-nob,
+-l, -tot, ...). Owners and ids on the command line are or'd together; each
+-constraint is and'ed. Options that need the pool's other daemons (-analyze,
+-better-analyze, -global, -name, -pool, -submitter, ...) exit 2 saying why.
+
+Besides condor_q's options:
+   --db FILE                the database (or QINDEX_DB)
+   --only-my-jobs=BOOL      without owners or ids, list only your own jobs
+                            (default true; or ` + envOnlyMyJobs + `)
+   --batch-is-default=BOOL  the batch view unless another is asked for
+                            (default true; or ` + envBatchIsDefault + `)
+   --explain                print the query plan and its figures to stderr
+   --no-index               scan every job instead of using the indexes
+   --af A,B                 (qindex's older spelling of -af A B)
+
+Run through a link named condor_q, qindex behaves as 'qindex q', reading the
+database named by QINDEX_DB, else ` + defaultDB + `.
 
 Example:
-   qindex q --db queue.db alice 1234 --constraint 'JobStatus == 5' --af ClusterId,ProcId,HoldReason`,
-		Flags: []cli.Flag{
-			dbFlag(),
-			&cli.StringFlag{Name: "constraint", Usage: "only jobs for which the ClassAd `EXPR` is true"},
-			&cli.StringFlag{Name: "af", Usage: "print the values of the comma-separated `EXPRS`, a line per job (condor_q -af)"},
-			&cli.BoolFlag{Name: "long", Usage: "print every attribute as Name = value (condor_q -long)"},
-			&cli.BoolFlag{Name: "json", Usage: "print a JSON array of job objects (condor_q -json)"},
-			&cli.BoolFlag{Name: "totals", Usage: "print only the totals line"},
-			&cli.IntFlag{Name: "limit", Usage: "print at most `N` jobs (0: no limit)"},
-			&cli.BoolFlag{Name: "explain", Usage: "print the query plan and its figures to standard error"},
-			&cli.BoolFlag{Name: "no-index", Usage: "scan every job instead of using the indexes (Owner, JobStatus, ClusterId)"},
+   qindex q --db queue.db -allusers -hold
+   qindex q --db queue.db alice 1234 -constraint 'JobStatus == 5' -af ClusterId ProcId HoldReason`,
+		Flags: []cli.Flag{dbFlag()},
+		Action: func(c *cli.Context) error {
+			return runQuery(c.Context, c.Args().Slice(), e, func() error {
+				cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)
+				return nil
+			})
 		},
-		Action: func(c *cli.Context) error { return runQuery(c, e) },
 	}
 }
 
-// queryRequest is a checked qindex q command line: all a query needs,
-// whether it runs in this process or in the daemon that holds the db.
+// queryRequest is a qindex q command line with what it depends on: all a
+// query needs, whether it runs in this process or in the daemon that holds
+// the db, which parses it again.
 type queryRequest struct {
-	Args       []string `json:"args"`
-	Constraint string   `json:"constraint,omitempty"`
-	Form       string   `json:"form"` // "table", "af", "long", "json" or "totals"
-	AF         string   `json:"af,omitempty"`
-	Limit      int      `json:"limit,omitempty"`
-	Explain    bool     `json:"explain,omitempty"`
-	NoIndex    bool     `json:"no_index,omitempty"`
-	// Now is the caller's clock (Unix seconds), for CurrentTime.
-	Now int64 `json:"now"`
-	// Zone names the caller's time zone for dates; "" or "Local" means the
-	// local time of the process that runs the query.
-	Zone string `json:"zone,omitempty"`
+	// Args are condor_q's arguments, without qindex's own options.
+	Args     []string          `json:"args"`
+	DB       string            `json:"db"` // the database as the caller named it, for the banner
+	Defaults condorq.Defaults  `json:"defaults"`
+	Me       string            `json:"me,omitempty"`
+	Explain  bool              `json:"explain,omitempty"`
+	NoIndex  bool              `json:"no_index,omitempty"`
+	Now      int64             `json:"now"`  // the caller's clock (Unix seconds)
+	Zone     string            `json:"zone"` // the caller's time zone; "" or "Local": the answering process's
 }
 
-func runQuery(c *cli.Context, e env) error {
-	dbPath, err := required(c, dbFlag())
+// qindexArgs splits qindex's own options (--db, --explain, --no-index,
+// --only-my-jobs, --batch-is-default) from condor_q's arguments.
+func qindexArgs(args []string) (dbPath string, req queryRequest, err error) {
+	req.Defaults = condorq.CondorDefaults
+	for _, v := range []struct {
+		env string
+		to  *bool
+	}{{envOnlyMyJobs, &req.Defaults.OnlyMyJobs}, {envBatchIsDefault, &req.Defaults.BatchIsDefault}} {
+		if s := os.Getenv(v.env); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return "", req, usagef("q: %s=%q is not true or false", v.env, s)
+			}
+			*v.to = b
+		}
+	}
+	dbPath = os.Getenv("QINDEX_DB")
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(a, "=")
+		switch name {
+		case "--db":
+			if !hasValue {
+				if i+1 == len(args) {
+					return "", req, usagef("q: --db needs a FILE")
+				}
+				i++
+				value = args[i]
+			}
+			dbPath = value
+		case "--explain", "--no-index":
+			if hasValue {
+				return "", req, usagef("q: %s takes no value", name)
+			}
+			if name == "--explain" {
+				req.Explain = true
+			} else {
+				req.NoIndex = true
+			}
+		case "--only-my-jobs", "--batch-is-default":
+			b := true
+			if hasValue {
+				if b, err = strconv.ParseBool(value); err != nil {
+					return "", req, usagef("q: %s=%q is not true or false", name, value)
+				}
+			}
+			if name == "--only-my-jobs" {
+				req.Defaults.OnlyMyJobs = b
+			} else {
+				req.Defaults.BatchIsDefault = b
+			}
+		default:
+			req.Args = append(req.Args, a)
+		}
+	}
+	return dbPath, req, nil
+}
+
+// condorQArgs turns the command line of qindex run as condor_q (through a
+// link of that name) into qindex q's: the database is QINDEX_DB's, else
+// defaultDB.
+func condorQArgs(args []string) []string {
+	out := []string{"qindex", "q"}
+	if os.Getenv("QINDEX_DB") == "" {
+		out = append(out, "--db", defaultDB)
+	}
+	return append(out, args[1:]...)
+}
+
+// currentUser is the name "only my jobs" lists: the OS user running qindex.
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func runQuery(ctx context.Context, args []string, e env, help func() error) error {
+	dbPath, req, err := qindexArgs(args)
 	if err != nil {
 		return err
 	}
-	req := queryRequest{Args: c.Args().Slice(), Constraint: c.String("constraint"), Form: "table",
-		AF: c.String("af"), Limit: c.Int("limit"), Explain: c.Bool("explain"), NoIndex: c.Bool("no-index"),
-		Now: e.now().Unix(), Zone: e.location.String()}
-	var forms []string
-	for _, f := range []string{"af", "long", "json", "totals"} {
-		if c.IsSet(f) {
-			forms = append(forms, "--"+f)
-			req.Form = f
+	req.DB, req.Me, req.Now, req.Zone = dbPath, e.user, e.now().Unix(), e.location.String()
+	if _, err := req.parse(); err != nil {
+		switch {
+		case errors.Is(err, condorq.ErrHelp):
+			return help()
+		case errors.Is(err, condorq.ErrVersion):
+			fmt.Fprintf(e.stdout, "$CondorVersion: qindex %s $\n$CondorPlatform: %s-%s $\n", version(), runtime.GOARCH, runtime.GOOS)
+			return nil
 		}
-	}
-	if len(forms) > 1 {
-		return usagef("q: %s cannot be combined", strings.Join(forms, " and "))
-	}
-	if req.Limit < 0 {
-		return usagef("q: --limit must be 0 or more, not %d", req.Limit)
-	}
-	if _, _, err := req.parse(); err != nil {
 		return err
 	}
-	return withDB(c.Context, dbPath, request{Command: "q", Query: &req}, e, func(db *store.DB) error {
-		return req.run(c.Context, db, e.stdout, e.stderr)
+	if dbPath == "" {
+		return usagef("q: no database: give --db FILE or set QINDEX_DB")
+	}
+	return withDB(ctx, dbPath, request{Command: "q", Query: &req}, e, func(db *store.DB) error {
+		return req.run(ctx, db, e.stdout, e.stderr)
 	})
 }
 
-// parse parses the request's selection and --af expressions; its errors
-// are usage errors.
-func (r queryRequest) parse() (index.Selection, []*index.Expr, error) {
-	sel, err := index.ParseSelection(r.Args, r.Constraint)
-	if err != nil {
-		var ce *index.ConstraintError
-		if errors.As(err, &ce) {
-			return sel, nil, usagef("q: --%v", err)
-		}
-		return sel, nil, usagef("q: %v", err)
+// parse parses the request's condor_q arguments; its errors are usage
+// errors.
+func (r queryRequest) parse() (*condorq.Query, error) {
+	q, err := condorq.Parse(r.Args, r.Defaults)
+	var ue *condorq.UsageError
+	var unsupported *condorq.UnsupportedError
+	switch {
+	case errors.As(err, &ue):
+		return nil, usagef("q: %s", strings.TrimPrefix(ue.Msg, "Error: "))
+	case errors.As(err, &unsupported):
+		return nil, usagef("q: %v", unsupported)
+	case err != nil:
+		return nil, err
 	}
-	var exprs []*index.Expr
-	if r.Form == "af" {
-		if exprs, err = parseAF(r.AF); err != nil {
-			return sel, nil, usagef("q: --af: %v", err)
-		}
+	if _, err := q.Selection(condorq.Options{Me: r.Me}); err != nil {
+		return nil, usagef("q: %s", strings.TrimPrefix(err.Error(), "Error: "))
 	}
-	return sel, exprs, nil
+	return q, nil
 }
 
 // run answers the request from db, writing what qindex q prints.
 func (r queryRequest) run(ctx context.Context, db *store.DB, stdout, stderr io.Writer) error {
-	sel, exprs, err := r.parse()
+	q, err := r.parse()
 	if err != nil {
 		return err
 	}
@@ -119,78 +217,26 @@ func (r queryRequest) run(ctx context.Context, db *store.DB, stdout, stderr io.W
 			loc = time.Local
 		}
 	}
-	env := index.NewEnv(r.Now)
-	out := bufio.NewWriterSize(stdout, 1<<16)
-	var p index.Printer
-	switch r.Form {
-	case "af":
-		p = &index.AFPrinter{W: out, Env: env, Exprs: exprs}
-	case "long":
-		p = &index.LongPrinter{W: out}
-	case "json":
-		p = &index.JSONPrinter{W: out, Env: env}
-	case "totals":
-		p = &index.TotalsPrinter{W: out, Env: env}
-	default:
-		p = &index.TablePrinter{W: out, Env: env, Location: loc}
+	name := r.DB
+	if name == "" {
+		name = db.Path()
 	}
+	o := condorq.Options{Me: r.Me, Now: r.Now, Location: loc, DB: name, NoIndex: r.NoIndex}
 	return db.View(func(s *store.Snapshot) error {
 		if !s.Loaded() {
 			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", db.Path())
 		}
-		var st index.Stats
-		counted := false
-		if tp, ok := p.(*index.TotalsPrinter); ok && !r.NoIndex && r.Limit == 0 {
-			tp.Totals, st, counted, err = sel.CountTotals(s, env)
-			if err != nil {
-				return fmt.Errorf("query %s: %w", db.Path(), err)
+		st, err := condorq.Run(ctx, s, q, o, stdout, stderr)
+		if err != nil {
+			var ue *condorq.UsageError
+			if errors.As(err, &ue) {
+				return usagef("q: %s", ue.Msg)
 			}
-		}
-		if !counted {
-			st, err = sel.Run(ctx, s, env, index.RunOptions{Limit: r.Limit, NoIndex: r.NoIndex}, p.Job)
-			if err != nil {
-				return fmt.Errorf("query %s: %w", db.Path(), err)
-			}
-		}
-		if err := p.End(); err != nil {
-			return err
+			return fmt.Errorf("query %s: %w", db.Path(), err)
 		}
 		if r.Explain {
 			fmt.Fprint(stderr, st)
 		}
 		return nil
 	})
-}
-
-// parseAF splits a comma-separated list of expressions at the commas that
-// are outside parentheses, brackets, braces and strings, and parses each.
-func parseAF(list string) ([]*index.Expr, error) {
-	var parts []string
-	depth, inString, start := 0, false, 0
-	for i := 0; i < len(list); i++ {
-		switch c := list[i]; {
-		case inString && c == '\\' && i+1 < len(list) && list[i+1] == '"':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '(' || c == '[' || c == '{':
-			depth++
-		case c == ')' || c == ']' || c == '}':
-			depth--
-		case c == ',' && depth == 0:
-			parts = append(parts, list[start:i])
-			start = i + 1
-		}
-	}
-	parts = append(parts, list[start:])
-	exprs := make([]*index.Expr, 0, len(parts))
-	for _, p := range parts {
-		x, err := index.ParseExpr(strings.TrimSpace(p))
-		if err != nil {
-			return nil, err
-		}
-		exprs = append(exprs, x)
-	}
-	return exprs, nil
 }

@@ -50,8 +50,9 @@ func TestHTCondor88Sample(t *testing.T) {
 	if code != 0 || out != "undefined 1397662902 3 54.0 524288\n" {
 		t.Errorf("q: %q; want job 23605.0 chained to its cluster ad", out)
 	}
-	out, _, _ = runCLI(t, "q", "--db", db)
-	if !strings.Contains(out, "23605.0 ") || !strings.Contains(out, "1 jobs; 0 completed") {
+	out, _, _ = runCLI(t, "q", "--db", db, "-nobatch")
+	if !strings.Contains(out, "23605.0 ") || !strings.Contains(out, "Total for query: 0 jobs; 0 completed") {
+		// The job has no JobStatus: the schedd's totals count it nowhere.
 		t.Errorf("table:\n%s", out)
 	}
 }
