@@ -74,14 +74,14 @@ Example:
 // the db, which parses it again.
 type queryRequest struct {
 	// Args are condor_q's arguments, without qindex's own options.
-	Args     []string          `json:"args"`
-	DB       string            `json:"db"` // the database as the caller named it, for the banner
-	Defaults condorq.Defaults  `json:"defaults"`
-	Me       string            `json:"me,omitempty"`
-	Explain  bool              `json:"explain,omitempty"`
-	NoIndex  bool              `json:"no_index,omitempty"`
-	Now      int64             `json:"now"`  // the caller's clock (Unix seconds)
-	Zone     string            `json:"zone"` // the caller's time zone; "" or "Local": the answering process's
+	Args     []string         `json:"args"`
+	DB       string           `json:"db"` // the database as the caller named it, for the banner
+	Defaults condorq.Defaults `json:"defaults"`
+	Me       string           `json:"me,omitempty"`
+	Explain  bool             `json:"explain,omitempty"`
+	NoIndex  bool             `json:"no_index,omitempty"`
+	Now      int64            `json:"now"`  // the caller's clock (Unix seconds)
+	Zone     string           `json:"zone"` // the caller's time zone; "" or "Local": the answering process's
 }
 
 // qindexArgs splits qindex's own options (--db, --explain, --no-index,
