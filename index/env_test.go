@@ -70,7 +70,7 @@ func evalAll(env *Env, job store.Job, xs []*Expr) []string {
 	env.Bind(job, xs...)
 	out := make([]string, len(xs))
 	for i, x := range xs {
-		out[i] = FormatValue(env.Eval(x))
+		out[i] = show(env.Eval(x))
 	}
 	return out
 }

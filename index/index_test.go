@@ -1,15 +1,14 @@
 package index
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/PelicanPlatform/classad/classad"
 	"github.com/qindex/qindex/store"
 )
 
@@ -142,7 +141,7 @@ func TestEvaluationAgainstJobs(t *testing.T) {
 		db.View(func(s *store.Snapshot) error {
 			for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
 				env.Bind(job, x)
-				got = append(got, FormatValue(env.Eval(x)))
+				got = append(got, show(env.Eval(x)))
 			}
 			return nil
 		})
@@ -197,40 +196,6 @@ func TestSelectionRun(t *testing.T) {
 	}
 }
 
-func TestJSONValues(t *testing.T) {
-	tests := []struct{ text, want string }{
-		{"5", "5"}, {"-1", "-1"}, {"007", "7"}, {"3.0", "3.0"}, {"-0.5", "-0.5"}, {"1e10", "1e+10"},
-		{`"a  b"`, `"a  b"`}, {`"C:\Users\x"`, `"C:\\Users\\x"`}, {`"say \"hi\""`, `"say \"hi\""`},
-		{"TRUE", "true"}, {"undefined", "null"}, {`{ "a", 1, -2 }`, `["a", 1, -2]`}, {`[ x = 1; y = "z" ]`, `{"x": 1, "y": "z"}`},
-		{"(A + 1)", `"\/Expr((A + 1))\/"`}, {`strcat("a", B)`, `"\/Expr(strcat(\"a\", B))\/"`},
-	}
-	p := &JSONPrinter{Env: NewEnv(0)}
-	for _, tt := range tests {
-		got := string(p.appendJSONValue(nil, []byte(tt.text)))
-		if got != tt.want {
-			t.Errorf("JSON of %s = %s, want %s", tt.text, got, tt.want)
-		}
-		var v any
-		if err := json.Unmarshal([]byte(got), &v); err != nil {
-			t.Errorf("JSON of %s is invalid: %s", tt.text, got)
-		}
-	}
-}
-
-func TestJSONStringEscapes(t *testing.T) {
-	for _, s := range []string{"plain", "tab\there", "nl\nx", "quote\"back\\slash", "ctrl\x01", "utf8 é ✓", "bad \xff byte"} {
-		b := appendJSONString(nil, s)
-		var back string
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Errorf("%q -> %s: %v", s, b, err)
-			continue
-		}
-		if want := strings.ToValidUTF8(s, "\ufffd"); back != want {
-			t.Errorf("%q -> %s -> %q", s, b, back)
-		}
-	}
-}
-
 func TestTotalsLine(t *testing.T) {
 	var tot Totals
 	// 6 is running, 8 (failed) completed; 9, 10 and unknown states count
@@ -243,30 +208,15 @@ func TestTotalsLine(t *testing.T) {
 	}
 }
 
-func TestFormatDurationAndReal(t *testing.T) {
-	for s, want := range map[int64]string{0: "0+00:00:00", 59: "0+00:00:59", 3661: "0+01:01:01", 90061: "1+01:01:01", -5: "0+00:00:00"} {
-		if got := formatDuration(s); got != want {
-			t.Errorf("formatDuration(%d) = %s, want %s", s, got, want)
-		}
+// show formats a value for the tests: strings bare, reals with a point.
+func show(v classad.Value) string {
+	switch {
+	case v.IsString():
+		s, _ := v.StringValue()
+		return s
+	case v.IsReal():
+		f, _ := v.RealValue()
+		return strconv.FormatFloat(f, 'f', -1, 64) + map[bool]string{true: ".0", false: ""}[f == float64(int64(f))]
 	}
-	for f, want := range map[float64]string{3: "3.0", 0.5: "0.5", -2: "-2.0", 1e21: "1e+21"} {
-		if got := formatReal(f); got != want {
-			t.Errorf("formatReal(%v) = %s, want %s", f, got, want)
-		}
-	}
-}
-
-func TestLongPrinterMergesChain(t *testing.T) {
-	db := testDB(t, map[string][]string{"1.-1": {`Owner "a"`, "JobPrio 1", "B 2"}, "1.0": {"JOBPRIO 5", "A 1"}})
-	var buf bytes.Buffer
-	p := &LongPrinter{W: bufio.NewWriter(&buf)}
-	db.View(func(s *store.Snapshot) error {
-		for j := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
-			p.Job(j)
-		}
-		return p.End()
-	})
-	if want := "A = 1\nB = 2\nJOBPRIO = 5\nOwner = \"a\"\n\n"; buf.String() != want {
-		t.Errorf("long:\n%s\nwant\n%s", buf.String(), want)
-	}
+	return v.String()
 }

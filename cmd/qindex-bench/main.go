@@ -97,8 +97,11 @@ func run(bin, dir string, jobs, runs int) error {
 		args []string
 	}{
 		{"ingest with nothing new", []string{"ingest", "--log", log, "--db", db}},
-		{"q --af ClusterId,ProcId,Owner,JobStatus (all)", []string{"q", "--db", db, "--af", "ClusterId,ProcId,Owner,JobStatus"}},
-		{"q --totals (all, from the counts)", []string{"q", "--db", db, "--totals"}},
+		{"q -allusers --af ClusterId,ProcId,Owner,JobStatus", []string{"q", "--db", db, "-allusers", "--af", "ClusterId,ProcId,Owner,JobStatus"}},
+		{"q -allusers --totals (from the counts)", []string{"q", "--db", db, "-allusers", "--totals"}},
+		{"q -allusers (the batch view)", []string{"q", "--db", db, "-allusers"}},
+		{"q -allusers -nobatch", []string{"q", "--db", db, "-allusers", "-nobatch"}},
+		{"q user001 (the batch view)", []string{"q", "--db", db, "user001"}},
 		{"check", []string{"check", "--db", db}},
 	} {
 		d, peak, err := timeOf(m.args...)
@@ -109,6 +112,9 @@ func run(bin, dir string, jobs, runs int) error {
 	}
 
 	if err := queryFigures(bin, db, runs); err != nil {
+		return err
+	}
+	if err := spellingFigures(bin, db, runs); err != nil {
 		return err
 	}
 	return daemonFigures(bin, dir, log, snap, runs)
@@ -153,7 +159,7 @@ func queryFigures(bin, db string, runs int) error {
 		`Owner == "user001" || Owner == "user002"`,
 		`RequestMemory > 4096 && JobStatus == 1`,
 	} {
-		args := []string{"q", "--db", db, "--constraint", c, "--af", "ClusterId,ProcId", "--explain"}
+		args := []string{"q", "--db", db, "-allusers", "--constraint", c, "--af", "ClusterId,ProcId", "--explain"}
 		var wi, qi, ws, qs []time.Duration
 		for range max(runs, 9) {
 			w, q, err := timeQuery(bin, args...)
@@ -170,14 +176,16 @@ func queryFigures(bin, db string, runs int) error {
 			ms(median(ws)), ms(median(qs)), median(ws).Seconds()/median(wi).Seconds(), median(qs).Seconds()/median(qi).Seconds())
 	}
 	var queued int
-	out, err := exec.Command(bin, "q", "--db", db, "--totals").Output()
+	out, err := exec.Command(bin, "q", "--db", db, "-allusers", "--totals").Output()
 	if err != nil {
 		return err
 	}
-	fmt.Sscanf(string(out), "%d jobs", &queued)
+	if _, after, ok := strings.Cut(string(out), "Total for query: "); ok {
+		fmt.Sscanf(after, "%d jobs", &queued)
+	}
 	var walls, queries []time.Duration
 	for range max(runs, 5) {
-		w, q, err := timeQuery(bin, "q", "--db", db, "--no-index", "--totals", "--explain", "--constraint", "RequestMemory > 4096 && JobStatus == 1")
+		w, q, err := timeQuery(bin, "q", "--db", db, "-allusers", "--no-index", "--totals", "--explain", "--constraint", "RequestMemory > 4096 && JobStatus == 1")
 		if err != nil {
 			return err
 		}
@@ -187,6 +195,50 @@ func queryFigures(bin, db string, runs int) error {
 	fmt.Printf("\nscan of 'RequestMemory > 4096 && JobStatus == 1' --totals --no-index: %d jobs in %.1f ms, %.0fk jobs/s (process start included; the scan alone: %.1f ms, %.0fk jobs/s)\n",
 		queued, ms(w), float64(queued)/w.Seconds()/1000, ms(q), float64(queued)/q.Seconds()/1000)
 	return nil
+}
+
+// spellingFigures times queries spelt as condor_q spells them against the
+// same queries in qindex's -- spelling: the same plan, so the same time.
+func spellingFigures(bin, db string, runs int) error {
+	fmt.Printf("\n%-58s %22s %22s %s\n", "condor_q spelling | qindex spelling", "condor_q: wall (query)", "qindex: wall (query)", "same plan")
+	for _, p := range [][2][]string{
+		{{"-allusers", "-constraint", "JobStatus == 5", "-af", "ClusterId", "ProcId"}, {"-allusers", "--constraint", "JobStatus == 5", "--af", "ClusterId,ProcId"}},
+		{{"-allusers", "-hold", "-af", "ClusterId", "ProcId"}, {"-allusers", "--constraint", "JobStatus == 5", "--af", "ClusterId,ProcId"}},
+		{{"user001", "-af", "ClusterId", "ProcId"}, {"user001", "--af", "ClusterId,ProcId"}},
+		{{"-allusers", "-tot"}, {"-allusers", "--totals"}},
+	} {
+		var w [2][]time.Duration
+		var q [2][]time.Duration
+		var plans [2]string
+		for range max(runs, 9) {
+			for i, args := range p {
+				full := append([]string{"q", "--db", db, "--explain"}, args...)
+				wall, query, err := timeQuery(bin, full...)
+				if err != nil {
+					return err
+				}
+				w[i], q[i] = append(w[i], wall), append(q[i], query)
+				plans[i] = planOf(bin, full)
+			}
+		}
+		fmt.Printf("%-58s %9.1f (%6.1f) ms %9.1f (%6.1f) ms %v\n", strings.Join(p[0], " ")+" | "+strings.Join(p[1], " "),
+			ms(median(w[0])), ms(median(q[0])), ms(median(w[1])), ms(median(q[1])), plans[0] == plans[1])
+	}
+	return nil
+}
+
+// planOf returns the plan --explain reports for a qindex q command line.
+func planOf(bin string, args []string) string {
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	cmd.Run()
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if p, ok := strings.CutPrefix(line, "plan: "); ok {
+			return p
+		}
+	}
+	return ""
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -65,7 +65,7 @@ Query it from another terminal while it runs.
 
 Example:
    qindex demo --dir ./demo
-   qindex q --db ./demo/qindex.db --totals`,
+   qindex q --db ./demo/qindex.db -allusers -totals`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Usage: "the `DIR` to hold the log and the database", Value: "demo"},
 			&cli.IntFlag{Name: "jobs", Usage: "about `N` jobs in the queue", Value: 5000},
@@ -153,10 +153,12 @@ and 'qindex serve' keeps the database %s equal to it.
 
 Query it from another terminal while this runs (Ctrl-C stops it):
    %[3]s status --db %[2]s
-   %[3]s q --db %[2]s --totals
-   %[3]s q --db %[2]s --limit 10
-   %[3]s q --db %[2]s user001 --constraint 'JobStatus == 5' --af ClusterId,ProcId,Owner,HoldReason
-   %[3]s q --db %[2]s --json --limit 1
+   %[3]s q --db %[2]s -allusers -totals
+   %[3]s q --db %[2]s -allusers
+   %[3]s q --db %[2]s user001 -nobatch -limit 10
+   %[3]s q --db %[2]s user001 -hold
+   %[3]s q --db %[2]s user001 -constraint 'JobStatus == 5' -af ClusterId ProcId Owner HoldReason
+   %[3]s q --db %[2]s -allusers -json -limit 1
 `, logPath, dbPath, self)
 	if metrics != "" {
 		fmt.Fprintf(e.stdout, "\nIts Prometheus metrics, refreshed every %s:\n   curl -s %s | grep ^htcondor_queue_jobs\n", c.Duration("collect-interval"), metrics)

@@ -124,7 +124,7 @@ condor_q-style queries from that file, without asking the schedd.
 
 Example:
    qindex ingest --log /var/lib/condor/spool/job_queue.log --db /var/lib/qindex/queue.db
-   qindex q --db /var/lib/qindex/queue.db alice --af ClusterId,ProcId,JobStatus`,
+   qindex q --db /var/lib/qindex/queue.db alice -af ClusterId ProcId JobStatus`,
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		OnUsageError:    onUsage,

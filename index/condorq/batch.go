@@ -95,15 +95,12 @@ func (p *batchView) job(job store.Job) error {
 
 // batchRow is one row of the view.
 type batchRow struct {
-	head                          int // its first job
-	done, run, idle, hold, total  int64
-	noTotal                       bool
-	minID, maxID                  store.Key
-	hasIDs                        bool
-	procsSoFar                    int64
-	clusters                      map[int64]int64 // plain clusters: procs in the results
-	clusterTotal, clusterMaterial map[int64]int64
-	procsAfter                    map[int64]int64
+	head                         int // its first job
+	done, run, idle, hold, total int64
+	noTotal                      bool
+	minID, maxID                 store.Key
+	hasIDs                       bool
+	procsSoFar                   int64
 }
 
 // group assigns every job to a row (CONDOR_Q.md §5.2.2).
@@ -175,12 +172,14 @@ func (p *batchView) group() []*batchRow {
 
 // count fills in each row's counts (CONDOR_Q.md §5.2.4).
 func (p *batchView) count(rows []*batchRow) {
-	for _, r := range rows {
-		r.clusters = make(map[int64]int64)
-		r.clusterTotal = make(map[int64]int64)
-		r.clusterMaterial = make(map[int64]int64)
-		r.procsAfter = make(map[int64]int64)
+	// The plain clusters (neither dagman nor DAG node), in the order met.
+	type plain struct {
+		row                       *batchRow
+		procs, total, materialize int64
+		procsAfter                int64 // the row's running count after its last proc
 	}
+	var plains []*plain
+	byCluster := make(map[int64]*plain)
 	for _, j := range p.jobs {
 		r := rows[j.row]
 		if j.dagman {
@@ -207,33 +206,34 @@ func (p *batchView) count(rows []*batchRow) {
 		if j.hasDAGManJobID {
 			continue // a DAG node's cluster adds nothing to TOTAL or DONE
 		}
-		if _, seen := r.clusters[j.key.Cluster]; !seen {
+		c := byCluster[j.key.Cluster]
+		if c == nil || c.row != r {
+			c = &plain{row: r, total: j.totalProcs, materialize: -1}
 			if j.totalProcs < 0 {
 				r.noTotal = true
 			}
 			r.total += max(j.totalProcs, 0)
-			r.clusterTotal[j.key.Cluster] = j.totalProcs
-			r.clusterMaterial[j.key.Cluster] = -1
 			if j.materializeSeen && j.materialize >= 0 {
-				r.clusterMaterial[j.key.Cluster] = j.materialize
+				c.materialize = j.materialize
 			}
+			byCluster[j.key.Cluster] = c
+			plains = append(plains, c)
 		}
-		r.clusters[j.key.Cluster]++
+		c.procs++
 		// The row's running count of procs, as condor_q uses it for a
 		// late-materialising cluster.
-		r.procsAfter[j.key.Cluster] = r.procsSoFar
+		c.procsAfter = r.procsSoFar
+	}
+	for _, c := range plains {
+		switch {
+		case p.partial:
+		case c.materialize >= 0:
+			c.row.done += c.materialize - c.procsAfter
+		case c.total >= 0:
+			c.row.done += c.total - c.procs
+		}
 	}
 	for _, r := range rows {
-		if !p.partial {
-			for c, n := range r.clusters {
-				switch {
-				case r.clusterMaterial[c] >= 0:
-					r.done += r.clusterMaterial[c] - r.procsAfter[c]
-				case r.clusterTotal[c] >= 0:
-					r.done += r.clusterTotal[c] - n
-				}
-			}
-		}
 		if r.noTotal {
 			r.done, r.total = 0, 0
 		}

@@ -130,12 +130,20 @@ func Run(ctx context.Context, snap *store.Snapshot, q *Query, o Options, out, er
 	}
 	switch q.View {
 	case ViewBatch, ViewNormal, ViewDAG, ViewHold, ViewIO, ViewTotals:
-		if s.all, _, _, err = (index.Selection{}).CountTotals(snap, env); err != nil {
-			return st, err
+		// The whole queue's and Me's totals, unless the query's are they.
+		whole := isTotals && tv.counted && len(sel.Owners) == 0
+		if !whole {
+			if s.all, _, _, err = (index.Selection{}).CountTotals(snap, env); err != nil {
+				return st, err
+			}
+		} else {
+			s.all = s.query
 		}
 		if q.OnlyMine && o.Me != "" {
 			s.me = o.Me
-			if s.mine, _, _, err = (index.Selection{Owners: []string{o.Me}}).CountTotals(snap, env); err != nil {
+			if isTotals && tv.counted {
+				s.mine = s.query // the query is Owner == Me
+			} else if s.mine, _, _, err = (index.Selection{Owners: []string{o.Me}}).CountTotals(snap, env); err != nil {
 				return st, err
 			}
 		}

@@ -224,7 +224,13 @@ func (g *Generator) submit(x w) {
 	x.set(ck, ckk, "Owner", `"`+owner+`"`)
 	x.set(ck, ckk, "User", `"`+owner+`@submit.example.org"`)
 	x.set(ck, ckk, "QDate", strconv.FormatInt(g.now, 10))
-	x.set(ck, ckk, "JobUniverse", []string{"5", "5", "5", "7", "12"}[g.rng.IntN(5)])
+	// Vanilla mostly, some local, and scheduler (DAGMan) for one cluster in
+	// a hundred, as on a schedd: one dagman job per DAG.
+	universe := []string{"5", "5", "5", "5", "12"}[g.rng.IntN(5)]
+	if c%100 == 7 {
+		universe = "7"
+	}
+	x.set(ck, ckk, "JobUniverse", universe)
 	if g.rng.IntN(10) == 0 {
 		x.set(ck, ckk, "Cmd", `"C:\Users\`+owner+`\jobs\run.exe"`)
 		x.set(ck, ckk, "Iwd", `"C:\Users\`+owner+`\jobs"`)
