@@ -133,4 +133,3 @@ func evalAttr(job store.Job, env *Env, name string) classad.Value {
 	env.Bind(job, x)
 	return env.Eval(x)
 }
-
