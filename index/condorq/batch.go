@@ -24,9 +24,13 @@ type batchView struct {
 	maxOwner int
 }
 
-// batchJob is what the batch view needs of a job.
+// batchJob is what the batch view needs of a job, or of a run of jobs of
+// one cluster that it would group and count alike: the view keeps an entry
+// per cluster, not per job, on a schedd's usual queue.
 type batchJob struct {
-	key             store.Key
+	key, last       store.Key // the first and last job of the run
+	procs           int64     // jobs in the run
+	run, idle, hold int64     // of them, by the view's columns
 	owner, batch    string
 	ownerOK         bool
 	batchOK         bool
@@ -89,8 +93,39 @@ func (p *batchView) job(job store.Job) error {
 		b.nodesTotal, _ = r.int(job, "DAG_NodesTotal")
 		b.nodesDone, _ = r.int(job, "DAG_NodesDone")
 	}
+	if n := len(p.jobs); n > 0 && sameRun(&p.jobs[n-1], &b) {
+		p.jobs[n-1].last = b.key
+		p.jobs[n-1].procs++
+		p.jobs[n-1].countStatus(b.status)
+		return nil
+	}
+	b.last, b.procs = b.key, 1
+	b.countStatus(b.status)
 	p.jobs = append(p.jobs, b)
 	return nil
+}
+
+// sameRun reports whether job b continues the run a: the same cluster, and
+// all the view groups and counts by alike. A dagman job is an entry of
+// its own.
+func sameRun(a, b *batchJob) bool {
+	return a.key.Cluster == b.key.Cluster && !a.dagman && !b.dagman &&
+		a.owner == b.owner && a.ownerOK == b.ownerOK && a.batch == b.batch && a.batchOK == b.batchOK &&
+		a.parent == b.parent && a.hasDAGManJobID == b.hasDAGManJobID && a.totalProcs == b.totalProcs &&
+		a.materialize == b.materialize && a.materializeSeen == b.materializeSeen
+}
+
+// countStatus counts a job of status st in the view's columns: RUN, IDLE
+// (suspended jobs too) or HOLD; C and X jobs in none.
+func (b *batchJob) countStatus(st int64) {
+	switch st {
+	case index.StatusRunning, index.StatusTransferringOutput:
+		b.run++
+	case index.StatusIdle, index.StatusSuspended:
+		b.idle++
+	case index.StatusHeld:
+		b.hold++
+	}
 }
 
 // batchRow is one row of the view.
@@ -187,22 +222,15 @@ func (p *batchView) count(rows []*batchRow) {
 			r.done += j.nodesDone
 			continue
 		}
-		switch {
-		case j.status == index.StatusRunning || j.status == index.StatusTransferringOutput:
-			r.run++
-		case j.status == index.StatusIdle || j.status == index.StatusSuspended:
-			r.idle++
-		case j.status == index.StatusHeld:
-			r.hold++
-		}
+		r.run, r.idle, r.hold = r.run+j.run, r.idle+j.idle, r.hold+j.hold
 		if !r.hasIDs || compareKey(j.key, r.minID) < 0 {
 			r.minID = j.key
 		}
-		if !r.hasIDs || compareKey(j.key, r.maxID) > 0 {
-			r.maxID = j.key
+		if !r.hasIDs || compareKey(j.last, r.maxID) > 0 {
+			r.maxID = j.last
 		}
 		r.hasIDs = true
-		r.procsSoFar++
+		r.procsSoFar += j.procs
 		if j.hasDAGManJobID {
 			continue // a DAG node's cluster adds nothing to TOTAL or DONE
 		}
@@ -219,7 +247,7 @@ func (p *batchView) count(rows []*batchRow) {
 			byCluster[j.key.Cluster] = c
 			plains = append(plains, c)
 		}
-		c.procs++
+		c.procs += j.procs
 		// The row's running count of procs, as condor_q uses it for a
 		// late-materialising cluster.
 		c.procsAfter = r.procsSoFar
