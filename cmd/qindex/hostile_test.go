@@ -303,8 +303,20 @@ func TestEmptiedOrForeignLog(t *testing.T) {
 		{"header still being written", "107 2 Creation", "is not complete"},
 		{"binary", "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\n\x03\x00", "is not a '107"},
 	} {
-		if err := os.WriteFile(log, []byte(bad.content), 0o600); err != nil {
-			t.Fatal(err)
+		// Emptied in place; the others moved in whole, so that the daemon
+		// never sees them half written (an empty file, another reason).
+		if bad.content == "" {
+			if err := os.Truncate(log, 0); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			tmp := log + ".new"
+			if err := os.WriteFile(tmp, []byte(bad.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, log); err != nil {
+				t.Fatal(err)
+			}
 		}
 		waitFor(t, bad.name+": the daemon to say so", func() bool {
 			st := status(t, db)

@@ -3,7 +3,6 @@ package condorq
 import (
 	"bufio"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/qindex/qindex/store"
@@ -380,6 +379,3 @@ func (s printfSpec) format(e *evaluator, job store.Job, r *renderer) string {
 	}
 	return s.pre + body + s.post
 }
-
-// itoa is strconv.FormatInt for the common case.
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
