@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,19 +75,6 @@ var condorQGolden = []struct {
 	{"dag-nobatch", "condorq-dag.log", "alice", []string{"-nobatch", "-dag"}},
 	{"dag-cluster", "condorq-dag.log", "alice", []string{"200"}},
 	{"dag-cluster", "condorq-dag.log", "alice", []string{"200.0"}},
-}
-
-// runAt runs qindex as user me at the clock now, in UTC.
-func runAt(t *testing.T, me string, now time.Time, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cliMu.Lock()
-	defer cliMu.Unlock()
-	var out, errOut bytes.Buffer
-	code = run(context.Background(), append([]string{"qindex"}, args...), env{
-		stdout: &out, stderr: &errOut, now: func() time.Time { return now }, location: time.UTC, user: me,
-	})
-	noSecrets(t, strings.Join(args, " "), out.String()+errOut.String())
-	return out.String(), errOut.String(), code
 }
 
 // TestCondorQWorkedExamples runs the worked examples from the file, then

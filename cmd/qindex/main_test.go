@@ -38,11 +38,17 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // runCLIAs is runCLI for the OS user me.
 func runCLIAs(t *testing.T, me string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runAt(t, me, fixedNow, args...)
+}
+
+// runAt is runCLIAs at the clock now, in UTC.
+func runAt(t *testing.T, me string, now time.Time, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cliMu.Lock()
 	defer cliMu.Unlock()
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), append([]string{"qindex"}, args...), env{
-		stdout: &out, stderr: &errOut, now: func() time.Time { return fixedNow }, location: time.UTC, user: me,
+		stdout: &out, stderr: &errOut, now: func() time.Time { return now }, location: time.UTC, user: me,
 	})
 	noSecrets(t, fmt.Sprintf("qindex %v", args), out.String()+errOut.String())
 	return out.String(), errOut.String(), code
