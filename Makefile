@@ -34,7 +34,7 @@ bench: build
 # end of -fuzztime (golang/go#75804, "context deadline exceeded"): reported,
 # not counted.
 FUZZTIME ?= 60s
-FUZZ := ingest:FuzzParseRecord ingest:FuzzReplay store:FuzzParseExpr store:FuzzOldSyntaxString store:FuzzOpen cmd/qindex:FuzzRequest
+FUZZ := ingest:FuzzParseRecord ingest:FuzzReplay store:FuzzParseExpr store:FuzzOldSyntaxString store:FuzzOpen cmd/qindex:FuzzRequest index/condorq:FuzzParse index/condorq:FuzzPrintf
 fuzz:
 	@for t in $(FUZZ); do \
 		pkg=$${t%%:*}; name=$${t##*:}; dir=$$pkg/testdata/fuzz/$$name; \

@@ -16,11 +16,14 @@ import (
 // no panic and in bounded time.
 func FuzzRequest(f *testing.F) {
 	for _, req := range []string{
-		`{"command":"q","query":{"args":["alice","1.0"],"form":"table","now":1700000000}}` + "\n",
-		`{"command":"q","query":{"constraint":"JobStatus == 5 && Owner =?= \"bob\"","form":"af","af":"ClusterId,strcat(Owner,\"x\")","limit":3}}` + "\n",
-		`{"command":"q","query":{"form":"json","explain":true,"no_index":true,"zone":"Europe/Paris"}}` + "\n",
-		`{"command":"q","query":{"form":"long","constraint":"((((1))))"}}` + "\n",
-		`{"command":"q","query":{"form":"totals","args":["-1.-1","x.y"]}}` + "\n",
+		`{"command":"q","query":{"args":["alice","1.0","-nobatch"],"now":1700000000}}` + "\n",
+		`{"command":"q","query":{"args":["-constraint","JobStatus == 5 && Owner =?= \"bob\"","-af:jh","ClusterId","strcat(Owner,\"x\")","-limit","3"]}}` + "\n",
+		`{"command":"q","query":{"args":["-json","-allusers"],"explain":true,"no_index":true,"zone":"Europe/Paris"}}` + "\n",
+		`{"command":"q","query":{"args":["-long","-constraint","((((1))))"],"me":"alice"}}` + "\n",
+		`{"command":"q","query":{"args":["-totals","-1.-1","x.y"],"defaults":{"OnlyMyJobs":true}}}` + "\n",
+		`{"command":"q","query":{"args":["-dag","-nobatch","-format","%-9999d|","ClusterId","-hold:1/0"],"db":"x"}}` + "\n",
+		`{"command":"q","query":{"args":["1","-xml","-attributes","Owner"],"me":"bob","zone":"../../etc/passwd"}}` + "\n",
+		`{"command":"q","query":{"args":["-allusers","-batch:z","-hold-codes","-io","-run"]}}` + "\n",
 		`{"command":"status"}` + "\n", "{not json\n", "\n", `{"command":"q"}`,
 	} {
 		f.Add([]byte(req))

@@ -345,6 +345,9 @@ func Parse(args []string, d Defaults) (*Query, error) {
 			if i+2 >= len(args) {
 				return usage("Error: -format requires format and attribute parameters")
 			}
+			if s := parsePrintf(args[i+1]); len(s.width) > 4 || len(s.prec) > 5 {
+				return usage("Error: -format %q: a width or precision over 9999 characters", args[i+1])
+			}
 			if !afBroken {
 				if !parsesAsArg(args[i+2]) {
 					afBroken = true

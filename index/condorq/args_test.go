@@ -221,3 +221,24 @@ func TestSiteDefaults(t *testing.T) {
 		t.Errorf("-batch: view %s", q.View)
 	}
 }
+
+// FuzzParse: any command line parses or is refused, and a parsed one
+// builds its selection and its -format specs, without a panic.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{"", "-af\x00Owner\x00ClusterId", "-format\x00%-6s|\x00Owner", "-hold:1/2,x\x00alice\x0012.3",
+		"-l\x00-attributes\x00a,b", "-format\x00%99999999d\x00Owner", "-wide:9\x00-batch:z\x00-lim\x005", "-constraint\x00((\x00-af\x00-"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, argv string) {
+		q, err := Parse(strings.Split(argv, "\x00"), CondorDefaults)
+		if err != nil {
+			return
+		}
+		q.Selection(Options{Me: "me"})
+		for _, c := range q.Columns {
+			if c.Format != "" {
+				parsePrintf(c.Format)
+			}
+		}
+	})
+}

@@ -106,3 +106,17 @@ func TestProcIDs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPrintf: any -format format parses, and its first conversion's width
+// and precision stay within what Parse lets through.
+func FuzzPrintf(f *testing.F) {
+	for _, seed := range []string{"%d", `%-10.3f\n`, "%%%s", "%*d", "%lld%", `\x41%v`, "%'#0- +12.4lX"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, format string) {
+		s := parsePrintf(format)
+		if s.conv == 0 && s.literal == "" && format != "" && unescapeC(format) != "" {
+			t.Errorf("%q: no conversion and no literal text", format)
+		}
+	})
+}
