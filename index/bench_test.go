@@ -47,7 +47,7 @@ func BenchmarkQuery(b *testing.B) {
 		{"status=held", "JobStatus == 5"},
 		{"owner=largest&&status=idle", fmt.Sprintf("Owner == %q && JobStatus == 1", largest)},
 	} {
-		sel, err := ParseSelection(nil, c.constraint)
+		sel, err := parseSelection(nil, c.constraint)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -250,7 +250,7 @@ func BenchmarkPlan(b *testing.B) {
 			{"owner&&status=idle", fmt.Sprintf("Owner == %q && JobStatus == 1", largest)},
 			{"status!=running", "JobStatus != 2"},
 		} {
-			sel, err := ParseSelection(nil, c.constraint)
+			sel, err := parseSelection(nil, c.constraint)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -292,7 +292,7 @@ func BenchmarkPlan(b *testing.B) {
 func BenchmarkScan(b *testing.B) {
 	db := openBench(b, benchQueue(b))
 	defer db.Close()
-	sel, err := ParseSelection(nil, "RequestMemory > 4096 && JobStatus == 1")
+	sel, err := parseSelection(nil, "RequestMemory > 4096 && JobStatus == 1")
 	if err != nil {
 		b.Fatal(err)
 	}

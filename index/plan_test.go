@@ -237,7 +237,7 @@ func TestIndexedAnswerEqualsScan(t *testing.T) {
 				case i%10 != 0:
 					constraint = g.expr(g.rng.IntN(4))
 				}
-				sel, err := ParseSelection(args, constraint)
+				sel, err := parseSelection(args, constraint)
 				if err != nil {
 					t.Fatalf("generated selection %v %q: %v", args, constraint, err)
 				}
@@ -324,7 +324,7 @@ func TestPlans(t *testing.T) {
 		{nil, "!(Owner == \"x\")", "scan of all jobs", ""},
 	}
 	for _, tt := range tests {
-		sel, err := ParseSelection(tt.args, tt.constraint)
+		sel, err := parseSelection(tt.args, tt.constraint)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,51 +27,6 @@ type Selection struct {
 	Constraint  *Expr
 }
 
-// ConstraintError is returned by ParseSelection when the constraint, not
-// an argument, is at fault.
-type ConstraintError struct{ Err error }
-
-func (e *ConstraintError) Error() string { return "constraint: " + e.Err.Error() }
-func (e *ConstraintError) Unwrap() error { return e.Err }
-
-// ParseSelection reads condor_q-style positional arguments (an owner name,
-// a cluster id "123" or a job id "123.4") and a constraint expression
-// (empty for none).
-func ParseSelection(args []string, constraint string) (Selection, error) {
-	var s Selection
-	for _, a := range args {
-		if a == "" {
-			return s, fmt.Errorf("empty argument")
-		}
-		if c := a[0]; c < '0' || c > '9' {
-			s.Owners = append(s.Owners, a)
-			continue
-		}
-		cs, ps, isJob := strings.Cut(a, ".")
-		c, err := strconv.ParseInt(cs, 10, 32)
-		if err != nil || c < 1 {
-			return s, fmt.Errorf("argument %q is neither an owner, a cluster id nor a job id", a)
-		}
-		if !isJob {
-			s.Clusters = append(s.Clusters, c)
-			continue
-		}
-		p, err := strconv.ParseInt(ps, 10, 32)
-		if err != nil || p < 0 {
-			return s, fmt.Errorf("argument %q is neither an owner, a cluster id nor a job id", a)
-		}
-		s.Jobs = append(s.Jobs, store.Key{Cluster: c, Proc: p})
-	}
-	if strings.TrimSpace(constraint) != "" {
-		x, err := ParseExpr(constraint)
-		if err != nil {
-			return s, &ConstraintError{Err: err}
-		}
-		s.Constraint = x
-	}
-	return s, nil
-}
-
 // Stats describe one run of a selection.
 type Stats struct {
 	Plan       string        // how the jobs were found
@@ -235,7 +190,7 @@ func (s Selection) matchesArgs(job store.Job, env *Env) bool {
 	if len(s.Owners) == 0 {
 		return false
 	}
-	owner, ok := OwnerOf(job, env)
+	owner, ok := ownerOf(job, env)
 	if !ok {
 		return false
 	}
@@ -265,9 +220,9 @@ func (s Selection) inDAG(job store.Job, env *Env) bool {
 	return false
 }
 
-// OwnerOf returns the job's effective Owner as a string, evaluating it only
+// ownerOf returns the job's effective Owner as a string, evaluating it only
 // when it is not a plain string literal.
-func OwnerOf(job store.Job, env *Env) (string, bool) {
+func ownerOf(job store.Job, env *Env) (string, bool) {
 	text, ok := job.Lookup("Owner")
 	if !ok {
 		return "", false
