@@ -69,6 +69,7 @@ var condorQGolden = []struct {
 	{"xml", "condorq.log", "alice", []string{"-xml", "102.0"}},
 	{"xml-empty", "condorq.log", "alice", []string{"-xml", "999"}},
 	{"json-empty", "condorq.log", "alice", []string{"-json", "999"}},
+	{"late-materialization", "condorq-late.log", "carol", nil},
 	{"queue-hold", "queue.log", "alice", []string{"-allusers", "-hold"}},
 	{"queue-run", "queue.log", "alice", []string{"-allusers", "-run"}},
 	{"dag-batch", "condorq-dag.log", "alice", nil},
@@ -81,7 +82,7 @@ var condorQGolden = []struct {
 // through daemons serving the same queues, which must answer alike.
 func TestCondorQWorkedExamples(t *testing.T) {
 	dbs := map[string]string{}
-	for _, f := range []string{"condorq.log", "condorq-dag.log", "queue.log"} {
+	for _, f := range []string{"condorq.log", "condorq-dag.log", "condorq-late.log", "queue.log"} {
 		dbs[f] = ingestFixture(t, f)
 	}
 	checkWorkedExamples(t, dbs)

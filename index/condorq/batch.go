@@ -38,17 +38,14 @@ type batchJob struct {
 	nodeOK          bool
 	qdate           int64
 	qdateOK         bool
-	status          int64
 	dagman          bool  // JobUniverse 7
 	parent          int64 // DAGManJobId's cluster, 0 for none
 	totalProcs      int64 // TotalSubmitProcs, -1 when missing
 	materialize     int64 // JobMaterializeNextProcId, -1 when missing
 	nodesTotal      int64
 	nodesDone       int64
-	statusOK        bool
 	hasDAGManJobID  bool
 	row             int
-	materializeSeen bool
 }
 
 func (p *batchView) intern(s string) string {
@@ -65,8 +62,8 @@ func (p *batchView) intern(s string) string {
 func (p *batchView) job(job store.Job) error {
 	r := p.r
 	b := batchJob{key: job.Key, totalProcs: -1, materialize: -1}
-	b.status, b.statusOK = r.int(job, "JobStatus")
-	p.c.count(job, b.status, b.statusOK)
+	status, statusOK := r.int(job, "JobStatus")
+	p.c.count(job, status, statusOK)
 	var o string
 	if o, b.ownerOK = r.str(job, "Owner"); b.ownerOK {
 		b.owner = p.intern(o)
@@ -87,7 +84,7 @@ func (p *batchView) job(job store.Job) error {
 		b.totalProcs = n
 	}
 	if n, ok := r.int(job, "JobMaterializeNextProcId"); ok {
-		b.materialize, b.materializeSeen = n, true
+		b.materialize = n
 	}
 	if b.dagman {
 		b.nodesTotal, _ = r.int(job, "DAG_NodesTotal")
@@ -96,11 +93,11 @@ func (p *batchView) job(job store.Job) error {
 	if n := len(p.jobs); n > 0 && sameRun(&p.jobs[n-1], &b) {
 		p.jobs[n-1].last = b.key
 		p.jobs[n-1].procs++
-		p.jobs[n-1].countStatus(b.status)
+		p.jobs[n-1].countStatus(status)
 		return nil
 	}
 	b.last, b.procs = b.key, 1
-	b.countStatus(b.status)
+	b.countStatus(status)
 	p.jobs = append(p.jobs, b)
 	return nil
 }
@@ -112,7 +109,7 @@ func sameRun(a, b *batchJob) bool {
 	return a.key.Cluster == b.key.Cluster && !a.dagman && !b.dagman &&
 		a.owner == b.owner && a.ownerOK == b.ownerOK && a.batch == b.batch && a.batchOK == b.batchOK &&
 		a.parent == b.parent && a.hasDAGManJobID == b.hasDAGManJobID && a.totalProcs == b.totalProcs &&
-		a.materialize == b.materialize && a.materializeSeen == b.materializeSeen
+		a.materialize == b.materialize
 }
 
 // countStatus counts a job of status st in the view's columns: RUN, IDLE
@@ -241,9 +238,7 @@ func (p *batchView) count(rows []*batchRow) {
 				r.noTotal = true
 			}
 			r.total += max(j.totalProcs, 0)
-			if j.materializeSeen && j.materialize >= 0 {
-				c.materialize = j.materialize
-			}
+			c.materialize = max(j.materialize, -1)
 			byCluster[j.key.Cluster] = c
 			plains = append(plains, c)
 		}

@@ -77,11 +77,10 @@ type jobView struct {
 }
 
 type dagInfo struct {
-	key      store.Key
-	parent   int64
-	name     string
-	hasName  bool
-	ownerRaw string
+	key     store.Key
+	parent  int64
+	name    string
+	hasName bool
 }
 
 // idColumns are columns 0 and 1 of every per-job view.
@@ -180,7 +179,7 @@ func (p *jobView) job(job store.Job) error {
 		cells = append(cells, r.date(job, "QDate"), r.runTime(job, st), r.status(job, st, stok),
 			r.value(job, "JobPrio"), size, r.command(job))
 		if p.view == ViewDAG {
-			d := dagInfo{key: k, ownerRaw: owner}
+			d := dagInfo{key: k}
 			d.parent, _ = r.dagParent(job)
 			d.name, d.hasName = r.str(job, "DAGNodeName")
 			p.dag = append(p.dag, d)
