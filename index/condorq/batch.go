@@ -2,7 +2,9 @@ package condorq
 
 import (
 	"bufio"
+	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/qindex/qindex/index"
 	"github.com/qindex/qindex/store"
@@ -18,6 +20,7 @@ type batchView struct {
 	partial bool   // DONE is not computed (§5.2.4)
 	zero    string // what a zero count prints
 	cut     int
+	limit   int // the bytes its entries may take (0: no bound)
 	jobs    []batchJob
 	names   map[string]string // interned owners and batch names
 	// maxOwner is the longest owner among all jobs (A of §5.2.5).
@@ -98,9 +101,16 @@ func (p *batchView) job(job store.Job) error {
 	}
 	b.last, b.procs = b.key, 1
 	b.countStatus(status)
+	if p.limit > 0 && (len(p.jobs)+1)*batchEntrySize > p.limit {
+		return fmt.Errorf("the batch view of more than %d clusters is more than it groups in memory (%d MiB); narrow the query, or use -nobatch", len(p.jobs), p.limit>>20)
+	}
 	p.jobs = append(p.jobs, b)
 	return nil
 }
+
+// batchEntrySize is about what an entry of the batch view costs, with the
+// room a large slice grows by (a quarter).
+const batchEntrySize = int(unsafe.Sizeof(batchJob{})) * 5 / 4
 
 // sameRun reports whether job b continues the run a: the same cluster, and
 // all the view groups and counts by alike. A dagman job is an entry of

@@ -24,7 +24,16 @@ type Options struct {
 	DB string
 	// NoIndex scans every job instead of using the indexes.
 	NoIndex bool
+	// MaxBuffer bounds the bytes of rows a per-job view keeps to size its
+	// columns (0: DefaultMaxBuffer); past it, the view reads the jobs a
+	// second time and prints them as it goes. The batch and DAG views,
+	// which must see every job before their first row, fail past it.
+	MaxBuffer int
 }
+
+// DefaultMaxBuffer is Options.MaxBuffer's default: a few hundred thousand
+// rows.
+const DefaultMaxBuffer = 64 << 20
 
 // Selection returns the jobs q selects, for o.Me, as an index.Selection:
 // the restriction list (or Me, when only my jobs are listed), and'ed
@@ -85,6 +94,10 @@ func Run(ctx context.Context, snap *store.Snapshot, q *Query, o Options, out, er
 	schedd := scheddName(snap)
 	var warnings strings.Builder
 
+	maxBuffer := o.MaxBuffer
+	if maxBuffer == 0 {
+		maxBuffer = DefaultMaxBuffer
+	}
 	var p printer
 	banner := true
 	switch q.View {
@@ -97,13 +110,15 @@ func Run(ctx context.Context, snap *store.Snapshot, q *Query, o Options, out, er
 		p = &adView{view: q.View, env: env, out: w, now: o.Now, only: q.Attributes, noSort: q.NoSort}
 		banner = false
 	case ViewBatch:
-		p = &batchView{r: r, c: counter{r: r}, out: w, partial: q.Partial, zero: q.BatchZero, cut: max(q.Width-1, 0)}
+		p = &batchView{r: r, c: counter{r: r}, out: w, partial: q.Partial, zero: q.BatchZero, cut: max(q.Width-1, 0), limit: maxBuffer}
 	case ViewHoldCodes:
 		p = &holdCodesView{r: r, out: w, cut: max(q.Width-1, 0)}
 	case ViewTotals:
 		p = &totalsView{c: counter{r: r}, out: w}
 	default:
-		p = newJobView(q.View, r, w, q.Width, schedd, &warnings)
+		jv := newJobView(q.View, r, w, q.Width, schedd, &warnings)
+		jv.tab.limit = maxBuffer
+		p = jv
 	}
 	if banner {
 		name := "-- Database: " + o.DB
@@ -125,6 +140,19 @@ func Run(ctx context.Context, snap *store.Snapshot, q *Query, o Options, out, er
 	if !isTotals || !tv.counted {
 		st, err = sel.Run(ctx, snap, env, index.RunOptions{Limit: q.Limit, NoIndex: o.NoIndex}, p.job)
 		if err != nil {
+			return st, err
+		}
+	}
+	if jv, ok := p.(*jobView); ok && jv.tab.over {
+		// Too many rows to keep: the first pass sized the columns; the
+		// second, over the same snapshot, prints the rows as it reads them.
+		if jv.view == ViewDAG {
+			return st, fmt.Errorf("-dag: the %d jobs selected are more than it orders in memory (%d MiB of rows); narrow the query, or use -nobatch", st.Matched, jv.tab.limit>>20)
+		}
+		jv.fixWidths()
+		jv.tab.printHeader(w)
+		jv.tab.stream, jv.second = w, true
+		if _, err = sel.Run(ctx, snap, env, index.RunOptions{Limit: q.Limit, NoIndex: o.NoIndex}, p.job); err != nil {
 			return st, err
 		}
 	}

@@ -26,7 +26,8 @@ const missing = "\x01"
 
 // table collects the rows of a view, whose widths depend on every row, and
 // prints them (CONDOR_Q.md §4.1-4.3). A row is stored as its cells joined
-// by NUL, which no stored value contains.
+// by NUL, which no stored value contains. Past limit bytes of rows it keeps
+// only the widths, and the view prints in a second pass, streaming.
 type table struct {
 	cols []column
 	rows []string
@@ -34,11 +35,41 @@ type table struct {
 	trim bool
 	// cut cuts every line to this many bytes (0: never).
 	cut int
+	// widest is each auto column's widest value so far.
+	widest []int
+	// limit bounds the bytes of rows kept (0: no bound); over says it was
+	// passed, and the rows dropped.
+	limit, size int
+	over        bool
+	// stream, when set, prints each row as it is added, at the widths
+	// the first pass found.
+	stream *bufio.Writer
 }
 
 // add adds a row of cells; a cell is missing for a missing value.
 func (t *table) add(cells ...string) {
-	t.rows = append(t.rows, strings.Join(cells, "\x00"))
+	if t.stream != nil {
+		t.emit(t.stream, cells, t.widths(), false)
+		return
+	}
+	if t.widest == nil {
+		t.widest = make([]int, len(t.cols))
+	}
+	for i, cell := range cells {
+		if i < len(t.cols) && t.cols[i].auto && cell != missing {
+			t.widest[i] = max(t.widest[i], len(cell))
+		}
+	}
+	if t.over {
+		return
+	}
+	row := strings.Join(cells, "\x00")
+	t.size += len(row) + 16
+	if t.limit > 0 && t.size > t.limit {
+		t.over, t.rows = true, nil
+		return
+	}
+	t.rows = append(t.rows, row)
 }
 
 // widths returns the final widths: auto columns grown to their widest
@@ -49,15 +80,9 @@ func (t *table) widths() []int {
 		w[i] = c.width
 		if c.auto {
 			w[i] = max(w[i], len(c.head))
-		}
-	}
-	for _, r := range t.rows {
-		i := 0
-		for cell := range strings.SplitSeq(r, "\x00") {
-			if i < len(t.cols) && t.cols[i].auto && cell != missing {
-				w[i] = max(w[i], len(cell))
+			if i < len(t.widest) {
+				w[i] = max(w[i], t.widest[i])
 			}
-			i++
 		}
 	}
 	return w
@@ -106,30 +131,36 @@ func (t *table) line(b *strings.Builder, cells []string, w []int, header bool) {
 	}
 }
 
-// print writes the header, if there is one, and the rows.
-func (t *table) print(out *bufio.Writer, header bool) {
-	w := t.widths()
+// emit writes one line of cells at widths w.
+func (t *table) emit(out *bufio.Writer, cells []string, w []int, header bool) {
 	var b strings.Builder
-	emit := func(s string, row bool) {
-		if t.cut > 0 && len(s) > t.cut {
-			s = s[:t.cut]
-		} else if row && t.trim {
-			s = strings.TrimRight(s, " \t")
-		}
-		out.WriteString(s)
-		out.WriteByte('\n')
+	t.line(&b, cells, w, header)
+	line := b.String()
+	if t.cut > 0 && len(line) > t.cut {
+		line = line[:t.cut]
+	} else if !header && t.trim {
+		line = strings.TrimRight(line, " \t")
 	}
+	out.WriteString(line)
+	out.WriteByte('\n')
+}
+
+// printHeader writes the heading line.
+func (t *table) printHeader(out *bufio.Writer) {
+	heads := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		heads[i] = c.head
+	}
+	t.emit(out, heads, t.widths(), true)
+}
+
+// print writes the header, if there is one, and the rows kept.
+func (t *table) print(out *bufio.Writer, header bool) {
 	if header {
-		heads := make([]string, len(t.cols))
-		for i, c := range t.cols {
-			heads[i] = c.head
-		}
-		t.line(&b, heads, w, true)
-		emit(b.String(), false)
+		t.printHeader(out)
 	}
+	w := t.widths()
 	for _, r := range t.rows {
-		b.Reset()
-		t.line(&b, strings.Split(r, "\x00"), w, false)
-		emit(b.String(), true)
+		t.emit(out, strings.Split(r, "\x00"), w, false)
 	}
 }

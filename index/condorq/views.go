@@ -74,6 +74,8 @@ type jobView struct {
 	warnings  *strings.Builder
 	footer    bool
 	sizeIndex int
+	// second says the jobs are being read again, to be printed.
+	second bool
 }
 
 type dagInfo struct {
@@ -159,7 +161,9 @@ func newJobView(v View, r *renderer, out *bufio.Writer, width int, schedd string
 func (p *jobView) job(job store.Job) error {
 	r := p.r
 	st, stok := r.int(job, "JobStatus")
-	p.c.count(job, st, stok)
+	if !p.second {
+		p.c.count(job, st, stok)
+	}
 	k := job.Key
 	p.maxCluster, p.maxProc = max(p.maxCluster, k.Cluster), max(p.maxProc, k.Proc)
 	owner := r.owner(job)
@@ -178,7 +182,7 @@ func (p *jobView) job(job store.Job) error {
 		}
 		cells = append(cells, r.date(job, "QDate"), r.runTime(job, st), r.status(job, st, stok),
 			r.value(job, "JobPrio"), size, r.command(job))
-		if p.view == ViewDAG {
+		if p.view == ViewDAG && !p.tab.over {
 			d := dagInfo{key: k}
 			d.parent, _ = r.dagParent(job)
 			d.name, d.hasName = r.str(job, "DAGNodeName")
@@ -240,11 +244,13 @@ func (p *jobView) host(job store.Job) string {
 }
 
 func (p *jobView) end(s *summary) error {
-	p.fixWidths()
-	if p.view == ViewDAG {
-		p.dagOrder()
+	if p.tab.stream == nil {
+		p.fixWidths()
+		if p.view == ViewDAG {
+			p.dagOrder()
+		}
+		p.tab.print(p.out, true)
 	}
-	p.tab.print(p.out, true)
 	if p.footer {
 		s.query = p.c.totals
 		s.write(p.out, true)
