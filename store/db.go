@@ -105,7 +105,13 @@ type Options struct {
 	// process) may then lose recent commits or damage the file; use it only
 	// for loads that are redone from the log anyway, and call Sync at the end.
 	NoSync bool
+	// Mode is the permissions of a file Open creates (0: 0644, readable by
+	// every local user, as condor_q's queue is; it holds no secrets).
+	Mode fs.FileMode
 }
+
+// DefaultMode is the permissions Open gives a new file by default.
+const DefaultMode fs.FileMode = 0o644
 
 // pageSize is the bbolt page size of new files. Larger pages mean fewer,
 // larger writes per commit; see docs/BENCHMARKS.md for the measurements
@@ -119,7 +125,7 @@ type DB struct {
 	pageSize int
 }
 
-// Open opens the qindex database at path, creating it (mode 0600) unless
+// Open opens the qindex database at path, creating it (with o.Mode) unless
 // o.ReadOnly. A file that is not a qindex database, or one of another
 // schema version, is refused with an error and left untouched.
 func Open(path string, o Options) (*DB, error) {
@@ -141,10 +147,14 @@ func Open(path string, o Options) (*DB, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
+	mode := o.Mode
+	if mode == 0 {
+		mode = DefaultMode
+	}
 	var b *bolt.DB
 	err = Guard(func() error {
 		var err error
-		b, err = bolt.Open(path, 0o600, &bolt.Options{
+		b, err = bolt.Open(path, mode, &bolt.Options{
 			ReadOnly:     o.ReadOnly,
 			Timeout:      timeout,
 			NoSync:       o.NoSync,

@@ -2,7 +2,7 @@ package main
 
 // The daemon holds the db file open for writing, and bbolt's lock keeps
 // every other process out. While it runs, 'qindex q' and 'qindex status'
-// ask it instead, over a unix socket beside the db file (mode 0600):
+// ask it instead, over a unix socket beside the db file (whoever may read the file may connect):
 //
 //	client: one JSON request line
 //	daemon: frames of [kind byte][uint32 big-endian length][payload]
@@ -262,15 +262,15 @@ type socketServer struct {
 // listenSocket creates the socket at path, readable and writable by its
 // owner only. A socket file left by a daemon that was killed is replaced:
 // the caller holds the db lock, so no other daemon can be using it.
-func listenSocket(path string, h handler, logger *slog.Logger) (*socketServer, error) {
+func listenSocket(path string, acc access, h handler, logger *slog.Logger) (*socketServer, error) {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&fs.ModeSocket == 0 {
 			return nil, fmt.Errorf("socket %s: a file that is not a socket is in the way", path)
 		}
 		os.Remove(path)
 	}
-	// Listen under a private name, restrict it, then give it its name: no
-	// one can connect before the mode is right.
+	// Listen under a private name, set its mode and group, then give it its
+	// name: no one can connect before they are right.
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	os.Remove(tmp)
 	ln, err := net.Listen("unix", tmp)
@@ -278,7 +278,7 @@ func listenSocket(path string, h handler, logger *slog.Logger) (*socketServer, e
 		return nil, fmt.Errorf("socket %s: %w", path, err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	if err := acc.set(tmp, acc.socketMode()); err != nil {
 		ln.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("socket %s: %w", path, err)

@@ -28,7 +28,9 @@ func serveCommand(e env) *cli.Command {
 applies what the log gained, follows compactions (finishing the old file from
 its rotated copy job_queue.log.<seq> when the schedd kept one) and reloads a
 recreated or replaced log. While it runs, 'qindex q' and 'qindex status' ask
-it over the socket FILE.sock beside the database (mode 0600).
+it over the socket FILE.sock beside the database. By default every local user
+may read the database and use the socket, as with condor_q (the queue holds
+no secrets); --access.mode and --access.group restrict both.
 
 It serves Prometheus metrics of the queue at --web.telemetry-path on
 --web.listen-address (an empty address serves none), computed by a background
@@ -53,6 +55,9 @@ Example:
 				Usage: "collect the queue metrics every `DURATION` (0: at each scrape)"},
 			&cli.IntFlag{Name: "metrics.max-owners", Value: exporter.DefaultMaxOwners,
 				Usage: "name at most `N` owners in htcondor_queue_owner_jobs (the rest are summed as _other)"},
+			&cli.StringFlag{Name: "access.mode", Value: "0644",
+				Usage: "the database's permissions (`OCTAL`); its socket lets connect whoever may read it (0644: every local user, as condor_q)"},
+			&cli.StringFlag{Name: "access.group", Usage: "give the database and its socket to `GROUP` (a name or a number), with --access.mode 0640 to limit queries to it"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -78,6 +83,10 @@ Example:
 			if p := c.String("web.telemetry-path"); !strings.HasPrefix(p, "/") {
 				return usagef("serve: --web.telemetry-path must start with /, not %q", p)
 			}
+			acc, err := parseAccess(c.String("access.mode"), c.String("access.group"))
+			if err != nil {
+				return err
+			}
 			limitMemory()
 			logger := newLogger(e.stderr)
 			stop, err := watchdog(e, dbPath, func() {
@@ -93,7 +102,7 @@ Example:
 				return err
 			}
 			defer stop()
-			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger,
+			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger, access: acc,
 				listen: c.String("web.listen-address"), telemetryPath: c.String("web.telemetry-path"),
 				metrics: exporter.Options{Interval: c.Duration("collect-interval"), MaxOwners: c.Int("metrics.max-owners")}})
 		},
@@ -107,6 +116,8 @@ type serveOptions struct {
 
 	listen, telemetryPath string // no metrics when listen is ""
 	metrics               exporter.Options
+
+	access access // who may read the database and use its socket
 }
 
 // serve runs the daemon until ctx ends.
@@ -120,9 +131,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		defer ln.Close()
 	}
-	db, err := openForServe(o.db, o.logger)
+	db, err := openForServe(o.db, o.access, o.logger)
 	if err != nil {
 		return err
+	}
+	if err := o.access.apply(o.db); err != nil {
+		db.Close()
+		return fmt.Errorf("serve: %w", err)
 	}
 	d := &server{o: o, started: time.Now(), damaged: make(chan error, 1)}
 	if err := d.use(db); err != nil {
@@ -142,7 +157,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		defer stop()
 		d.metrics = metricsURL(ln.Addr(), o.telemetryPath)
 	}
-	sock, err := listenSocket(socketPath(o.db), d.handle, o.logger)
+	sock, err := listenSocket(socketPath(o.db), o.access, d.handle, o.logger)
 	if err != nil {
 		o.logger.Error("queries cannot reach the daemon; they will wait for the database lock and fail", "err", err)
 	} else {
@@ -291,8 +306,12 @@ func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporte
 	d.mu.Unlock()
 
 	os.Remove(tmp)
-	fresh, err := store.Open(tmp, store.Options{})
+	fresh, err := store.Open(tmp, store.Options{Mode: d.o.access.fileMode()})
 	if err != nil {
+		return fmt.Errorf("serve: rebuild: %w", err)
+	}
+	if err := d.o.access.apply(tmp); err != nil {
+		fresh.Close()
 		return fmt.Errorf("serve: rebuild: %w", err)
 	}
 	f := d.newFollower(fresh)
@@ -393,11 +412,11 @@ func metricsURL(addr net.Addr, path string) string {
 // the machine restarted (a power loss can lose unsynced pages; a killed
 // process cannot), is moved aside to FILE.damaged and replaced by a new
 // one, which the first catch-up loads from the log.
-func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(path, store.Options{})
+func openForServe(path string, acc access, logger *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(path, store.Options{Mode: acc.fileMode()})
 	if errors.Is(err, store.ErrDamaged) {
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-		return replaceDamaged(path, logger)
+		return replaceDamaged(path, acc, logger)
 	}
 	if err != nil {
 		return nil, err
@@ -406,7 +425,7 @@ func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
 	if err != nil {
 		db.Close()
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-		return replaceDamaged(path, logger)
+		return replaceDamaged(path, acc, logger)
 	}
 	switch {
 	case !found:
@@ -417,7 +436,7 @@ func openForServe(path string, logger *slog.Logger) (*store.DB, error) {
 		if err := db.Verify(); err != nil {
 			db.Close()
 			logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-			return replaceDamaged(path, logger)
+			return replaceDamaged(path, acc, logger)
 		}
 		logger.Info("the database is intact", "db", path)
 	}
@@ -429,13 +448,13 @@ func damagedPath(path string) string { return path + ".damaged" }
 
 // replaceDamaged moves the damaged file at path aside and creates a new
 // one, which the first catch-up loads from the log.
-func replaceDamaged(path string, logger *slog.Logger) (*store.DB, error) {
+func replaceDamaged(path string, acc access, logger *slog.Logger) (*store.DB, error) {
 	aside := damagedPath(path)
 	if err := os.Rename(path, aside); err != nil {
 		return nil, fmt.Errorf("move the damaged database aside: %w", err)
 	}
 	logger.Info("moved the damaged database aside", "file", aside)
-	return store.Open(path, store.Options{})
+	return store.Open(path, store.Options{Mode: acc.fileMode()})
 }
 
 // bootID identifies the machine's current boot ("" when unknown).

@@ -162,8 +162,11 @@ func TestDaemonAnswersQueries(t *testing.T) {
 	waitFor(t, "the first load", func() bool { return loaded(t, status(t, db), log) })
 
 	fi, err := os.Stat(socketPath(db))
-	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
-		t.Fatalf("socket: %v, mode %v; want a socket of mode 0600", err, fi.Mode())
+	if err != nil || fi.Mode().Perm() != 0o666 || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("socket: %v, mode %v; want a socket every local user may use (0666)", err, fi.Mode())
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("db: %v, mode %v; want one every local user may read (0644)", err, fi.Mode())
 	}
 	st := status(t, db)
 	if st.Daemon == nil || st.Daemon.PID != os.Getpid() || st.Jobs != 7 || st.Offset+st.LagBytes != st.LogSize {
