@@ -97,6 +97,8 @@ type Follower struct {
 	lastLogged     string
 	lastLoggedTime time.Time
 	failures       int // consecutive failed catch-ups with the same error
+
+	nudge chan struct{} // a look at the log now, not at the next poll
 }
 
 // NewFollower returns a Follower of the log o.Log into db.
@@ -111,7 +113,7 @@ func NewFollower(db *store.DB, o FollowOptions) *Follower {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	f := &Follower{db: db, o: o, status: Status{Log: o.Log, LogSize: -1}}
+	f := &Follower{db: db, o: o, status: Status{Log: o.Log, LogSize: -1}, nudge: make(chan struct{}, 1)}
 	if t, err := db.Target(); err == nil {
 		f.status.Position = t.Position
 	}
@@ -145,8 +147,19 @@ func (f *Follower) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-f.nudge:
+			t.Stop()
 		}
 		t.Reset(f.Step(ctx))
+	}
+}
+
+// Nudge makes Run look at the log now rather than at its next poll, and
+// ends a backoff.
+func (f *Follower) Nudge() {
+	select {
+	case f.nudge <- struct{}{}:
+	default:
 	}
 }
 

@@ -84,6 +84,12 @@ func runDemo(c *cli.Context, e env) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	// Absolute, as the database records the log's path: status and queries
+	// from any directory find it.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
 	logPath, dbPath := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "qindex.db")
 	os.Remove(dbPath)
 	if old, _ := filepath.Glob(logPath + ".*"); len(old) > 0 { // rotations of an earlier demo

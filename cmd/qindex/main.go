@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
+	exits := &exitHooks{}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -39,13 +41,14 @@ func main() {
 		case <-time.After(grace):
 		}
 		fmt.Fprintf(os.Stderr, "qindex: %v: stopped\n", sig)
+		exits.run()
 		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()
 	args := os.Args
 	if filepath.Base(args[0]) == "condor_q" {
 		args = condorQArgs(args)
 	}
-	code := run(ctx, args, env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, location: time.Local, user: currentUser()})
+	code := run(ctx, args, env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, location: time.Local, user: currentUser(), exits: exits})
 	os.Exit(code)
 }
 
@@ -74,6 +77,37 @@ type env struct {
 	now            func() time.Time
 	location       *time.Location
 	user           string // the OS user, whose jobs "only my jobs" lists
+	exits          *exitHooks
+}
+
+// exitHooks are what must be undone even when the process ends at once
+// (os.Exit runs no deferred calls): the daemon's socket. A nil *exitHooks
+// takes and runs nothing.
+type exitHooks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+// add registers fn to run at a forced exit.
+func (h *exitHooks) add(fn func()) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fns = append(h.fns, fn)
+}
+
+// run runs what add registered.
+func (h *exitHooks) run() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, fn := range h.fns {
+		fn()
+	}
 }
 
 // version is qindex's version, as the build recorded it.

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/qindex/qindex/exporter"
@@ -102,7 +104,7 @@ Example:
 				return err
 			}
 			defer stop()
-			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger, access: acc,
+			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger, access: acc, exits: e.exits,
 				listen: c.String("web.listen-address"), telemetryPath: c.String("web.telemetry-path"),
 				metrics: exporter.Options{Interval: c.Duration("collect-interval"), MaxOwners: c.Int("metrics.max-owners")}})
 		},
@@ -118,6 +120,7 @@ type serveOptions struct {
 	metrics               exporter.Options
 
 	access access // who may read the database and use its socket
+	exits  *exitHooks
 }
 
 // serve runs the daemon until ctx ends.
@@ -161,9 +164,29 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		o.logger.Error("queries cannot reach the daemon; they will wait for the database lock and fail", "err", err)
 	} else {
+		o.exits.add(func() { os.Remove(sock.path) }) // a forced exit skips sock.serve's removal
 		wg.Go(func() { sock.serve(ctx) })
 	}
 	o.logger.Info("serving", "log", o.log, "db", o.db, "poll", o.poll, "pid", os.Getpid(), "metrics", d.metrics)
+	// SIGHUP: look at the log now (after a rotation, say), not at the next
+	// poll or the end of a backoff. It never stops the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				o.logger.Info("SIGHUP: looking at the log now", "log", o.log)
+				d.mu.RLock()
+				f := d.follower
+				d.mu.RUnlock()
+				f.Nudge()
+			}
+		}
+	})
 	// The first catch-up (a load, or what the log gained while the daemon
 	// was down) before the collection starts competing with it for CPU and
 	// pages; the metrics of a state about to be replaced would mislead.

@@ -481,3 +481,46 @@ func TestDaemonLogTrouble(t *testing.T) {
 		t.Errorf("the errors were not logged once each, or the recovery not at all:\n%s", logs)
 	}
 }
+
+// TestSignals: SIGHUP makes the daemon look at the log at once and keeps
+// it running; SIGTERM, even twice at once, leaves no socket behind.
+func TestSignals(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	copyFixture(t, "snapshot.log", log)
+	cmd := qindexCmd("serve", "--log", log, "--db", db, "--poll", "1h", "--web.listen-address", "")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, "the socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	waitFor(t, "the first load", func() bool { st := status(t, db); return st.Daemon != nil && loaded(t, st, log) })
+	before := status(t, db).Offset
+
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("105 \n103 1.0 JobPrio 7\n106 \n")
+	f.Close()
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the log looked at after SIGHUP", func() bool { return status(t, db).Offset > before })
+	if !strings.Contains(stderr.String(), "SIGHUP: looking at the log now") {
+		t.Errorf("no word of SIGHUP:\n%s", stderr.String())
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not stop")
+	}
+	if _, err := os.Stat(socketPath(db)); err == nil {
+		t.Errorf("the socket is left behind:\n%s", stderr.String())
+	}
+}
