@@ -55,6 +55,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -138,8 +139,11 @@ func Open(path string, o Options) (*DB, error) {
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
-	if err == nil && fi.Size() > 0 {
-		if err := checkMagic(path); err != nil {
+	switch {
+	case err == nil && fi.Size() == 0 && o.ReadOnly:
+		return nil, fmt.Errorf("open db %s: the file is empty, not a qindex database (a creation that was cut short?); remove it, or let 'qindex ingest' or 'qindex serve' create it", path)
+	case err == nil && fi.Size() > 0:
+		if err := checkMagic(path, fi.Size()); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +179,7 @@ func Open(path string, o Options) (*DB, error) {
 	db := &DB{bolt: b, path: path, pageSize: b.Info().PageSize}
 	if err := Guard(func() error { return db.checkSchema(!o.ReadOnly) }); err != nil {
 		b.Close()
-		if errors.Is(err, ErrDamaged) {
+		if !strings.HasPrefix(err.Error(), "open db ") {
 			err = fmt.Errorf("open db %s: %w", path, err)
 		}
 		return nil, err
@@ -184,17 +188,32 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 // checkMagic refuses, before bbolt opens it, a file that does not start
-// with a bbolt meta page: bbolt's own errors for such files vary with their
-// size and page size.
-func checkMagic(path string) error {
+// with a bbolt meta page (bbolt's own errors for such files vary with their
+// size and page size), and one shorter than its meta pages say it is (a
+// copy cut short), which bbolt would fault on.
+func checkMagic(path string, size int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open db %s: %w", path, err)
 	}
 	defer f.Close()
-	var hdr [20]byte // page header (16 bytes), then the meta's magic
-	if _, err := io.ReadFull(f, hdr[:]); err != nil || binary.LittleEndian.Uint32(hdr[16:]) != boltMagic {
+	// A page header (16 bytes), then the meta: magic, version, page size,
+	// flags, root bucket (16), freelist page, high-water page id, ...
+	var meta [64]byte
+	if _, err := io.ReadFull(f, meta[:]); err != nil || binary.LittleEndian.Uint32(meta[16:]) != boltMagic {
 		return fmt.Errorf("open db %s: not a qindex database (not a bbolt file)", path)
+	}
+	ps := int64(binary.LittleEndian.Uint32(meta[24:]))
+	if ps < 1024 || ps > 1<<20 {
+		return fmt.Errorf("open db %s: %w: its first page says pages of %d bytes", path, ErrDamaged, ps)
+	}
+	pages := binary.LittleEndian.Uint64(meta[56:])
+	var meta1 [64]byte
+	if _, err := f.ReadAt(meta1[:], ps); err == nil && binary.LittleEndian.Uint32(meta1[16:]) == boltMagic {
+		pages = min(pages, binary.LittleEndian.Uint64(meta1[56:])) // the older meta's, so as never to call a whole file short
+	}
+	if pages <= 1<<40 && size < int64(pages)*ps {
+		return fmt.Errorf("open db %s: %w: the file is truncated: %d bytes, where its pages need %d (a copy cut short?)", path, ErrDamaged, size, int64(pages)*ps)
 	}
 	return nil
 }

@@ -324,8 +324,49 @@ func TestNewFileMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("new db mode %v, want 0600", fi.Mode().Perm())
+	if fi.Mode().Perm() != DefaultMode {
+		t.Errorf("new db mode %v, want %v", fi.Mode().Perm(), DefaultMode)
+	}
+	path = filepath.Join(t.TempDir(), "private.db")
+	db, err := Open(path, Options{Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("db created with mode 0600: %v %v", fi.Mode().Perm(), err)
+	}
+}
+
+// TestEmptyAndTruncatedFiles: an empty file is not opened for reading,
+// a truncated one is damage, each with a sentence saying so.
+func TestEmptyAndTruncatedFiles(t *testing.T) {
+	db, path := openTemp(t)
+	load(t, db, Position{}, "new 1.0 Job", "set 1.0 JobStatus 1")
+	db.Close()
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	used := int(binary.LittleEndian.Uint64(whole[56:])) * 16384 // the meta's high-water page id; the file may be longer
+	for _, tt := range []struct {
+		name    string
+		size    int
+		damaged bool
+		msg     string
+	}{
+		{"empty", 0, false, "the file is empty, not a qindex database"},
+		{"cut in its first page", 100, true, "the file is truncated: 100 bytes"},
+		{"cut after its metas", 2*16384 + 10, true, "the file is truncated"},
+		{"one used page short", used - 16384, true, "the file is truncated"},
+	} {
+		p := filepath.Join(dir, tt.name+".db")
+		os.WriteFile(p, whole[:tt.size], 0o644)
+		_, err := Open(p, Options{ReadOnly: true})
+		if err == nil || !strings.Contains(err.Error(), tt.msg) || errors.Is(err, ErrDamaged) != tt.damaged {
+			t.Errorf("%s: %v; want a message with %q (damaged %v)", tt.name, err, tt.msg, tt.damaged)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/qindex/qindex/store"
@@ -17,8 +18,8 @@ checksum, then recomputes, from the stored ads, how every job is filed by Owner 
 JobStatus, the per-(Owner, JobStatus) counts and the job count, and compares
 them with what the database holds. Prints each difference and exits 1 if
 there is any; prints a one-line summary and exits 0 otherwise. Memory stays
-small whatever the size of the queue. It reads the database, so it can run
-beside 'qindex serve'.
+small whatever the size of the queue. Beside 'qindex serve', the daemon runs
+it on a consistent snapshot of its file.
 
 Example:
    qindex check --db queue.db`,
@@ -31,35 +32,38 @@ Example:
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(dbPath, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			start := time.Now()
-			report := func(p string) { fmt.Fprintf(e.stdout, "%s: %s\n", dbPath, p) }
-			damaged, err := db.CheckPages(report)
-			if err != nil {
-				return fmt.Errorf("check %s: %w", dbPath, err)
-			}
-			if damaged > 0 {
-				return fmt.Errorf("check %s: %w: %d problems in its pages", dbPath, store.ErrDamaged, damaged)
-			}
-			return db.View(func(s *store.Snapshot) error {
-				if !s.Loaded() {
-					return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", dbPath)
-				}
-				n, err := s.Check(report)
-				if err != nil {
-					return fmt.Errorf("check %s: %w", dbPath, err)
-				}
-				if n > 0 {
-					return fmt.Errorf("check %s: %d differences between the indexes and the job data", dbPath, n)
-				}
-				fmt.Fprintf(e.stdout, "check: %s: %d jobs, indexes and counts agree with the job data (%.3f seconds)\n",
-					dbPath, s.JobCount(), time.Since(start).Seconds())
-				return nil
+			return withDB(c.Context, dbPath, request{Command: "check", DB: dbPath}, e, func(db *store.DB) error {
+				return runCheck(db, dbPath, e.stdout)
 			})
 		},
 	}
+}
+
+// runCheck checks db, named dbPath in what it prints to stdout, as qindex
+// check does, in this process or in the daemon that holds the file.
+func runCheck(db *store.DB, dbPath string, stdout io.Writer) error {
+	start := time.Now()
+	report := func(p string) { fmt.Fprintf(stdout, "%s: %s\n", dbPath, p) }
+	damaged, err := db.CheckPages(report)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", dbPath, err)
+	}
+	if damaged > 0 {
+		return fmt.Errorf("check %s: %w: %d problems in its pages", dbPath, store.ErrDamaged, damaged)
+	}
+	return db.View(func(s *store.Snapshot) error {
+		if !s.Loaded() {
+			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", dbPath)
+		}
+		n, err := s.Check(report)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", dbPath, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("check %s: %d differences between the indexes and the job data", dbPath, n)
+		}
+		fmt.Fprintf(stdout, "check: %s: %d jobs, indexes and counts agree with the job data (%.3f seconds)\n",
+			dbPath, s.JobCount(), time.Since(start).Seconds())
+		return nil
+	})
 }

@@ -681,3 +681,21 @@ func TestLoadThatCannotFit(t *testing.T) {
 	}
 	t.Logf("%d failed loads, %v of CPU in %v", st.Daemon.Errors, cpu, wall)
 }
+
+// TestFailedFirstIngestLeavesNoFile: an ingest that cannot finish a new
+// database (here a file size limit stops it: bbolt grows a file by 16 MiB
+// at its first commit, and by more as a load goes on) removes it.
+func TestFailedFirstIngestLeavesNoFile(t *testing.T) {
+	log, db, _ := generatedQueue(t, 40000)
+	for _, limit := range []struct{ kib, what string }{{"8192", "open db " + db}, {"24576", "ingest " + log + " into " + db}} {
+		cmd := exec.Command("bash", "-c", `ulimit -f `+limit.kib+` && exec "$0" "$@"`, os.Args[0], "ingest", "--log", log, "--db", db)
+		cmd.Env = append(os.Environ(), "QINDEX_TEST_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), limit.what) {
+			t.Fatalf("ingest under a file size limit of %s KiB: %v: %s", limit.kib, err, out)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("a failed first ingest left %s behind: %s", db, out)
+		}
+	}
+}

@@ -1,7 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 
 	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/store"
@@ -38,18 +45,44 @@ Example:
 			if _, _, err := ingest.Inspect(logPath); err != nil {
 				return fmt.Errorf("ingest: %w", err)
 			}
-			limitMemory()
-			db, err := store.Open(dbPath, store.Options{})
-			if err != nil {
-				return err
+			// Beside a daemon there is nothing to do: it keeps the file
+			// current, and holds it.
+			var st bytes.Buffer
+			if ok, err := callDaemon(c.Context, dbPath, request{Command: "status"}, env{stdout: &st, stderr: io.Discard}); ok && err == nil {
+				var r statusReport
+				if json.Unmarshal(st.Bytes(), &r) == nil && r.Daemon != nil {
+					fmt.Fprintf(e.stdout, "ingest: 'qindex serve' (pid %d) keeps %s current from %s; nothing to do\n", r.Daemon.PID, dbPath, r.Log)
+					return nil
+				}
 			}
-			defer db.Close()
-			sum, err := ingest.CatchUp(c.Context, db, ingest.Options{Log: logPath, Logger: newLogger(e.stderr)})
+			limitMemory()
+			_, statErr := os.Stat(dbPath)
+			created := errors.Is(statErr, fs.ErrNotExist)
+			sum, err := ingestInto(c.Context, dbPath, logPath, e)
 			if err != nil {
-				return fmt.Errorf("ingest %s: %w", logPath, err)
+				if created {
+					// A first ingest that failed leaves no file: a
+					// database without a queue would only mislead.
+					os.Remove(dbPath)
+				}
+				return err
 			}
 			fmt.Fprintf(e.stdout, "ingest: %s\n", sum)
 			return nil
 		},
 	}
+}
+
+// ingestInto catches the database at dbPath up with the log.
+func ingestInto(ctx context.Context, dbPath, logPath string, e env) (ingest.Summary, error) {
+	db, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		return ingest.Summary{}, err
+	}
+	defer db.Close()
+	sum, err := ingest.CatchUp(ctx, db, ingest.Options{Log: logPath, Logger: newLogger(e.stderr)})
+	if err != nil {
+		return sum, fmt.Errorf("ingest %s into %s: %w", logPath, dbPath, err)
+	}
+	return sum, nil
 }

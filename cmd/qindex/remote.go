@@ -47,8 +47,10 @@ func socketPath(dbPath string) string { return dbPath + ".sock" }
 
 // request is what a client asks the daemon.
 type request struct {
-	Command string        `json:"command"` // "q" or "status"
+	Command string        `json:"command"` // "q", "status" or "check"
 	Query   *queryRequest `json:"query,omitempty"`
+	// DB is the database as the caller named it, for check's messages.
+	DB string `json:"db,omitempty"`
 }
 
 // exitFrame ends a response: the exit status the command would have, and

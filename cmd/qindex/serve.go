@@ -278,11 +278,24 @@ func (d *server) handle(ctx context.Context, req request, stdout, stderr io.Writ
 	defer d.mu.RUnlock()
 	var err error
 	switch req.Command {
-	case "q":
-		if req.Query == nil {
+	case "q", "check":
+		if req.Command == "q" && req.Query == nil {
 			return usagef("q: empty request")
 		}
-		err = req.Query.run(ctx, d.db, stdout, stderr)
+		d.mu.RUnlock()
+		err = d.waitLoaded(ctx, stderr)
+		d.mu.RLock()
+		switch {
+		case err != nil:
+		case req.Command == "check":
+			name := req.DB
+			if name == "" {
+				name = d.o.db
+			}
+			err = runCheck(d.db, name, stdout)
+		default:
+			err = req.Query.run(ctx, d.db, stdout, stderr)
+		}
 	case "status":
 		info := &daemonInfo{follower: d.follower, started: d.started, metrics: d.metrics, rebuilding: d.rebuilding}
 		err = info.status(ctx, d.db, stdout)
@@ -478,6 +491,57 @@ func replaceDamaged(path string, acc access, logger *slog.Logger) (*store.DB, er
 	}
 	logger.Info("moved the damaged database aside", "file", aside)
 	return store.Open(path, store.Options{Mode: acc.fileMode()})
+}
+
+// firstLoadWait bounds how long a query waits for the daemon's first load
+// of the log before it is told what the daemon is doing.
+const firstLoadWait = 30 * time.Second
+
+// waitLoaded returns once the database holds a queue. While the daemon's
+// first load runs it waits, saying so on stderr, for firstLoadWait at
+// most; while the log cannot be read it says so at once.
+func (d *server) waitLoaded(ctx context.Context, stderr io.Writer) error {
+	deadline := time.Now().Add(firstLoadWait)
+	said := false
+	for {
+		d.mu.RLock()
+		loaded, err := d.loaded()
+		st := d.follower.Status()
+		d.mu.RUnlock()
+		switch {
+		case err != nil:
+			return err
+		case loaded:
+			return nil
+		case st.LastError != "" && st.Reloads == 0:
+			return fmt.Errorf("the daemon has no queue yet: it cannot read the log %s: %s (it keeps trying)", st.Log, st.LastError)
+		case time.Now().After(deadline):
+			return fmt.Errorf("the daemon is still loading the log %s (%s); try again in a moment", st.Log, loadProgress(st))
+		case !said:
+			fmt.Fprintf(stderr, "qindex: the daemon is loading the log %s (%s); waiting for it, %s at most\n", st.Log, loadProgress(st), firstLoadWait)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// loaded reports whether the database holds a queue.
+func (d *server) loaded() (bool, error) {
+	var loaded bool
+	err := d.db.View(func(s *store.Snapshot) error { loaded = s.Loaded(); return nil })
+	return loaded, err
+}
+
+// loadProgress says how much of the log a first load has read.
+func loadProgress(st ingest.Status) string {
+	if st.LogSize <= 0 {
+		return "starting"
+	}
+	return fmt.Sprintf("%.0f of %.0f MB read", float64(st.Position.Offset)/1e6, float64(st.LogSize)/1e6)
 }
 
 // bootID identifies the machine's current boot ("" when unknown).

@@ -524,3 +524,47 @@ func TestSignals(t *testing.T) {
 		t.Errorf("the socket is left behind:\n%s", stderr.String())
 	}
 }
+
+// TestCommandsBesideTheDaemon: while the log is missing a query says what
+// the daemon is doing; once it has loaded, check runs in the daemon and
+// ingest says there is nothing to do, both exiting 0.
+func TestCommandsBesideTheDaemon(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	d := startDaemon(t, log, db, 20*time.Millisecond)
+	defer d.stop(t)
+	waitFor(t, "the socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	for _, args := range [][]string{{"q", "--db", db, "-allusers"}, {"check", "--db", db}} {
+		_, errOut, code := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errOut, "the daemon has no queue yet: it cannot read the log "+log) {
+			t.Errorf("%v without a log: exit %d: %s", args, code, errOut)
+		}
+	}
+
+	copyFixture(t, "queue.log", log)
+	waitFor(t, "the first load", func() bool { return loaded(t, status(t, db), log) })
+	out, errOut, code := runCLI(t, "check", "--db", db)
+	if code != 0 || !strings.Contains(out, "check: "+db+": 7 jobs, indexes and counts agree") {
+		t.Errorf("check beside the daemon: exit %d: %s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "ingest", "--db", db, "--log", log)
+	if code != 0 || !strings.Contains(out, "keeps "+db+" current from "+log+"; nothing to do") {
+		t.Errorf("ingest beside the daemon: exit %d: %s%s", code, out, errOut)
+	}
+}
+
+// TestQueryWaitsForTheFirstLoad: a query asked while the daemon loads a
+// large log waits for the load, saying so, and answers.
+func TestQueryWaitsForTheFirstLoad(t *testing.T) {
+	log, db, _ := generatedQueue(t, 60000)
+	d := startDaemon(t, log, db, 20*time.Millisecond)
+	defer d.stop(t)
+	waitFor(t, "the socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	out, errOut, code := runCLI(t, "q", "--db", db, "-allusers", "-totals")
+	if code != 0 || !strings.Contains(out, "Total for all users: ") {
+		t.Fatalf("a query during the first load: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "qindex: the daemon is loading the log "+log) {
+		t.Errorf("while waiting, the query said: %q", errOut)
+	}
+}
