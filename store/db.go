@@ -235,7 +235,7 @@ func (db *DB) checkSchema(init bool) error {
 			return nil
 		}
 		if v := meta.Get(keySchema); string(v) != SchemaVersion {
-			return fmt.Errorf("open db %s: qindex schema version %q, this qindex reads version %q; rebuild it with 'qindex ingest' into a new file", db.path, v, SchemaVersion)
+			return &SchemaError{Path: db.path, Found: string(v)}
 		}
 		return nil
 	})
@@ -249,6 +249,18 @@ func (db *DB) checkSchema(init bool) error {
 		}
 		return meta.Put(keySchema, []byte(SchemaVersion))
 	})
+}
+
+// SchemaError is returned by Open for a qindex database of another schema
+// version, which this qindex cannot read: one written by an older (or
+// newer) qindex. The log it was replayed from can rebuild it.
+type SchemaError struct {
+	Path  string
+	Found string // the file's schema version
+}
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("open db %s: qindex schema version %q, this qindex reads version %q; 'qindex serve' rebuilds it from the log, or rebuild it with 'qindex ingest' into a new file", e.Path, e.Found, SchemaVersion)
 }
 
 // Path returns the file the database was opened from.

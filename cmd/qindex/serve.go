@@ -454,6 +454,19 @@ func openForServe(path string, acc access, logger *slog.Logger) (*store.DB, erro
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
 		return replaceDamaged(path, acc, logger)
 	}
+	var old *store.SchemaError
+	if errors.As(err, &old) {
+		// Written by another qindex (an upgrade): kept aside, in case of
+		// a downgrade, and rebuilt from the log; queries wait for the
+		// first load meanwhile.
+		aside := fmt.Sprintf("%s.schema-%s", path, old.Found)
+		logger.Warn("the database has another schema version; keeping it aside and rebuilding it from the log",
+			"db", path, "schema", old.Found, "want", store.SchemaVersion, "file", aside)
+		if err := os.Rename(path, aside); err != nil {
+			return nil, fmt.Errorf("serve: move the database of schema %s aside: %w", old.Found, err)
+		}
+		return store.Open(path, store.Options{Mode: acc.fileMode()})
+	}
 	if err != nil {
 		return nil, err
 	}

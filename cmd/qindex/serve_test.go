@@ -18,6 +18,8 @@ import (
 
 	"github.com/qindex/qindex/ingest/loggen"
 	"github.com/qindex/qindex/store"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestMain lets a test run this binary as the qindex command, to kill it.
@@ -566,5 +568,39 @@ func TestQueryWaitsForTheFirstLoad(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "qindex: the daemon is loading the log "+log) {
 		t.Errorf("while waiting, the query said: %q", errOut)
+	}
+}
+
+// TestServeRebuildsAnOlderSchema: a database an older qindex wrote is kept
+// aside and rebuilt from the log, not refused.
+func TestServeRebuildsAnOlderSchema(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	copyFixture(t, "queue.log", log)
+	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	want, _, _ := runCLI(t, "q", "--db", db, "-allusers", "-af", "ClusterId", "ProcId", "Owner", "JobStatus")
+	b, err := bolt.Open(db, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("8")) })
+	b.Close()
+	if _, errOut, code := runCLI(t, "q", "--db", db); code != 1 || !strings.Contains(errOut, `schema version "8"`) {
+		t.Fatalf("a query of the old file: exit %d: %s", code, errOut)
+	}
+
+	d := startDaemon(t, log, db, 20*time.Millisecond)
+	defer d.stop(t)
+	waitFor(t, "the rebuild", func() bool { st := status(t, db); return st.Daemon != nil && loaded(t, st, log) })
+	if got, errOut, code := runCLI(t, "q", "--db", db, "-allusers", "-af", "ClusterId", "ProcId", "Owner", "JobStatus"); code != 0 || got != want {
+		t.Errorf("after the rebuild: exit %d %s: %s", code, errOut, got)
+	}
+	if _, err := os.Stat(db + ".schema-8"); err != nil {
+		t.Errorf("the old file was not kept aside: %v", err)
+	}
+	if !strings.Contains(d.stderr.String(), "the database has another schema version") {
+		t.Errorf("the daemon did not say why it rebuilt:\n%s", d.stderr.String())
 	}
 }
