@@ -263,7 +263,7 @@ func server(t testing.TB, e *Exporter, cs ...prometheus.Collector) *httptest.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(e, reg, DefaultTelemetryPath, nil)
+	h, err := NewHandler(e, reg, HandlerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package exporter
 import (
 	"compress/flate"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -13,9 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // DefaultListenAddress is the exporter's default --web.listen-address.
@@ -27,13 +28,15 @@ const DefaultListenAddress = ":9678"
 const DefaultTelemetryPath = "/metrics"
 
 // NewRegistry returns a registry of cs together with the Go runtime,
-// process and build information collectors, as every exporter has them.
+// process and build information collectors, as every exporter has them
+// (qindex_build_info among them).
 func NewRegistry(cs ...prometheus.Collector) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	cs = append(cs,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewBuildInfoCollector())
+		collectors.NewBuildInfoCollector(),
+		versioncollector.NewCollector("qindex"))
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -42,16 +45,34 @@ func NewRegistry(cs ...prometheus.Collector) (*prometheus.Registry, error) {
 	return reg, nil
 }
 
-// NewHandler serves, at path, the latest snapshot of e's queue metrics
-// followed by what reg gathers at the scrape; a landing page linking to
-// them at "/"; 404 elsewhere. It negotiates the exposition format and
-// gzip as promhttp does, and honours promhttp's name[] filter. Scrapes
-// are counted in reg (promhttp_metric_handler_requests_total); errors are
-// logged, counted (promhttp_metric_handler_errors_total) and answered
-// with HTTP 500.
-func NewHandler(e *Exporter, reg *prometheus.Registry, path string, logger *slog.Logger) (http.Handler, error) {
+// HandlerOptions configure NewHandler.
+type HandlerOptions struct {
+	// Path is where the metrics are served (DefaultTelemetryPath).
+	Path string
+	// Logger receives the errors of scrapes (nil: none).
+	Logger *slog.Logger
+	// Ready reports why the exporter is not ready yet ("" once it is):
+	// /-/ready answers 503 with it until then. Nil means always ready.
+	Ready func() string
+	// Version is shown on the landing page.
+	Version string
+}
+
+// NewHandler serves, at o.Path, the latest snapshot of e's queue metrics
+// followed by what reg gathers at the scrape; /-/healthy and /-/ready, as
+// Prometheus' own servers do; exporter-toolkit's landing page at "/"; 404
+// elsewhere. It negotiates the exposition format and gzip as promhttp
+// does, and honours promhttp's name[] filter. Scrapes are counted in reg
+// (promhttp_metric_handler_requests_total); errors are logged, counted
+// (promhttp_metric_handler_errors_total) and answered with HTTP 500.
+func NewHandler(e *Exporter, reg *prometheus.Registry, o HandlerOptions) (http.Handler, error) {
+	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	path := o.Path
+	if path == "" {
+		path = DefaultTelemetryPath
 	}
 	h := &metricsHandler{exp: e, reg: reg, logger: logger,
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -70,15 +91,36 @@ func NewHandler(e *Exporter, reg *prometheus.Registry, path string, logger *slog
 	}
 	mux := http.NewServeMux()
 	mux.Handle(path, promhttp.InstrumentMetricHandler(reg, h))
-	if path != "/" {
-		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/" {
-				http.NotFound(w, r)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if o.Ready != nil {
+			if why := o.Ready(); why != "" {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "Not ready: %s\n", why)
 				return
 			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			landing.Execute(w, path)
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	if path != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "qindex",
+			Description: "HTCondor job queue metrics, computed from the schedd's job_queue.log by qindex",
+			Version:     o.Version,
+			Links: []web.LandingLinks{
+				{Address: path, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness", Description: "ready once the log is loaded"},
+			},
 		})
+		if err != nil {
+			return nil, fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
 	}
 	return mux, nil
 }
@@ -223,22 +265,4 @@ func acceptsGzip(header string) bool {
 		return true
 	}
 	return false
-}
-
-var landing = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
-<html>
-<head><title>qindex exporter</title></head>
-<body>
-<h1>qindex exporter</h1>
-<p>HTCondor job queue metrics, computed from the schedd's job_queue.log by qindex.</p>
-<p><a href="{{.}}">Metrics</a></p>
-</body>
-</html>
-`))
-
-// slogPrintln adapts a slog.Logger to promhttp's Logger.
-type slogPrintln struct{ l *slog.Logger }
-
-func (p slogPrintln) Println(v ...any) {
-	p.l.Error("serving metrics", "err", fmt.Sprint(v...))
 }

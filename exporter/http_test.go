@@ -117,7 +117,7 @@ func TestHandlerGatherError(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	h, err := NewHandler(e, reg, "/m", newTestLogger(&logs))
+	h, err := NewHandler(e, reg, HandlerOptions{Path: "/m", Logger: newTestLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,19 +74,24 @@ Example:
 			&cli.StringFlag{Name: "web.listen-address", Value: "localhost" + exporter.DefaultListenAddress,
 				Usage: "serve metrics on `ADDRESS` (empty: no metrics)"},
 			&cli.DurationFlag{Name: "collect-interval", Value: 5 * time.Second, Usage: "collect the queue metrics every `DURATION`"},
+			logFlags()[0], logFlags()[1],
 		},
 		Action: func(c *cli.Context) error { return runDemo(c, e) },
 	}
 }
 
 func runDemo(c *cli.Context, e env) error {
+	logger, err := loggerFrom(c, e.stderr)
+	if err != nil {
+		return err
+	}
 	dir := c.String("dir")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	// Absolute, as the database records the log's path: status and queries
 	// from any directory find it.
-	dir, err := filepath.Abs(dir)
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
@@ -119,7 +124,7 @@ func runDemo(c *cli.Context, e env) error {
 	// The daemon, as on a schedd: it follows the log and answers queries.
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(ctx, serveOptions{log: logPath, db: dbPath, poll: 500 * time.Millisecond, logger: newLogger(e.stderr),
+		served <- serve(ctx, serveOptions{log: logPath, db: dbPath, poll: 500 * time.Millisecond, logger: logger,
 			listen: c.String("web.listen-address"), telemetryPath: exporter.DefaultTelemetryPath,
 			metrics: exporter.Options{Interval: c.Duration("collect-interval")}})
 	}()

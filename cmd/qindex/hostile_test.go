@@ -225,6 +225,13 @@ func TestStoppedDaemon(t *testing.T) {
 	waitFor(t, "the daemon's socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
 	waitFor(t, "the load", func() bool { return caughtUp(t, status(t, db), log) })
 	cmd.Process.Signal(syscall.SIGSTOP)
+	// The signal is delivered asynchronously: wait until the kernel says
+	// the process is stopped, or a thread still running may answer.
+	waitFor(t, "the daemon stopped", func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		_, after, _ := strings.Cut(string(b), ") ")
+		return err == nil && strings.HasPrefix(after, "T")
+	})
 	start := time.Now()
 	_, errOut, code := runCLI(t, "q", "--db", db, "--totals")
 	if took := time.Since(start); code != 1 || !strings.Contains(errOut, "not answering") || took > answerTimeout+2*time.Second {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 
 	"github.com/qindex/qindex/ingest"
@@ -27,7 +28,7 @@ atomically. Corrupt records are reported with file and line, and skipped.
 
 Example:
    qindex ingest --log /var/lib/condor/spool/job_queue.log --db queue.db`,
-		Flags: []cli.Flag{logFlag(), dbFlag()},
+		Flags: append([]cli.Flag{logFlag(), dbFlag()}, logFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("ingest: unexpected argument %q", c.Args().First())
@@ -58,7 +59,11 @@ Example:
 			limitMemory()
 			_, statErr := os.Stat(dbPath)
 			created := errors.Is(statErr, fs.ErrNotExist)
-			sum, err := ingestInto(c.Context, dbPath, logPath, e)
+			logger, err := loggerFrom(c, e.stderr)
+			if err != nil {
+				return err
+			}
+			sum, err := ingestInto(c.Context, dbPath, logPath, logger)
 			if err != nil {
 				if created {
 					// A first ingest that failed leaves no file: a
@@ -74,13 +79,13 @@ Example:
 }
 
 // ingestInto catches the database at dbPath up with the log.
-func ingestInto(ctx context.Context, dbPath, logPath string, e env) (ingest.Summary, error) {
+func ingestInto(ctx context.Context, dbPath, logPath string, logger *slog.Logger) (ingest.Summary, error) {
 	db, err := store.Open(dbPath, store.Options{})
 	if err != nil {
 		return ingest.Summary{}, err
 	}
 	defer db.Close()
-	sum, err := ingest.CatchUp(ctx, db, ingest.Options{Log: logPath, Logger: newLogger(e.stderr)})
+	sum, err := ingest.CatchUp(ctx, db, ingest.Options{Log: logPath, Logger: logger})
 	if err != nil {
 		return sum, fmt.Errorf("ingest %s into %s: %w", logPath, dbPath, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	promversion "github.com/prometheus/common/version"
 	"github.com/urfave/cli/v2"
 )
 
@@ -44,6 +45,7 @@ func main() {
 		exits.run()
 		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()
+	promversion.Version = version() // for qindex_build_info
 	args := os.Args
 	if filepath.Base(args[0]) == "condor_q" {
 		args = condorQArgs(args)
@@ -151,8 +153,9 @@ func run(ctx context.Context, args []string, e env) int {
 func newApp(e env) *cli.App {
 	onUsage := func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 	app := &cli.App{
-		Name:  "qindex",
-		Usage: "index an HTCondor job_queue.log and query it like condor_q",
+		Name:    "qindex",
+		Version: version(),
+		Usage:   "index an HTCondor job_queue.log and query it like condor_q",
 		Description: `qindex replays a schedd's job_queue.log into a bbolt database and answers
 condor_q-style queries from that file, without asking the schedd.
 
@@ -300,4 +303,30 @@ func limitMemory() {
 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logFlags are --log.level and --log.format, as exporters spell them, for
+// the commands that log (serve, ingest, demo).
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log.level", Value: "info", Usage: "log messages of at least `LEVEL`: debug, info, warn or error"},
+		&cli.StringFlag{Name: "log.format", Value: "logfmt", Usage: "log lines as `FORMAT`: logfmt or json"},
+	}
+}
+
+// loggerFrom returns the logger --log.level and --log.format ask for,
+// writing to w.
+func loggerFrom(c *cli.Context, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log.level"))); err != nil {
+		return nil, usagef("%s: --log.level %q is not debug, info, warn or error", c.Command.Name, c.String("log.level"))
+	}
+	o := &slog.HandlerOptions{Level: level}
+	switch c.String("log.format") {
+	case "logfmt":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, usagef("%s: --log.format %q is not logfmt or json", c.Command.Name, c.String("log.format"))
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/qindex/qindex/exporter"
 	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/store"
@@ -53,6 +54,8 @@ Example:
 			&cli.StringFlag{Name: "web.listen-address", Value: exporter.DefaultListenAddress,
 				Usage: "serve metrics on `ADDRESS` (host:port; empty: no metrics)"},
 			&cli.StringFlag{Name: "web.telemetry-path", Value: exporter.DefaultTelemetryPath, Usage: "serve metrics at `PATH`"},
+			&cli.StringFlag{Name: "web.config.file", Usage: "exporter-toolkit's web configuration `FILE`: TLS and basic authentication (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md)"},
+			&cli.BoolFlag{Name: "web.systemd-socket", Usage: "serve metrics on the listeners systemd passes (socket activation) instead of --web.listen-address"},
 			&cli.DurationFlag{Name: "collect-interval", Value: exporter.DefaultInterval,
 				Usage: "collect the queue metrics every `DURATION` (0: at each scrape)"},
 			&cli.IntFlag{Name: "metrics.max-owners", Value: exporter.DefaultMaxOwners,
@@ -60,6 +63,7 @@ Example:
 			&cli.StringFlag{Name: "access.mode", Value: "0644",
 				Usage: "the database's permissions (`OCTAL`); its socket lets connect whoever may read it (0644: every local user, as condor_q)"},
 			&cli.StringFlag{Name: "access.group", Usage: "give the database and its socket to `GROUP` (a name or a number), with --access.mode 0640 to limit queries to it"},
+			logFlags()[0], logFlags()[1],
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -89,8 +93,16 @@ Example:
 			if err != nil {
 				return err
 			}
+			if f := c.String("web.config.file"); f != "" {
+				if err := web.Validate(f); err != nil {
+					return usagef("serve: --web.config.file %s: %v", f, err)
+				}
+			}
+			logger, err := loggerFrom(c, e.stderr)
+			if err != nil {
+				return err
+			}
 			limitMemory()
-			logger := newLogger(e.stderr)
 			stop, err := watchdog(e, dbPath, func() {
 				// A read looping on a damaged page cannot be stopped, nor
 				// the file closed: move it aside, so that the next start
@@ -106,6 +118,7 @@ Example:
 			defer stop()
 			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger, access: acc, exits: e.exits,
 				listen: c.String("web.listen-address"), telemetryPath: c.String("web.telemetry-path"),
+				webConfig: c.String("web.config.file"), systemdSocket: c.Bool("web.systemd-socket"),
 				metrics: exporter.Options{Interval: c.Duration("collect-interval"), MaxOwners: c.Int("metrics.max-owners")}})
 		},
 	}
@@ -116,7 +129,9 @@ type serveOptions struct {
 	poll    time.Duration
 	logger  *slog.Logger
 
-	listen, telemetryPath string // no metrics when listen is ""
+	listen, telemetryPath string // no metrics when listen is "" (and no systemd socket)
+	webConfig             string // exporter-toolkit's web configuration file, if any
+	systemdSocket         bool   // listen on systemd's sockets instead of listen
 	metrics               exporter.Options
 
 	access access // who may read the database and use its socket
@@ -126,7 +141,7 @@ type serveOptions struct {
 // serve runs the daemon until ctx ends.
 func serve(ctx context.Context, o serveOptions) error {
 	var ln net.Listener
-	if o.listen != "" {
+	if o.listen != "" && !o.systemdSocket {
 		// First, so that a taken port stops the daemon before it starts.
 		var err error
 		if ln, err = net.Listen("tcp", o.listen); err != nil {
@@ -151,14 +166,17 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	var wg sync.WaitGroup
 	var exp *exporter.Exporter
-	if ln != nil {
+	if ln != nil || o.systemdSocket {
 		var stop func()
 		exp, stop, err = serveMetrics(ln, d)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		d.metrics = metricsURL(ln.Addr(), o.telemetryPath)
+		d.metrics = "systemd socket" + o.telemetryPath
+		if ln != nil {
+			d.metrics = metricsURL(ln.Addr(), o.telemetryPath, o.webConfig)
+		}
 	}
 	sock, err := listenSocket(socketPath(o.db), o.access, d.handle, o.logger)
 	if err != nil {
@@ -409,16 +427,26 @@ func serveMetrics(ln net.Listener, d *server) (exp *exporter.Exporter, stop func
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := exporter.NewHandler(exp, reg, o.telemetryPath, o.logger)
+	h, err := exporter.NewHandler(exp, reg, exporter.HandlerOptions{Path: o.telemetryPath, Logger: o.logger,
+		Ready: d.notReady, Version: version()})
 	if err != nil {
 		return nil, nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn)}
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{o.listen}, WebSystemdSocket: &o.systemdSocket, WebConfigFile: &o.webConfig}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		// exporter-toolkit serves TLS and basic authentication as the web
+		// configuration file says, reading it again as it changes.
+		var err error
+		if ln != nil {
+			err = web.Serve(ln, srv, flags, o.logger)
+		} else {
+			err = web.ListenAndServe(srv, flags, o.logger)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			o.logger.Error("the metrics server stopped", "err", err)
 		}
 	}()
@@ -431,8 +459,9 @@ func serveMetrics(ln net.Listener, d *server) (exp *exporter.Exporter, stop func
 	}, nil
 }
 
-// metricsURL is where the metrics are served, for people to read.
-func metricsURL(addr net.Addr, path string) string {
+// metricsURL is where the metrics are served, for people to read: https
+// when the web configuration file sets TLS up.
+func metricsURL(addr net.Addr, path, webConfig string) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return addr.String() + path
@@ -440,7 +469,37 @@ func metricsURL(addr net.Addr, path string) string {
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + path
+	scheme := "http"
+	if webConfig != "" && webConfigHasTLS(webConfig) {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + path
+}
+
+// webConfigHasTLS reports whether a web configuration file (valid: serve
+// checked it) sets a certificate up.
+func webConfigHasTLS(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), "tls_server_config")
+}
+
+// notReady says why the daemon is not ready ("" once it is): it has no
+// queue yet, for /-/ready.
+func (d *server) notReady() string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	loaded, err := d.loaded()
+	switch {
+	case err != nil:
+		return err.Error()
+	case !loaded:
+		st := d.follower.Status()
+		if st.LastError != "" {
+			return "no queue yet: " + st.LastError
+		}
+		return "loading the log " + st.Log
+	}
+	return ""
 }
 
 // openForServe opens the database for the daemon. A file damaged beyond
