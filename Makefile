@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/qindex
 JOBS    ?= 125000
 
-.PHONY: all build run test bench fuzz clean
+.PHONY: all build run test bench fuzz install clean
 
 all: build
 
@@ -45,6 +45,29 @@ fuzz:
 			echo "fuzz $$t: stopped without a failing input (golang/go#75804); not counted"; \
 		fi; \
 	done
+
+# The man page is made from the commands' own help; TestManPageIsCurrent
+# fails when it is not made again after a change.
+deploy/qindex.1: build
+	./$(BIN) man > $@
+
+# What a site installs (README.md, "Install on a schedd host"): the binary,
+# the systemd unit and its user, the man page, shell completion, alert
+# rules and dashboard. DESTDIR for packaging.
+PREFIX ?= /usr/local
+SYSTEMDDIR ?= /etc/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/qindex
+	install -D -m 0644 deploy/qindex.1 $(DESTDIR)$(PREFIX)/share/man/man1/qindex.1
+	install -D -m 0644 deploy/completion/qindex.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qindex
+	install -D -m 0644 deploy/completion/_qindex $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_qindex
+	install -D -m 0644 deploy/alerts.yml $(DESTDIR)$(PREFIX)/share/qindex/alerts.yml
+	install -D -m 0644 deploy/grafana-dashboard.json $(DESTDIR)$(PREFIX)/share/qindex/grafana-dashboard.json
+	sed 's|/usr/local/bin/qindex|$(PREFIX)/bin/qindex|' deploy/qindex.service > qindex.service.tmp
+	install -D -m 0644 qindex.service.tmp $(DESTDIR)$(SYSTEMDDIR)/qindex.service
+	rm -f qindex.service.tmp
+	install -D -m 0644 deploy/qindex.sysusers $(DESTDIR)$(SYSUSERSDIR)/qindex.conf
 
 clean:
 	rm -rf bin demo bench

@@ -167,7 +167,10 @@ Example:
 		OnUsageError:    onUsage,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{ingestCommand(e), serveCommand(e), queryCommand(e), statusCommand(e), checkCommand(e), genCommand(e), demoCommand(e)},
+		Commands:        []*cli.Command{ingestCommand(e), serveCommand(e), queryCommand(e), statusCommand(e), checkCommand(e), genCommand(e), demoCommand(e), manCommand(e)},
+		// 'qindex --generate-bash-completion' lists what may follow, for
+		// deploy/completion's scripts.
+		EnableBashCompletion: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("unknown command %q (see 'qindex --help')", c.Args().First())
@@ -303,6 +306,24 @@ func limitMemory() {
 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// manCommand prints qindex's man page, made from the commands' own help
+// (deploy/qindex.1 is its output; 'make deploy/qindex.1' makes it again).
+func manCommand(e env) *cli.Command {
+	return &cli.Command{
+		Name:   "man",
+		Usage:  "print the man page, in roff",
+		Hidden: true,
+		Action: func(c *cli.Context) error {
+			page, err := c.App.ToManWithSection(1)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(e.stdout, page)
+			return err
+		},
+	}
 }
 
 // logFlags are --log.level and --log.format, as exporters spell them, for

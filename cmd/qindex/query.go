@@ -60,6 +60,12 @@ Example:
    qindex q --db queue.db -allusers -hold
    qindex q --db queue.db alice 1234 -constraint 'JobStatus == 5' -af ClusterId ProcId HoldReason`,
 		Flags: []cli.Flag{dbFlag()},
+		// What may follow 'qindex q', for deploy/completion's scripts.
+		BashComplete: func(c *cli.Context) {
+			for _, n := range append(condorq.OptionNames(), "--db", "--explain", "--no-index", "--only-my-jobs", "--batch-is-default") {
+				fmt.Fprintln(c.App.Writer, n)
+			}
+		},
 		Action: func(c *cli.Context) error {
 			return runQuery(c.Context, c.Args().Slice(), e, func() error {
 				cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)

@@ -204,6 +204,21 @@ var options = []option{
 	{names: []string{"stream-results"}, min: []int{2}, id: "stream-results"},
 }
 
+// OptionNames returns the names of the options qindex answers, each with
+// its dash, for shell completion.
+func OptionNames() []string {
+	var names []string
+	for _, o := range options {
+		if _, refused := unsupported[o.id]; refused || o.exact {
+			continue
+		}
+		for _, n := range o.names {
+			names = append(names, "-"+n)
+		}
+	}
+	return names
+}
+
 // unsupported are the options qindex refuses, and why.
 var unsupported = map[string]string{
 	"pool": whyCollector, "name": whyCollector, "submitter": whyCollector, "address": whyCollector,
