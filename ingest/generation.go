@@ -47,7 +47,39 @@ func Identify(f *os.File, size int64) (store.Generation, error) {
 		return g, fmt.Errorf("log %s: %w: its first line is not a '107 <seq> CreationTimestamp <time>' header", f.Name(), ErrNotALog)
 	}
 	g.Seq, g.Created = r.Seq, r.Created
+	if err := checkFirstRecords(f, int64(len(line))+1); err != nil {
+		return g, err
+	}
 	return g, nil
+}
+
+// judgedLines is how many complete lines after the header Identify reads
+// before it calls a file whose header parses, but none of them, not a log:
+// a binary file, or a text that happens to begin like one.
+const judgedLines = 8
+
+// checkFirstRecords returns ErrNotALog when the first judgedLines complete
+// lines from off (the end of the header) are all corrupt records. Fewer
+// lines, or one that parses, pass: a log just begun, or one with a
+// corrupt record here and there, is a log.
+func checkFirstRecords(f *os.File, off int64) error {
+	buf := make([]byte, 64<<10)
+	n, err := f.ReadAt(buf, off)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	lines := 0
+	for rest := buf[:n]; lines < judgedLines; lines++ {
+		line, after, ok := bytes.Cut(rest, []byte{'\n'})
+		if !ok {
+			return nil
+		}
+		if _, err := ParseRecord(bytes.TrimSuffix(line, []byte{'\r'})); err == nil {
+			return nil
+		}
+		rest = after
+	}
+	return fmt.Errorf("log %s: %w: none of the %d lines after its header is a record", f.Name(), ErrNotALog, lines)
 }
 
 // resumable reports whether replay can go on from pos in the open log f of

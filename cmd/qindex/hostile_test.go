@@ -706,3 +706,34 @@ func TestFailedFirstIngestLeavesNoFile(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestRefusesWhatIsNotALog: files that are not job queue logs are
+// refused with exit 1 and a message naming them, and no database is
+// created for them.
+func TestIngestRefusesWhatIsNotALog(t *testing.T) {
+	dir := t.TempDir()
+	garbage := "107 1 CreationTimestamp 1700000000\n"
+	for i := range 10 {
+		garbage += fmt.Sprintf("\x00\x01binary %d\xff\n", i)
+	}
+	for _, tt := range []struct{ name, content, why string }{
+		{"empty", "", "the file is empty"},
+		{"passwd", "root:x:0:0:root:/root:/bin/bash\n", "is not a '107"},
+		{"binary", "\x7fELF\x02\x01\x01\x00\x00\n\x03\x00\x3e\x00", "is not a '107"},
+		{"header then garbage", garbage, "none of the 8 lines after its header is a record"},
+		{"missing", "", "no such file"},
+	} {
+		log := filepath.Join(dir, tt.name+".log")
+		if tt.name != "missing" {
+			os.WriteFile(log, []byte(tt.content), 0o644)
+		}
+		db := filepath.Join(dir, tt.name+".db")
+		_, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db)
+		if code != 1 || !strings.Contains(errOut, log) || !strings.Contains(errOut, tt.why) {
+			t.Errorf("%s: exit %d: %s", tt.name, code, errOut)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Errorf("%s: a database was created", tt.name)
+		}
+	}
+}
