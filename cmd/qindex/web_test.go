@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,5 +162,53 @@ func TestVersionAndLogFlags(t *testing.T) {
 	_, errOut, code := runCLI(t, "ingest", "--log", "../../testdata/queue.log", "--db", db, "--log.format", "json")
 	if code != 0 || !strings.HasPrefix(errOut, `{"time":`) || !strings.Contains(errOut, `"level":"WARN"`) {
 		t.Errorf("ingest --log.format json: exit %d %s", code, errOut)
+	}
+}
+
+// TestSystemdSocketActivation: with --web.systemd-socket the metrics are
+// served on the socket systemd passes (fd 3, LISTEN_FDS=1), not on a port
+// of the daemon's own.
+func TestSystemdSocketActivation(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
+	copyFixture(t, "queue.log", log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	// systemd sets LISTEN_PID to the service's pid: bash's $$, which exec keeps.
+	cmd := exec.Command("bash", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`, os.Args[0],
+		"serve", "--log", log, "--db", db, "--web.systemd-socket", "--collect-interval", "50ms")
+	cmd.Env = append(os.Environ(), "QINDEX_TEST_MAIN=1")
+	cmd.ExtraFiles = []*os.File{f}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitFor(t, "the socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
+	waitFor(t, "the first load", func() bool { return loaded(t, status(t, db), log) })
+	url := "http://" + ln.Addr().String() + "/metrics"
+	waitFor(t, "metrics on systemd's socket", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == 200 && strings.Contains(string(b), "htcondor_queue_jobs{")
+	})
+	if t.Failed() {
+		t.Logf("the daemon's log:\n%s", stderr.String())
 	}
 }
