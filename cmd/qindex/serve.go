@@ -570,11 +570,12 @@ func replaceDamaged(path string, acc access, logger *slog.Logger) (*store.DB, er
 const firstLoadWait = 30 * time.Second
 
 // waitLoaded returns once the database holds a queue. While the daemon's
-// first load runs it waits, saying so on stderr, for firstLoadWait at
-// most; while the log cannot be read it says so at once.
+// first load runs it waits, saying so on stderr (again every 5 s, with the
+// time it has waited), for firstLoadWait at most; while the log cannot be
+// read it says so at once.
 func (d *server) waitLoaded(ctx context.Context, stderr io.Writer) error {
-	deadline := time.Now().Add(firstLoadWait)
-	said := false
+	start := time.Now()
+	var said time.Time
 	for {
 		d.mu.RLock()
 		loaded, err := d.loaded()
@@ -587,11 +588,14 @@ func (d *server) waitLoaded(ctx context.Context, stderr io.Writer) error {
 			return nil
 		case st.LastError != "" && st.Reloads == 0:
 			return fmt.Errorf("the daemon has no queue yet: it cannot read the log %s: %s (it keeps trying)", st.Log, st.LastError)
-		case time.Now().After(deadline):
-			return fmt.Errorf("the daemon is still loading the log %s (%s); try again in a moment", st.Log, loadProgress(st))
-		case !said:
-			fmt.Fprintf(stderr, "qindex: the daemon is loading the log %s (%s); waiting for it, %s at most\n", st.Log, loadProgress(st), firstLoadWait)
-			said = true
+		case time.Since(start) > firstLoadWait:
+			return fmt.Errorf("the daemon is still loading the log %s (%s); try again in a moment", st.Log, logSize(st.Log))
+		case said.IsZero():
+			fmt.Fprintf(stderr, "qindex: the daemon is loading the log %s (%s); waiting for it, %s at most\n", st.Log, logSize(st.Log), firstLoadWait)
+			said = time.Now()
+		case time.Since(said) >= 5*time.Second:
+			fmt.Fprintf(stderr, "qindex: still loading, %s so far\n", time.Since(start).Round(time.Second))
+			said = time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -608,12 +612,13 @@ func (d *server) loaded() (bool, error) {
 	return loaded, err
 }
 
-// loadProgress says how much of the log a first load has read.
-func loadProgress(st ingest.Status) string {
-	if st.LogSize <= 0 {
-		return "starting"
+// logSize says how large the log is, for a person waiting for its load.
+func logSize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "its size unknown"
 	}
-	return fmt.Sprintf("%.0f of %.0f MB read", float64(st.Position.Offset)/1e6, float64(st.LogSize)/1e6)
+	return fmt.Sprintf("%.1f MB", float64(fi.Size())/1e6)
 }
 
 // bootID identifies the machine's current boot ("" when unknown).
