@@ -437,11 +437,6 @@ func subKey(pair bool, value []byte) string {
 	return "s" + string(value)
 }
 
-// concat returns a new slice holding a then b.
-func concat(a, b []byte) []byte {
-	return append(append(make([]byte, 0, len(a)+len(b)), a...), b...)
-}
-
 // flush applies the count changes to counts/ and, summed by status, to
 // status-counts/.
 func (ix *indexer) flush() error {
