@@ -24,7 +24,7 @@ func FuzzRequest(f *testing.F) {
 		`{"command":"q","query":{"args":["-dag","-nobatch","-format","%-9999d|","ClusterId","-hold:1/0"],"db":"x"}}` + "\n",
 		`{"command":"q","query":{"args":["1","-xml","-attributes","Owner"],"me":"bob","zone":"../../etc/passwd"}}` + "\n",
 		`{"command":"q","query":{"args":["-allusers","-batch:z","-hold-codes","-io","-run"]}}` + "\n",
-		`{"command":"status"}` + "\n", "{not json\n", "\n", `{"command":"q"}`,
+		`{"command":"status"}` + "\n", `{"command":"check","db":"../\u0000x"}` + "\n", "{not json\n", "\n", `{"command":"q"}`,
 	} {
 		f.Add([]byte(req))
 	}
@@ -32,12 +32,21 @@ func FuzzRequest(f *testing.F) {
 	f.Cleanup(func() { db.Close() })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := decodeRequest(bytes.NewReader(data))
-		if err != nil || req.Command != "q" || req.Query == nil {
+		if err != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if err := store.Guard(func() error { return req.Query.run(ctx, db, io.Discard, io.Discard) }); err != nil && !isExpected(err) {
+		var run func() error
+		switch {
+		case req.Command == "check":
+			run = func() error { return runCheck(db, req.DB, io.Discard) }
+		case req.Command == "q" && req.Query != nil:
+			run = func() error { return req.Query.run(ctx, db, io.Discard, io.Discard) }
+		default:
+			return
+		}
+		if err := store.Guard(run); err != nil && !isExpected(err) {
 			t.Fatalf("%s: %v", data, err)
 		}
 	})
