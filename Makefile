@@ -18,8 +18,13 @@ build:
 run: build
 	./$(BIN) demo --dir demo
 
+# staticcheck, pinned, through the module proxy (go run builds it once and
+# caches it).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 test:
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -race -count=1 ./...
 
 # Go benchmarks (in-process), then the CLI measured as a process on a
