@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"math"
@@ -366,7 +367,7 @@ func (src source) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
 	return snap.JobKeys(src.keys.from, src.keys.to)
 }
 
-func compareRefs(a, b store.JobRef) int { return compareKeys(a.Key, b.Key) }
+func compareRefs(a, b store.JobRef) int { return a.Key.Compare(b.Key) }
 
 // intersect returns the jobs in both sorted lists.
 func intersect(a, b []store.JobRef) []store.JobRef {
@@ -434,7 +435,7 @@ func (c conjunct) holds(f store.Filing, oddID bool) bool {
 				return true
 			}
 		default:
-			if compareKeys(src.keys.from, f.Key) <= 0 && compareKeys(f.Key, src.keys.to) <= 0 {
+			if src.keys.from.Compare(f.Key) <= 0 && f.Key.Compare(src.keys.to) <= 0 {
 				return true
 			}
 		}
@@ -486,7 +487,7 @@ func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
 			cs[i].size += st.size(snap, src)
 		}
 	}
-	slices.SortStableFunc(cs, func(a, b conjunct) int { return cmpInt(a.size, b.size) })
+	slices.SortStableFunc(cs, func(a, b conjunct) int { return cmp.Compare(a.size, b.size) })
 	if cs[0].size*costFetch >= st.jobs {
 		scan.description += fmt.Sprintf(" (the narrowest index term, %s, holds %d of %d jobs)", cs[0].from, cs[0].size, st.jobs)
 		return scan, nil

@@ -74,12 +74,12 @@ func (s Selection) ranges() []keyRange {
 	for _, j := range s.Jobs {
 		rs = append(rs, keyRange{j, j})
 	}
-	slices.SortFunc(rs, func(a, b keyRange) int { return compareKeys(a.from, b.from) })
+	slices.SortFunc(rs, func(a, b keyRange) int { return a.from.Compare(b.from) })
 	merged := rs[:1]
 	for _, r := range rs[1:] {
 		last := &merged[len(merged)-1]
-		if compareKeys(r.from, last.to) <= 0 {
-			if compareKeys(r.to, last.to) > 0 {
+		if r.from.Compare(last.to) <= 0 {
+			if r.to.Compare(last.to) > 0 {
 				last.to = r.to
 			}
 			continue
@@ -99,23 +99,6 @@ func dagRange(c int64) keyRange {
 // clusterRange is the key range of cluster c's jobs.
 func clusterRange(c int64) keyRange {
 	return keyRange{store.Key{Cluster: c, Proc: 0}, store.Key{Cluster: c, Proc: math.MaxInt32}} // ids fit in 32 bits (store.ParseKey)
-}
-
-func compareKeys(a, b store.Key) int {
-	if a.Cluster != b.Cluster {
-		return cmpInt(a.Cluster, b.Cluster)
-	}
-	return cmpInt(a.Proc, b.Proc)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Run calls fn for each selected job in (cluster, proc) order, stopping

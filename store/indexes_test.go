@@ -18,7 +18,7 @@ func indexView(t *testing.T, db *DB) string {
 	err := db.View(func(s *Snapshot) error {
 		for c := range s.Counts() {
 			owners := slices.Collect(s.JobsByOwner(c.Owner))
-			byKey := func(a, b JobRef) int { return compareKeys(a.Key, b.Key) }
+			byKey := func(a, b JobRef) int { return a.Key.Compare(b.Key) }
 			if !slices.IsSortedFunc(owners, byKey) || len(slices.CompactFunc(slices.Clone(owners), func(a, b JobRef) bool { return a.Key == b.Key })) != len(owners) {
 				t.Errorf("%v: JobsByOwner not in strict key order: %v", c.Owner, owners)
 			}

@@ -130,12 +130,13 @@ func decodeKey(b []byte) (Key, error) {
 	}, nil
 }
 
-// compareKeys orders keys as their encodings do: by cluster, then proc.
-func compareKeys(a, b Key) int {
-	if c := cmp.Compare(a.Cluster, b.Cluster); c != 0 {
+// Compare orders keys as their encodings do, by cluster then proc: -1 if
+// k comes before o, 1 after, 0 for the same key.
+func (k Key) Compare(o Key) int {
+	if c := cmp.Compare(k.Cluster, o.Cluster); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Proc, b.Proc)
+	return cmp.Compare(k.Proc, o.Proc)
 }
 
 // The ads bucket keeps each ad under a partition (two bytes: a status

@@ -161,10 +161,10 @@ func (h *partHead) set(kb, v []byte, to Key) error {
 	if err != nil {
 		return err
 	}
-	if compareKeys(k, to) > 0 {
+	if k.Compare(to) > 0 {
 		return nil
 	}
-	if h.v != nil && compareKeys(k, h.key) <= 0 { // a damaged page, or one from elsewhere
+	if h.v != nil && k.Compare(h.key) <= 0 { // a damaged page, or one from elsewhere
 		return fmt.Errorf("%w: stored ads out of order in partition %s: %s after %s", ErrDamaged, h.part, k, h.key)
 	}
 	if h.v, err = openAd(k, v); err != nil {
@@ -240,10 +240,10 @@ func (hs headHeap) init() {
 func (hs headHeap) down(i int) {
 	for {
 		m, l := i, 2*i+1
-		if l < len(hs) && compareKeys(hs[l].key, hs[m].key) < 0 {
+		if l < len(hs) && hs[l].key.Compare(hs[m].key) < 0 {
 			m = l
 		}
-		if r := l + 1; r < len(hs) && compareKeys(hs[r].key, hs[m].key) < 0 {
+		if r := l + 1; r < len(hs) && hs[r].key.Compare(hs[m].key) < 0 {
 			m = r
 		}
 		if m == i {
@@ -377,7 +377,7 @@ func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
 				s.err = err
 				return
 			}
-			if compareKeys(k, to) > 0 {
+			if k.Compare(to) > 0 {
 				return
 			}
 			part, err := postingPartition(p)

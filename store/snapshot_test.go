@@ -43,7 +43,7 @@ func TestJobsAtAndFilings(t *testing.T) {
 	})
 	// Statuses 1 to 5 put the jobs in four partitions; their merge must
 	// yield every job once, in key order.
-	if n := strings.Count(strings.Join(ops, "\n"), "JobStatus"); len(all) != n || !slices.IsSortedFunc(all, compareKeys) || len(slices.Compact(slices.Clone(all))) != n {
+	if n := strings.Count(strings.Join(ops, "\n"), "JobStatus"); len(all) != n || !slices.IsSortedFunc(all, Key.Compare) || len(slices.Compact(slices.Clone(all))) != n {
 		t.Fatalf("Jobs yields %d jobs, want %d once each in key order: %v", len(all), n, all)
 	}
 	every := func(n int) []Key {

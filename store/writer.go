@@ -227,7 +227,7 @@ func (w *Writer) flush(pos Position) error {
 			w.dirty = append(w.dirty, keyedAd{k, p})
 		}
 	}
-	slices.SortFunc(w.dirty, func(a, b keyedAd) int { return compareKeys(a.k, b.k) })
+	slices.SortFunc(w.dirty, func(a, b keyedAd) int { return a.k.Compare(b.k) })
 	jobs, err := getCount(w.state, keyJobs)
 	if err != nil {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
@@ -321,7 +321,7 @@ func (w *Writer) fileJobs() error {
 			}
 		}
 	}
-	slices.SortFunc(keys, compareKeys)
+	slices.SortFunc(keys, Key.Compare)
 	keys = slices.Compact(keys)
 	var (
 		cluster    Ad

@@ -230,10 +230,10 @@ func (p *batchView) count(rows []*batchRow) {
 			continue
 		}
 		r.run, r.idle, r.hold = r.run+j.run, r.idle+j.idle, r.hold+j.hold
-		if !r.hasIDs || compareKey(j.key, r.minID) < 0 {
+		if !r.hasIDs || j.key.Compare(r.minID) < 0 {
 			r.minID = j.key
 		}
-		if !r.hasIDs || compareKey(j.last, r.maxID) > 0 {
+		if !r.hasIDs || j.last.Compare(r.maxID) > 0 {
 			r.maxID = j.last
 		}
 		r.hasIDs = true
@@ -271,18 +271,6 @@ func (p *batchView) count(rows []*batchRow) {
 			r.done, r.total = 0, 0
 		}
 	}
-}
-
-func compareKey(a, b store.Key) int {
-	switch {
-	case a.Cluster != b.Cluster:
-		return int(a.Cluster - b.Cluster)
-	case a.Proc < b.Proc:
-		return -1
-	case a.Proc > b.Proc:
-		return 1
-	}
-	return 0
 }
 
 // batchName is a row's BATCH_NAME (CONDOR_Q.md §5.2.3).
