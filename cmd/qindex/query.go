@@ -173,7 +173,8 @@ func runQuery(ctx context.Context, args []string, e env, help func() error) erro
 		return err
 	}
 	req.DB, req.Me, req.Now, req.Zone = dbPath, e.user, e.now().Unix(), e.location.String()
-	if _, err := req.parse(); err != nil {
+	q, err := req.parse()
+	if err != nil {
 		switch {
 		case errors.Is(err, condorq.ErrHelp):
 			return help()
@@ -187,7 +188,7 @@ func runQuery(ctx context.Context, args []string, e env, help func() error) erro
 		return usagef("q: no database: give --db FILE or set QINDEX_DB")
 	}
 	return withDB(ctx, dbPath, request{Command: "q", Query: &req}, e, func(db *store.DB) error {
-		return req.run(ctx, db, e.stdout, e.stderr)
+		return req.answer(ctx, db, q, e.stdout, e.stderr)
 	})
 }
 
@@ -205,19 +206,23 @@ func (r queryRequest) parse() (*condorq.Query, error) {
 	case err != nil:
 		return nil, err
 	}
-	if _, err := q.Selection(condorq.Options{Me: r.Me}); err != nil {
-		return nil, usagef("q: %s", strings.TrimPrefix(err.Error(), "Error: "))
-	}
 	return q, nil
 }
 
-// run answers the request from db, writing what qindex q prints.
+// run answers the request from db, writing what qindex q prints: in the
+// daemon, which parses what the client sent.
 func (r queryRequest) run(ctx context.Context, db *store.DB, stdout, stderr io.Writer) error {
 	q, err := r.parse()
 	if err != nil {
 		return err
 	}
+	return r.answer(ctx, db, q, stdout, stderr)
+}
+
+// answer answers the request, parsed as q, from db.
+func (r queryRequest) answer(ctx context.Context, db *store.DB, q *condorq.Query, stdout, stderr io.Writer) error {
 	loc := time.Local
+	var err error
 	if r.Zone != "" && r.Zone != "Local" {
 		if loc, err = time.LoadLocation(r.Zone); err != nil {
 			loc = time.Local

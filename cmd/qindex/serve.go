@@ -486,14 +486,11 @@ func webConfigHasTLS(path string) bool {
 // notReady says why the daemon is not ready ("" once it is): it has no
 // queue yet, for /-/ready.
 func (d *server) notReady() string {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	loaded, err := d.loaded()
+	loaded, st, err := d.queueState()
 	switch {
 	case err != nil:
 		return err.Error()
 	case !loaded:
-		st := d.follower.Status()
 		if st.LastError != "" {
 			return "no queue yet: " + st.LastError
 		}
@@ -577,10 +574,7 @@ func (d *server) waitLoaded(ctx context.Context, stderr io.Writer) error {
 	start := time.Now()
 	var said time.Time
 	for {
-		d.mu.RLock()
-		loaded, err := d.loaded()
-		st := d.follower.Status()
-		d.mu.RUnlock()
+		loaded, st, err := d.queueState()
 		switch {
 		case err != nil:
 			return err
@@ -605,11 +599,13 @@ func (d *server) waitLoaded(ctx context.Context, stderr io.Writer) error {
 	}
 }
 
-// loaded reports whether the database holds a queue.
-func (d *server) loaded() (bool, error) {
-	var loaded bool
-	err := d.db.View(func(s *store.Snapshot) error { loaded = s.Loaded(); return nil })
-	return loaded, err
+// queueState reports whether the database holds a queue, and how the
+// follower stands.
+func (d *server) queueState() (loaded bool, st ingest.Status, err error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	err = d.db.View(func(s *store.Snapshot) error { loaded = s.Loaded(); return nil })
+	return loaded, d.follower.Status(), err
 }
 
 // logSize says how large the log is, for a person waiting for its load.

@@ -87,8 +87,6 @@ type Query struct {
 	Width int
 	// HoldCodes are -hold:LIST's filters (empty: every held job).
 	HoldCodes string
-
-	userConstraints []string // the -constraint texts
 }
 
 // Column is one -af or -format column.
@@ -344,8 +342,10 @@ func Parse(args []string, d Defaults) (*Query, error) {
 			if !ok {
 				return usage("Error: -constraint requires another parameter")
 			}
+			if _, err := index.ParseExpr(v); err != nil {
+				return usage("Error: -constraint %q does not parse: %v", v, err)
+			}
 			q.Constraints = append(q.Constraints, v)
-			q.userConstraints = append(q.userConstraints, v)
 			q.Partial = true
 		case "attributes":
 			v, ok := next(&i)

@@ -94,17 +94,8 @@ func (p *columnsView) afCell(c *printColumn, job store.Job) cell {
 		}
 		return cell{text: formatDate(int64(f), p.r.loc), counts: true}
 	}
-	quoted := c.Mode == 'V'
-	if text, ok := e.text(job); ok {
-		if s, ok := literalValue(text, quoted); ok {
-			k := store.LiteralKind(text)
-			return cell{text: s, counts: k == store.KindInt || k == store.KindReal || k == store.KindString && !quoted}
-		}
-	} else if e.attr != "" {
-		return cell{text: "undefined"}
-	}
-	v := e.eval(job)
-	return cell{text: formatValue(v, quoted), counts: v.IsNumber() || v.IsString() && !quoted}
+	text, counts := e.formatCounting(job, c.Mode == 'V')
+	return cell{text: text, counts: counts}
 }
 
 // writeRow writes one ad's line; widths pads -af:h columns, and grows

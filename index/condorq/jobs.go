@@ -12,10 +12,11 @@ import (
 // renderer renders the cells condor_q's built-in views share (CONDOR_Q.md
 // §4.4) for one job at a time.
 type renderer struct {
-	env  *index.Env
-	now  int64
-	loc  *time.Location
-	time TimeMode
+	env   *index.Env
+	now   int64
+	loc   *time.Location
+	time  TimeMode
+	attrs map[string]*evaluator // the %v columns' attributes
 }
 
 func (r *renderer) int(job store.Job, name string) (int64, bool) {
@@ -158,16 +159,15 @@ func (r *renderer) owner(job store.Job) string {
 
 // value is a plain %v cell of attribute name: "undefined" when missing.
 func (r *renderer) value(job store.Job, name string) string {
-	text, ok := job.Lookup(name)
-	if !ok {
-		return "undefined"
+	e := r.attrs[name]
+	if e == nil {
+		e = &evaluator{env: r.env, expr: index.AttrExpr(name), attr: name}
+		if r.attrs == nil {
+			r.attrs = make(map[string]*evaluator)
+		}
+		r.attrs[name] = e
 	}
-	if s, ok := literalValue(text, false); ok {
-		return s
-	}
-	x := r.env.Value(text)
-	r.env.Bind(job, x)
-	return formatValue(r.env.Eval(x), false)
+	return e.format(job, false)
 }
 
 // printfInt is a "%Nd" cell of an integer attribute; missing if it is not

@@ -55,11 +55,6 @@ func (q *Query) Selection(o Options) (index.Selection, error) {
 			s.DAGClusters = append(s.DAGClusters, j[0])
 		}
 	}
-	for _, c := range q.userConstraints {
-		if _, err := index.ParseExpr(c); err != nil {
-			return s, &UsageError{Msg: fmt.Sprintf("Error: -constraint %q does not parse: %v", c, err)}
-		}
-	}
 	if len(q.Constraints) > 0 {
 		text := q.Constraints[0]
 		if len(q.Constraints) > 1 {

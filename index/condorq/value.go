@@ -138,16 +138,26 @@ func (e *evaluator) eval(job store.Job) classad.Value {
 
 // format formats the argument's value in job as %v or %V.
 func (e *evaluator) format(job store.Job, quoted bool) string {
+	s, _ := e.formatCounting(job, quoted)
+	return s
+}
+
+// formatCounting is format, and reports whether the value is one that
+// sizes an -af:h column: an integer, a real or (without quotes) a string
+// (CONDOR_Q.md §7.1).
+func (e *evaluator) formatCounting(job store.Job, quoted bool) (string, bool) {
 	if e.attr != "" {
 		text, ok := job.Lookup(e.attr)
 		if !ok {
-			return "undefined"
+			return "undefined", false
 		}
 		if s, ok := literalValue(text, quoted); ok {
-			return s
+			k := store.LiteralKind(text)
+			return s, k == store.KindInt || k == store.KindReal || k == store.KindString && !quoted
 		}
 	}
-	return formatValue(e.eval(job), quoted)
+	v := e.eval(job)
+	return formatValue(v, quoted), v.IsNumber() || v.IsString() && !quoted
 }
 
 // number returns the argument's value in job as a number.
@@ -238,19 +248,23 @@ func pad(s string, w int, right bool) string {
 // (CONDOR_Q.md §8), and only those named by only, when it is not nil.
 func longAttrs(job store.Job, now int64, only []string, noSort bool) [][2]string {
 	var attrs [][2]string
-	has := map[string]bool{}
+	var hasMyType, hasTargetType bool
 	for n, v := range job.All() {
 		name := string(n)
-		has[strings.ToLower(name)] = true
-		if strings.EqualFold(name, "ServerTime") {
+		switch {
+		case strings.EqualFold(name, "ServerTime"):
 			continue
+		case strings.EqualFold(name, "MyType"):
+			hasMyType = true
+		case strings.EqualFold(name, "TargetType"):
+			hasTargetType = true
 		}
 		attrs = append(attrs, [2]string{name, string(v)})
 	}
-	if !has["mytype"] && job.Proc.MyType() != "" {
+	if !hasMyType && job.Proc.MyType() != "" {
 		attrs = append(attrs, [2]string{"MyType", quoteOld(job.Proc.MyType())})
 	}
-	if !has["targettype"] && job.Proc.MyType() == "Job" {
+	if !hasTargetType && job.Proc.MyType() == "Job" {
 		attrs = append(attrs, [2]string{"TargetType", `"Machine"`})
 	}
 	attrs = append(attrs, [2]string{"ServerTime", strconv.FormatInt(now, 10)})
