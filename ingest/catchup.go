@@ -126,7 +126,7 @@ func catchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 		if rf, rsize, rgen, err := openLog(rotated); err == nil {
 			if rok, _ := resumable(rf, rsize, rgen, pos); rok && rsize > pos.Offset {
 				o.Logger.Info("applying the rest of the previous generation from its rotated file", "file", rotated, "offset", pos.Offset, "size", rsize)
-				err = replayFile(ctx, db, o, rf, pos, false, &sum)
+				err = replayFile(ctx, db, o, rf, rsize, pos, false, &sum)
 			}
 			rf.Close()
 			if err != nil {
@@ -141,7 +141,7 @@ func catchUp(ctx context.Context, db *store.DB, o Options) (Summary, error) {
 		sum.Reloaded, sum.Reason = true, why
 		pos = store.Position{Generation: gen}
 	}
-	err = replayFile(ctx, db, o, f, pos, !ok, &sum)
+	err = replayFile(ctx, db, o, f, size, pos, !ok, &sum)
 	if err != nil && sum.Reloaded && ctx.Err() != nil {
 		// A load is all or nothing: the next call starts it over.
 		return Summary{Reloaded: true, Reason: sum.Reason, Duration: time.Since(begin)}, ctx.Err()
@@ -205,7 +205,7 @@ func jobCount(db *store.DB) (int64, error) {
 // replayFile replays f from pos into db: through a store.Loader into a new
 // state when load is set, else through a store.Writer that continues the
 // active state. It adds what it did to sum.
-func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, pos store.Position, load bool, sum *Summary) error {
+func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size int64, pos store.Position, load bool, sum *Summary) error {
 	pos.Log = o.Log
 	if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
 		return fmt.Errorf("seek %s: %w", f.Name(), err)
@@ -250,6 +250,19 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, pos st
 	}
 	if r.load != nil && ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if r.load != nil {
+		// A load replaces the queue: one that read a file cut short under
+		// it (truncated in place while it read) would replace it with what
+		// was left. Its size, now, is at least what it was when opened,
+		// unless it shrank.
+		if fi, err := f.Stat(); err != nil || fi.Size() < size {
+			now := int64(-1)
+			if err == nil {
+				now = fi.Size()
+			}
+			return fmt.Errorf("log %s: it shrank from %d to %d bytes while it was loaded; the queue is kept, and the log looked at again", f.Name(), size, now)
+		}
 	}
 	if r.dirty || r.load != nil {
 		if err := r.commit(ctx); err != nil {

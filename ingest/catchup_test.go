@@ -526,3 +526,30 @@ func TestRotatedGenerationFinishedFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadOfAFileCutShortKeepsTheQueue: a log truncated in place after the
+// load opened it (and read its header) leaves the load with what was left;
+// the load fails instead of replacing the queue with it.
+func TestLoadOfAFileCutShortKeepsTheQueue(t *testing.T) {
+	e := newEnv(t, "107 1 CreationTimestamp 100\n105 \n101 1.0 Job Machine\n103 1.0 JobStatus 1\n106 \n")
+	e.catchUp(Limits{})
+	before := e.state()
+	e.write("107 2 CreationTimestamp 200\n105 \n101 1.0 Job Machine\n103 1.0 JobStatus 2\n101 1.1 Job Machine\n106 \n")
+	f, size, gen, err := openLog(e.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Truncate(e.log, 30); err != nil { // the header and half a line
+		t.Fatal(err)
+	}
+	var sum Summary
+	o := Options{Log: e.log}.withDefaults()
+	err = replayFile(context.Background(), e.db, o, f, size, store.Position{Generation: gen}, true, &sum)
+	if err == nil || !strings.Contains(err.Error(), "shrank from") {
+		t.Fatalf("a load of a file cut short: %v", err)
+	}
+	if got := e.state(); got != before {
+		t.Errorf("the queue changed:\n%s\nwant\n%s", got, before)
+	}
+}
