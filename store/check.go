@@ -17,7 +17,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
-	for _, b := range []*bolt.Bucket{s.ads, s.clusters, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs, s.schedulerJobs} {
+	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs, s.schedulerJobs} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")
 		}
@@ -47,35 +47,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	}
 	var posting []byte
 	last := Key{Cluster: -1}
-	// Cluster ads against clusters/, by a merge in key order.
-	cc := s.clusters.Cursor()
-	ck, cg := cc.First()
-	lastCluster := Key{}
-	clusterAd := func(e entry) {
-		if e.key == lastCluster {
-			problem("cluster ad %s: stored in two partitions", e.key)
-			return
-		}
-		lastCluster = e.key
-		kb := appendKey(nil, e.key)
-		for ck != nil && bytes.Compare(ck, kb) < 0 {
-			problem("clusters: entry for %s, which has no cluster ad", keyText(ck))
-			ck, cg = cc.Next()
-		}
-		o, ok := Ad(e.v).Lookup("Owner")
-		if want := clusterPartition(OwnerValue(o, ok)); e.part != want {
-			problem("cluster ad %s: stored in partition %s, its Owner puts it in %s", e.key, e.part, want)
-		}
-		switch {
-		case ck == nil || !bytes.Equal(ck, kb):
-			problem("cluster ad %s: missing from clusters", e.key)
-			return
-		case len(cg) != 1 || cg[0] != e.part.group():
-			problem("cluster ad %s: clusters says owner group %x, stored in group %d", e.key, cg, e.part.group())
-		}
-		ck, cg = cc.Next()
-	}
-	for job := range s.jobs(Key{Cluster: 1, Proc: -1}, AllJobs[1], clusterAd) {
+	for job := range s.Jobs(Key{Cluster: 1, Proc: -1}, AllJobs[1]) {
 		if job.Key == last {
 			problem("job %s: stored in two partitions", job.Key)
 			continue
@@ -127,9 +99,6 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	for ; pk != nil; pk, _ = pc.Next() {
 		problem("posting for %s, which is not a job", keyText(pk))
 	}
-	for ; ck != nil; ck, _ = cc.Next() {
-		problem("clusters: entry for %s, which has no cluster ad", keyText(ck))
-	}
 	for _, set := range sets {
 		for ; set.k != nil; set.k, _ = set.c.Next() {
 			problem("%s: entry for %s, which is not a job", set.name, keyText(set.k))
@@ -145,8 +114,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	// Index entries against the stored postings, both ways.
 	pc = s.postings.Cursor()
 	for kb, pv := pc.First(); kb != nil; kb, pv = pc.Next() {
-		part, err := postingPartition(pv)
-		if err != nil {
+		if _, err := postingPartition(pv); err != nil {
 			problem("job %s: %v", keyText(kb), err)
 			continue
 		}
@@ -157,8 +125,8 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 		switch b := s.byStatus.Bucket(sp); {
 		case b == nil || b.Get(kb) == nil:
 			problem("job %s: missing from by-status under %s", keyText(kb), partText(nil, sp))
-		case !bytes.Equal(b.Get(kb), []byte{part.group()}):
-			problem("job %s: by-status says owner group %x, its posting %d", keyText(kb), b.Get(kb), part.group())
+		case len(b.Get(kb)) != 0:
+			problem("job %s: by-status holds %x, want an empty value", keyText(kb), b.Get(kb))
 		}
 	}
 	checkIndex := func(name string, parent *bolt.Bucket, part func(posting []byte) []byte) {

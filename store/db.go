@@ -15,14 +15,13 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the version of the layout described in the package doc.
-// A file of another version is refused, never rewritten.
-const SchemaVersion = "9"
+// SchemaVersion is the version of the layout docs/STORE.md describes. A
+// file of another version is refused, never rewritten.
+const SchemaVersion = "10"
 
 var (
 	bucketMeta          = []byte("meta")
 	bucketAds           = []byte("ads")
-	bucketClusters      = []byte("clusters")
 	bucketPostings      = []byte("postings")
 	bucketByOwnerStatus = []byte("by-owner-status")
 	bucketByStatus      = []byte("by-status")
@@ -31,7 +30,7 @@ var (
 	bucketClusterIDOdd  = []byte("cluster-id-odd")
 	bucketSchedulerJobs = []byte("scheduler-jobs")
 
-	stateBuckets = [][]byte{bucketAds, bucketClusters, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd, bucketSchedulerJobs}
+	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd, bucketSchedulerJobs}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")

@@ -16,15 +16,7 @@ import (
 // ClassOther, which a query must always include, because only evaluating it
 // tells what it is. An index narrows a query; it never decides one.
 //
-// Layout, in each state bucket (see the package doc):
-//
-//	postings/        job key => posting            how the job is filed
-//	by-owner-status/ posting/ job key => ""        a bucket per (Owner, JobStatus) pair
-//	by-status/       status part/ job key => group a bucket per JobStatus; the job's owner group
-//	counts/          posting => uint64             jobs filed under both
-//	status-counts/   status part => uint64         jobs filed under the status
-//	cluster-id-odd/  job key => ""                 jobs whose ClusterId is not their key's
-//	scheduler-jobs/  job key => ""                 jobs whose JobUniverse may be 7 (scheduler)
+// docs/STORE.md lists their buckets.
 //
 // An owner part is a class byte and, for ClassLiteral, the name folded to
 // lower case (ASCII, as ClassAd's == compares strings). A status part is 9
@@ -278,7 +270,7 @@ func postingOf(dst []byte, j Job) (posting []byte, part partition, m marks) {
 	if u, ok := j.Lookup("JobUniverse"); schedulerUniverse(u, ok) {
 		m |= markScheduler
 	}
-	return appendPosting(dst, owner, status), partitionOf(owner, status), m
+	return appendPosting(dst, owner, status), statusPartition(status), m
 }
 
 // clusterFiling is what a cluster ad contributes to how its jobs are
@@ -365,7 +357,7 @@ func (ix *indexer) file(k Key, p []byte, m marks, fresh bool) error {
 			return ix.postings.Delete(kb)
 		}
 	}
-	op, sp, err := splitPosting(p)
+	_, sp, err := splitPosting(p)
 	if err != nil {
 		return fmt.Errorf("job %s: %w", k, err)
 	}
@@ -376,7 +368,7 @@ func (ix *indexer) file(k Key, p []byte, m marks, fresh bool) error {
 	for _, f := range []struct {
 		parent      *bolt.Bucket
 		value, data []byte
-	}{{ix.byPair, p, nil}, {ix.byStatus, sp, ix.arena.keep([]byte{groupOfOwnerPart(op)})}} {
+	}{{ix.byPair, p, nil}, {ix.byStatus, sp, nil}} {
 		b, err := ix.valueBucket(f.parent, f.value, true)
 		if err != nil {
 			return err
@@ -523,41 +515,22 @@ func postingPartition(p []byte) (partition, error) {
 	if err != nil {
 		return 0, err
 	}
-	return makePartition(statusByte(st), groupOfOwnerPart(op)), nil
+	return statusPartition(st), nil
 }
 
-// groupOfOwnerPart returns the owner group of a well-formed owner part.
-func groupOfOwnerPart(op []byte) byte {
-	if ValueClass(op[0]) != ClassLiteral {
-		return 0
+// adPartition returns the partition the ad k lies in, and whether it may
+// be stored: a job is stored only if it has a posting in postings, which
+// names its partition; every other ad lies in partMain.
+func adPartition(postings *bolt.Bucket, k Key) (part partition, stored bool, err error) {
+	if !k.IsJob() {
+		return partMain, true, nil
 	}
-	return nameGroup(op[1:])
-}
-
-// storedPartition returns the partition the ad k lies in and whether it is
-// stored, for a job or a cluster ad: a job is stored if it has a posting in
-// postings, which names its partition; a cluster ad if clusters/ names its
-// owner group. Any other ad lies in partition 0.
-func storedPartition(postings, clusters *bolt.Bucket, k Key) (part partition, stored bool, err error) {
-	switch {
-	case k.IsJob():
-		p := postings.Get(appendKey(make([]byte, 0, keyLen), k))
-		if p == nil {
-			return 0, false, nil
-		}
-		if part, err = postingPartition(p); err != nil {
-			return 0, false, fmt.Errorf("job %s: %w", k, err)
-		}
-		return part, true, nil
-	case k.Kind() == KindCluster:
-		g := clusters.Get(appendKey(make([]byte, 0, keyLen), k))
-		switch {
-		case g == nil:
-			return 0, false, nil
-		case len(g) != 1 || g[0] >= ownerGroups:
-			return 0, false, fmt.Errorf("cluster %s: malformed owner group %x", k, g)
-		}
-		return makePartition(partMain, g[0]), true, nil
+	p := postings.Get(appendKey(make([]byte, 0, keyLen), k))
+	if p == nil {
+		return 0, false, nil
 	}
-	return 0, false, nil
+	if part, err = postingPartition(p); err != nil {
+		return 0, false, fmt.Errorf("job %s: %w", k, err)
+	}
+	return part, true, nil
 }

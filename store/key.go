@@ -139,90 +139,41 @@ func (k Key) Compare(o Key) int {
 	return cmp.Compare(k.Proc, o.Proc)
 }
 
-// The ads bucket keeps each ad under a partition (two bytes: a status
-// byte, then an owner group) followed by its key.
-//
-// The status byte sorts jobs by state. partMain holds every ad that is
-// not a job, and the idle and running jobs beside their cluster ads: the
-// bulk of any queue, and the statuses jobs move between most often. A job
-// in any other state (held, completed, removed, ...) lies under a status
-// byte of its JobStatus, so the jobs of an exceptional state sit together
-// on a few pages of their own instead of one page per job among all the
-// others, and a query for them reads those pages alone.
-//
-// The owner group sorts jobs by owner: a hash of the job's effective Owner
-// into ownerGroups groups, so that the jobs of one owner lie together, in
-// a few ranges of their own, and a query for them reads those ranges in
-// order instead of seeking to each of the owner's clusters across the
-// whole file. A cluster ad lies in the group of its own Owner, which is
-// its jobs' unless a job names another; clusters/ says where each is.
-// Ads that are neither jobs nor cluster ads lie in group 0.
+// The ads bucket keeps each ad under a partition, a status byte that
+// sorts jobs by state, followed by its key. partMain holds every ad that
+// is not a job, and the idle and running jobs beside their cluster ads:
+// the bulk of any queue, and the statuses jobs move between most often. A
+// job in any other state (held, completed, removed, ...) lies under a
+// status byte of its JobStatus, so the jobs of an exceptional state sit
+// together on a few pages of their own instead of one page per job among
+// all the others, and a query for them reads those pages alone.
 const (
-	partMain  byte = 0    // ads that are not jobs; idle and running jobs
-	partOther byte = 0xff // jobs whose JobStatus is missing or not a small integer literal
-	adKeyLen       = 2 + keyLen
+	partMain  partition = 0    // ads that are not jobs; idle and running jobs
+	partOther partition = 0xff // jobs whose JobStatus is missing or not a small integer literal
+	adKeyLen            = 1 + keyLen
 )
 
-// ownerGroups is the number of owner groups. More groups mean fewer other
-// owners' ads between one owner's, and more ranges for a scan to merge and
-// a load to append to; docs/BENCHMARKS.md has the measurements.
-const ownerGroups = 32
-
-// partition names a range of the ads bucket: a status byte (high) and an
-// owner group (low), as the keys begin.
-type partition uint16
-
-func makePartition(status, group byte) partition { return partition(status)<<8 | partition(group) }
-
-func (p partition) status() byte { return byte(p >> 8) }
-func (p partition) group() byte  { return byte(p) }
+// partition names a range of the ads bucket: the status byte its keys
+// begin with.
+type partition byte
 
 // String renders p for a report.
-func (p partition) String() string { return fmt.Sprintf("%d/%d", p.status(), p.group()) }
+func (p partition) String() string { return strconv.Itoa(int(p)) }
 
-// statusByte returns the status byte of a job filed under JobStatus st.
-func statusByte(st IndexedStatus) byte {
+// statusPartition returns the partition of a job filed under JobStatus st.
+func statusPartition(st IndexedStatus) partition {
 	switch {
 	case st.Class != ClassLiteral || st.N < 0 || st.N >= int64(partOther)-1:
 		return partOther
 	case st.N == 1 || st.N == 2: // idle, running
 		return partMain
 	}
-	return byte(st.N + 1)
-}
-
-// ownerGroup returns the group of an ad whose effective Owner is filed as
-// o: FNV-1a of the folded name for a literal, 0 for anything else.
-func ownerGroup(o IndexedOwner) byte {
-	if o.Class != ClassLiteral {
-		return 0
-	}
-	return nameGroup(o.Name)
-}
-
-// nameGroup returns the owner group of a folded literal name.
-func nameGroup[T ~string | ~[]byte](name T) byte {
-	h := uint32(2166136261)
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint32(name[i])) * 16777619
-	}
-	return byte(h % ownerGroups)
-}
-
-// partitionOf returns the partition of a job filed under o and st.
-func partitionOf(o IndexedOwner, st IndexedStatus) partition {
-	return makePartition(statusByte(st), ownerGroup(o))
-}
-
-// clusterPartition returns the partition of a cluster ad whose own Owner
-// is filed as o.
-func clusterPartition(o IndexedOwner) partition {
-	return makePartition(partMain, ownerGroup(o))
+	return partition(st.N + 1)
 }
 
 // appendAdKey appends the ads bucket key of the ad k stored in partition p.
 func appendAdKey(dst []byte, p partition, k Key) []byte {
-	return appendKey(append(dst, p.status(), p.group()), k)
+	return appendKey(append(dst, byte(p)), k)
 }
 
 // decodeAdKey is the inverse of appendAdKey.
@@ -230,16 +181,10 @@ func decodeAdKey(b []byte) (partition, Key, error) {
 	if len(b) != adKeyLen {
 		return 0, Key{}, fmt.Errorf("stored ad key of %d bytes, want %d", len(b), adKeyLen)
 	}
-	p := makePartition(b[0], b[1])
-	k, err := decodeKey(b[2:])
-	switch {
-	case err != nil:
-	case p.group() >= ownerGroups:
-		err = fmt.Errorf("ad %s stored in partition %s, past the last owner group", k, p)
-	case p.status() != partMain && !k.IsJob():
+	p := partition(b[0])
+	k, err := decodeKey(b[1:])
+	if err == nil && p != partMain && !k.IsJob() {
 		err = fmt.Errorf("ad %s, not a job, stored in partition %s", k, p)
-	case p.group() != 0 && !k.IsJob() && k.Kind() != KindCluster:
-		err = fmt.Errorf("ad %s, neither a job nor a cluster ad, stored in partition %s", k, p)
 	}
 	return p, k, err
 }

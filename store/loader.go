@@ -2,7 +2,7 @@ package store
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -286,12 +286,10 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		}
 		k := keyOf(key)
 		enc = appendAd(enc[:0], k, st.myType, st.sorted())
-		posting, part, m := posting[:0], partition(0), marks(0)
+		posting, part, m := posting[:0], partMain, marks(0)
 		switch {
 		case k.Kind() == KindCluster:
 			cluster, clusterAd = k.Cluster, append(clusterAd[:0], enc...)
-			o, ok := st.lookup("Owner")
-			part = clusterPartition(OwnerValue(o, ok))
 		case k.IsJob():
 			j := Job{Key: k, Proc: Ad(enc)}
 			if cluster == k.Cluster {
@@ -391,11 +389,9 @@ type loadBatch struct {
 	tx    *bolt.Tx
 	state *bolt.Bucket
 	ads   *bolt.Bucket
-	// clusters is clusters/: where each cluster ad lies.
-	clusters *bolt.Bucket
-	ix       *indexer
-	arena    arena
-	order    []int32 // the items of a chunk in the order write puts their ads
+	ix    *indexer
+	arena arena
+	order []int32 // the items of a chunk in the order write puts their ads
 }
 
 func (b *loadBatch) begin() error {
@@ -411,11 +407,10 @@ func (b *loadBatch) begin() error {
 		tx.Rollback()
 		return fmt.Errorf("db %s: %w", b.db.path, err)
 	}
-	b.tx, b.state, b.ads, b.clusters = tx, st, st.Bucket(bucketAds), st.Bucket(bucketClusters)
+	b.tx, b.state, b.ads = tx, st, st.Bucket(bucketAds)
 	// Ads arrive in key order within each partition: fill pages almost
 	// full, leaving a little room for the ads to grow as the log goes on.
 	b.ads.FillPercent = 0.9
-	b.clusters.FillPercent = 0.9
 	deltas := b.ix.deltas // count changes accumulate across the load's transactions
 	b.ix = newIndexer(st, &b.arena)
 	if deltas != nil {
@@ -440,27 +435,22 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 	for i := range c.items {
 		b.order = append(b.order, int32(i))
 	}
-	partOf := func(i int32) []byte { return c.buf[c.items[i].start : c.items[i].start+2] }
-	slices.SortStableFunc(b.order, func(i, j int32) int { return bytes.Compare(partOf(i), partOf(j)) })
+	partOf := func(i int32) byte { return c.buf[c.items[i].start] }
+	slices.SortStableFunc(b.order, func(i, j int32) int { return cmp.Compare(partOf(i), partOf(j)) })
 	for _, i := range b.order {
 		it := c.items[i]
 		kb := c.buf[it.start : it.start+adKeyLen]
 		if err := b.ads.Put(kb, c.buf[it.start+adKeyLen:it.adEnd]); err != nil {
-			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb[2:]), err)
+			return fmt.Errorf("db %s: put %s: %w", b.db.path, keyText(kb[1:]), err)
 		}
 	}
 	// The indexes are keyed by job: they go in key order.
 	for _, it := range c.items {
 		kb := c.buf[it.start : it.start+adKeyLen]
-		k, _ := decodeKey(kb[2:])
 		if it.end == it.adEnd {
-			if k.Kind() == KindCluster {
-				if err := b.clusters.Put(kb[2:], kb[1:2]); err != nil {
-					return fmt.Errorf("db %s: put %s: %w", b.db.path, k, err)
-				}
-			}
 			continue
 		}
+		k, _ := decodeKey(kb[1:])
 		*jobs++
 		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.marks, true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
@@ -471,7 +461,7 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 
 func (b *loadBatch) commit() error {
 	err := b.tx.Commit()
-	b.tx, b.state, b.ads, b.clusters = nil, nil, nil, nil
+	b.tx, b.state, b.ads = nil, nil, nil
 	b.arena.reset()
 	if err != nil {
 		return fmt.Errorf("db %s: commit: %w", b.db.path, err)

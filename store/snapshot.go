@@ -14,7 +14,7 @@ import (
 // A Snapshot is not safe for concurrent use.
 type Snapshot struct {
 	state                      *bolt.Bucket
-	ads, clusters              *bolt.Bucket
+	ads                        *bolt.Bucket
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
 	oddIDs, schedulerJobs      *bolt.Bucket
@@ -31,7 +31,7 @@ func newSnapshot(tx *bolt.Tx) *Snapshot {
 		s.state = tx.Bucket(name)
 	}
 	if s.state != nil {
-		s.ads, s.clusters = s.state.Bucket(bucketAds), s.state.Bucket(bucketClusters)
+		s.ads = s.state.Bucket(bucketAds)
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 		s.statusCounts, s.oddIDs = s.state.Bucket(bucketStatusCounts), s.state.Bucket(bucketClusterIDOdd)
@@ -66,18 +66,16 @@ func (s *Snapshot) JobCount() int64 {
 }
 
 // Ad returns the ad stored under k. A job's ad is found through its
-// posting, a cluster ad through clusters/, which say the partition it lies
-// in.
+// posting, which says the partition it lies in.
 func (s *Snapshot) Ad(k Key) (Ad, bool) {
 	if s.ads == nil {
 		return nil, false
 	}
-	part, stored, err := storedPartition(s.postings, s.clusters, k)
+	part, stored, err := adPartition(s.postings, k)
 	if err != nil {
 		s.err = err
-		return nil, false
 	}
-	if (k.IsJob() || k.Kind() == KindCluster) && !stored {
+	if !stored {
 		return nil, false
 	}
 	a, err := getAd(s.ads, part, k, make([]byte, 0, adKeyLen))
@@ -103,21 +101,12 @@ func (s *Snapshot) Ads() iter.Seq2[Key, Ad] {
 // meets each cluster ad right before its jobs, so chaining costs no extra
 // lookup except when the range starts inside a cluster.
 func (s *Snapshot) Jobs(from, to Key) iter.Seq[Job] {
-	return s.jobs(from, to, nil)
-}
-
-// jobs is Jobs, calling clusterAd, if not nil, with each cluster ad the
-// merge meets.
-func (s *Snapshot) jobs(from, to Key, clusterAd func(entry)) iter.Seq[Job] {
 	return func(yield func(Job) bool) {
 		var cluster Ad
 		clusterOf := int64(-1 << 62)
 		for e := range s.entries(from, to) {
 			if e.key.Proc == -1 {
 				cluster, clusterOf = Ad(e.v), e.key.Cluster
-				if clusterAd != nil && e.key.Kind() == KindCluster {
-					clusterAd(e)
-				}
 				continue
 			}
 			if !e.key.IsJob() {
@@ -154,7 +143,7 @@ type partHead struct {
 // partition and no later than to.
 func (h *partHead) set(kb, v []byte, to Key) error {
 	h.live = false
-	if len(kb) < 2 || makePartition(kb[0], kb[1]) != h.part {
+	if len(kb) < 1 || partition(kb[0]) != h.part {
 		return nil
 	}
 	_, k, err := decodeAdKey(kb)
@@ -187,12 +176,8 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 		probe := s.ads.Cursor()
 		lo := appendAdKey(nil, 0, from)
 		for pk, _ := probe.First(); pk != nil; {
-			if len(pk) < 2 {
-				s.err = fmt.Errorf("stored ad key %x: want a partition and a key", pk)
-				return
-			}
-			h := &partHead{c: s.ads.Cursor(), part: makePartition(pk[0], pk[1])}
-			lo[0], lo[1] = pk[0], pk[1]
+			h := &partHead{c: s.ads.Cursor(), part: partition(pk[0])}
+			lo[0] = pk[0]
 			kb, v := h.c.Seek(lo)
 			if err := h.set(kb, v, to); err != nil {
 				s.err = err
@@ -201,11 +186,10 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 			if h.live {
 				heads = append(heads, h)
 			}
-			if h.part == makePartition(partOther, ownerGroups-1) {
+			if h.part == partOther {
 				break
 			}
-			next := h.part + 1
-			pk, _ = probe.Seek([]byte{next.status(), next.group()})
+			pk, _ = probe.Seek([]byte{byte(h.part + 1)})
 		}
 		heads.init()
 		for len(heads) > 0 {
@@ -257,29 +241,23 @@ func (hs headHeap) down(i int) {
 // JobsAt yields the jobs refs name, which must be sorted by key, each
 // joined to its cluster ad; refs that are not jobs are skipped. A cursor
 // per partition walks forward through neighbouring keys and seeks only
-// across gaps, which costs less than a lookup per job. A job's cluster ad
-// is looked for first in its own owner group, where the cluster's Owner
-// puts it unless the job names an Owner of its own; there one cursor finds
-// both: a cluster ad, then its idle and running jobs after it, usually on
-// the same page.
+// across gaps, which costs less than a lookup per job. A cluster ad lies
+// in partMain with the cluster's idle and running jobs, so there one
+// cursor finds both: a cluster ad, then its jobs after it, usually on the
+// same page.
 func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 	return func(yield func(Job) bool) {
 		if s.ads == nil {
 			return
 		}
 		var (
-			walkers    [256]*[ownerGroups]walker // by status byte, then group
+			walkers    [256]walker // by partition
 			clusterKey = Key{Cluster: -1}
 			cluster    Ad
 			target     []byte
 		)
 		walk := func(p partition) *walker {
-			ws := walkers[p.status()]
-			if ws == nil {
-				ws = new([ownerGroups]walker)
-				walkers[p.status()] = ws
-			}
-			w := &ws[p.group()]
+			w := &walkers[p]
 			if w.c == nil {
 				w.c = s.ads.Cursor()
 			}
@@ -293,22 +271,15 @@ func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 			steps := maxSteps
 			if ck := r.Key.ClusterKey(); ck != clusterKey {
 				clusterKey = ck
-				cp := makePartition(partMain, r.part.group())
-				target = appendAdKey(target[:0], cp, ck)
-				v, ok := walk(cp).find(target, maxSteps)
-				switch {
-				case !ok:
-					cluster, _ = s.Ad(ck)
-					if s.err != nil {
-						return
-					}
-				default:
+				target = appendAdKey(target[:0], partMain, ck)
+				cluster = nil
+				if v, ok := walk(partMain).find(target, maxSteps); ok {
 					var err error
 					if cluster, err = openAd(ck, v); err != nil {
 						s.err = err
 						return
 					}
-					if r.part == cp && r.Key.Proc < maxProcWalk {
+					if r.part == partMain && r.Key.Proc < maxProcWalk {
 						// The cursor is on the cluster ad: walk to the job.
 						steps = maxProcWalk
 					}
@@ -459,36 +430,33 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 // JobsFiled yields, in key order, the jobs the indexes file under both o
 // and st.
 func (s *Snapshot) JobsFiled(o IndexedOwner, st IndexedStatus) iter.Seq[JobRef] {
-	return s.indexed(s.byPair, appendPosting(nil, o, st), indexRun{part: partitionOf(o, st)})
+	return s.indexed(s.byPair, appendPosting(nil, o, st), statusPartition(st))
 }
 
 // JobsByStatus yields, in key order, the jobs the by-status index files
 // under st.
 func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[JobRef] {
-	return s.indexed(s.byStatus, appendStatusPart(nil, st), indexRun{part: makePartition(statusByte(st), 0), groupInValue: true})
+	return s.indexed(s.byStatus, appendStatusPart(nil, st), statusPartition(st))
 }
 
-// indexed yields the jobs of the bucket of value under parent, which run
-// describes.
-func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, run indexRun) iter.Seq[JobRef] {
+// indexed yields the jobs of the bucket of value under parent, whose ads
+// lie in partition part.
+func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, part partition) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
 		if parent == nil {
 			return
 		}
 		if b := parent.Bucket(value); b != nil {
-			run.c = b.Cursor()
-			s.merge([]indexRun{run}, yield)
+			s.merge([]indexRun{{c: b.Cursor(), part: part}}, yield)
 		}
 	}
 }
 
 // indexRun is a cursor over one index bucket, whose jobs all lie in one
-// partition, or, with groupInValue, under one status byte in the owner
-// group each entry's value holds.
+// partition.
 type indexRun struct {
-	c            *bolt.Cursor
-	part         partition
-	groupInValue bool
+	c    *bolt.Cursor
+	part partition
 }
 
 // merge yields, in key order, the jobs of the index buckets that runs
@@ -496,9 +464,8 @@ type indexRun struct {
 // There are as many runs as one Owner has JobStatus values: a few.
 func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 	heads := make([][]byte, len(runs))
-	values := make([][]byte, len(runs))
 	for i, r := range runs {
-		heads[i], values[i] = r.c.First()
+		heads[i], _ = r.c.First()
 	}
 	for {
 		m := -1
@@ -515,19 +482,10 @@ func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 			s.err = err
 			return
 		}
-		part := runs[m].part
-		if runs[m].groupInValue {
-			v := values[m]
-			if len(v) != 1 || v[0] >= ownerGroups {
-				s.err = fmt.Errorf("job %s: malformed owner group %x in the index", k, v)
-				return
-			}
-			part = makePartition(part.status(), v[0])
-		}
-		if !yield(JobRef{Key: k, part: part}) {
+		if !yield(JobRef{Key: k, part: runs[m].part}) {
 			return
 		}
-		heads[m], values[m] = runs[m].c.Next()
+		heads[m], _ = runs[m].c.Next()
 	}
 }
 

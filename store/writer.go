@@ -23,7 +23,6 @@ type Writer struct {
 	tx       *bolt.Tx
 	state    *bolt.Bucket
 	ads      *bolt.Bucket
-	clusters *bolt.Bucket
 	postings *bolt.Bucket
 
 	cache   map[Key]*pendingAd
@@ -74,7 +73,6 @@ func (w *Writer) begin() error {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
 	}
 	w.tx, w.state, w.ads, w.postings = tx, st, st.Bucket(bucketAds), st.Bucket(bucketPostings)
-	w.clusters = st.Bucket(bucketClusters)
 	return nil
 }
 
@@ -121,7 +119,7 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 // partition returns the partition the ad k is stored in, and, for a job or
 // a cluster ad, whether it is stored at all.
 func (w *Writer) partition(k Key) (part partition, stored bool, err error) {
-	part, stored, err = storedPartition(w.postings, w.clusters, k)
+	part, stored, err = adPartition(w.postings, k)
 	if err != nil {
 		err = fmt.Errorf("db %s: %w", w.db.path, err)
 	}
@@ -259,37 +257,18 @@ func (w *Writer) flush(pos Position) error {
 	return nil
 }
 
-// putAd writes the ad k, which is not a job, as p says, and deletes it
-// where it was stored if it moves: a cluster ad moves when its own Owner
-// changes group, and clusters/ follows it.
+// putAd writes the ad k, which is not a job, as p says.
 func (w *Writer) putAd(k Key, p *pendingAd) error {
-	to := partition(0)
-	if k.Kind() == KindCluster && p.exists {
-		o, ok := p.lookup("Owner")
-		to = clusterPartition(OwnerValue(o, ok))
-	}
-	if p.stored && (!p.exists || to != p.part) {
-		if err := w.ads.Delete(w.arena.keep(appendAdKey(w.scratch[:0], p.part, k))); err != nil {
+	kb := w.arena.keep(appendAdKey(w.scratch[:0], partMain, k))
+	if !p.exists {
+		if !p.stored {
+			return nil
+		}
+		if err := w.ads.Delete(kb); err != nil {
 			return fmt.Errorf("delete %s: %w", k, err)
 		}
-	}
-	if k.Kind() == KindCluster {
-		kb := w.arena.keep(appendKey(w.scratch[:0], k))
-		var err error
-		switch {
-		case p.exists && (!p.stored || to != p.part):
-			err = w.clusters.Put(kb, w.arena.keep([]byte{to.group()}))
-		case !p.exists && p.stored:
-			err = w.clusters.Delete(kb)
-		}
-		if err != nil {
-			return fmt.Errorf("place cluster %s: %w", k, err)
-		}
-	}
-	if !p.exists {
 		return nil
 	}
-	kb := w.arena.keep(appendAdKey(w.scratch[:0], to, k))
 	w.scratch = appendAd(w.scratch[:0], k, p.myType, p.sorted())
 	if err := w.ads.Put(kb, w.arena.keep(w.scratch)); err != nil {
 		return fmt.Errorf("put %s: %w", k, err)
@@ -418,7 +397,7 @@ func (w *Writer) Rollback() {
 }
 
 func (w *Writer) reset() {
-	w.tx, w.state, w.ads, w.clusters, w.postings = nil, nil, nil, nil, nil
+	w.tx, w.state, w.ads, w.postings = nil, nil, nil, nil
 	clear(w.cache)
 	w.last = nil
 	clear(w.dirty)
