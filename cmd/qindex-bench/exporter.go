@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// exporterFigures measures issue 5's targets on the daemon serving the
-// 125k-job db: the duration of its background collections, as it reports
-// them, and the latency of 100 concurrent scrapes.
+// exporterFigures measures the daemon serving db: the duration of its
+// background collections, as it reports them, and the latency of
+// --scrapers concurrent scrapes.
 func exporterFigures(bin, log, db string, runs int) error {
 	// Collections every second, to see several.
 	cmd, url, err := startExporter(bin, log, db, "1s")
@@ -41,7 +41,7 @@ func exporterFigures(bin, log, db string, runs int) error {
 		return fmt.Errorf("the daemon reported no collection")
 	}
 	fmt.Printf("%-46s %9.1f ms   (qindex_collector_last_duration_seconds, 1 s interval; runs: %s)\n",
-		"metrics collection, 125k-job db", ms(median(collections)), durations(collections))
+		"metrics collection", ms(median(collections)), durations(collections))
 	if err := stopServe(cmd); err != nil {
 		return err
 	}
@@ -58,13 +58,13 @@ func exporterFigures(bin, log, db string, runs int) error {
 		}
 	}
 
-	// 100 scrapes at once, as Prometheus asks (gzip), rounds apart.
-	const concurrent = 100
+	// Scrapes at once, as Prometheus asks (gzip), rounds apart.
+	concurrent := scrapers
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrent, DisableCompression: true}}
 	var lat []time.Duration
 	var mu sync.Mutex
 	var failed error
-	for range max(runs, 5) * 4 {
+	for range max(runs, 5) * 400 / concurrent {
 		var wg sync.WaitGroup
 		for range concurrent {
 			wg.Go(func() {
@@ -93,7 +93,7 @@ func exporterFigures(bin, log, db string, runs int) error {
 	}
 	slices.Sort(lat)
 	fmt.Printf("%-46s %9.1f ms p99   (p50 %.1f ms, max %.1f ms; %d scrapes, %d at a time, gzip)\n",
-		"100 concurrent scrapes", ms(lat[len(lat)*99/100]), ms(lat[len(lat)/2]), ms(lat[len(lat)-1]), len(lat), concurrent)
+		fmt.Sprintf("%d concurrent scrapes", concurrent), ms(lat[len(lat)*99/100]), ms(lat[len(lat)/2]), ms(lat[len(lat)-1]), len(lat), concurrent)
 	return nil
 }
 

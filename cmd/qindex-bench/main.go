@@ -22,12 +22,24 @@ func main() {
 	dir := flag.String("dir", "bench", "`DIR` for the generated log and databases (reused)")
 	jobs := flag.Int("jobs", 125000, "jobs in the generated queue")
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is shown)")
+	flag.IntVar(&scrapers, "scrapers", 10, "concurrent scrapes of the exporter")
+	exporterLog := flag.String("exporter-log", "", "measure only the exporter, serving this `LOG` (with --exporter-db)")
+	exporterDB := flag.String("exporter-db", "", "the `DB` for --exporter-log, loaded already or not")
 	flag.Parse()
-	if err := run(*bin, *dir, *jobs, *runs); err != nil {
+	var err error
+	if *exporterLog != "" {
+		err = exporterFigures(*bin, *exporterLog, *exporterDB, *runs)
+	} else {
+		err = run(*bin, *dir, *jobs, *runs)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "qindex-bench:", err)
 		os.Exit(1)
 	}
 }
+
+// scrapers is how many scrapes the exporter figures make at once.
+var scrapers int
 
 func run(bin, dir string, jobs, runs int) error {
 	if os.Getenv("QINDEX_BENCH_QUERIES_ONLY") != "" {
