@@ -117,7 +117,7 @@ func statusSlot(n int64, ok bool) int {
 const checkEvery = 4096
 
 // The attributes a collection reads, in lower case and sorted, for
-// store.Ad.LookupSorted; the constants index them.
+// store.JobFields; the constants index them.
 var fieldNames = [...]string{"enteredcurrentstatus", "holdreasoncode", "jobcurrentstartdate", "jobstatus",
 	"jobuniverse", "owner", "qdate", "requestcpus", "requestdisk", "requestgpus", "requestmemory", "shadowbday"}
 
@@ -137,33 +137,21 @@ const (
 	nFields
 )
 
-// jobAttrs reads the collection's attributes of one job at a time: its own
-// in one pass over its ad, its cluster ad's in one pass per cluster.
+// jobAttrs reads the collection's attributes of one job at a time and
+// gives their values.
 type jobAttrs struct {
-	env       *index.Env // for values that are expressions
-	job       store.Job
-	clusterOf int64
-	cluster   [nFields][]byte
-	proc      [nFields][]byte
+	env    *index.Env // for values that are expressions
+	job    store.Job
+	fields *store.JobFields
 }
 
 func (a *jobAttrs) load(job store.Job) {
-	if job.Key.Cluster != a.clusterOf {
-		a.clusterOf = job.Key.Cluster
-		job.Cluster.LookupSorted(fieldNames[:], a.cluster[:]) // a nil ad has none
-	}
-	job.Proc.LookupSorted(fieldNames[:], a.proc[:])
+	a.fields.Load(job)
 	a.job = job
 }
 
 // text returns the text of field f: the job's own, else its cluster's.
-func (a *jobAttrs) text(f int) ([]byte, bool) {
-	if v := a.proc[f]; v != nil {
-		return v, true
-	}
-	v := a.cluster[f]
-	return v, v != nil
-}
+func (a *jobAttrs) text(f int) ([]byte, bool) { return a.fields.Text(f) }
 
 // number returns field f's value as a number, evaluating it only when it
 // is not a literal.
@@ -212,15 +200,16 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 	}
 	owners := make(map[string]*ownerJobs)
 	nowSec := float64(now.Unix())
-	a := &jobAttrs{env: index.NewEnv(now.Unix()), clusterOf: -1}
-	n := 0
+	a := &jobAttrs{env: index.NewEnv(now.Unix()), fields: store.NewJobFields(fieldNames[:])}
+	n, lastCluster := 0, int64(-1)
 	for job := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
 		if n++; n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		if job.Key.Cluster != a.clusterOf {
+		if job.Key.Cluster != lastCluster {
+			lastCluster = job.Key.Cluster
 			st.clusters++
 		}
 		a.load(job)

@@ -636,3 +636,36 @@ func TestJobsChainsClusterAds(t *testing.T) {
 		return nil
 	})
 }
+
+// TestJobFields requires JobFields to give, job after job, what Lookup
+// gives: the job's own value, else its cluster ad's, and none when neither
+// has it, also across a change of cluster and a job without a cluster ad.
+func TestJobFields(t *testing.T) {
+	ad := func(k Key, attrs ...Attr) Ad { return Ad(appendAd(nil, k, "Job", attrs)) }
+	c1 := ad(Key{1, -1}, Attr{"Owner", `"alice"`}, Attr{"RequestCpus", "1"})
+	c2 := ad(Key{2, -1}, Attr{"Owner", `"bob"`})
+	jobs := []Job{
+		{Key: Key{1, 0}, Proc: ad(Key{1, 0}, Attr{"JobStatus", "1"}), Cluster: c1},
+		{Key: Key{1, 1}, Proc: ad(Key{1, 1}, Attr{"JobStatus", "2"}, Attr{"Owner", `"carol"`}), Cluster: c1},
+		{Key: Key{2, 0}, Proc: ad(Key{2, 0}, Attr{"RequestCpus", "4"}), Cluster: c2},
+		{Key: Key{3, 0}, Proc: ad(Key{3, 0}, Attr{"JobStatus", "5"})},
+	}
+	names := []string{"jobstatus", "owner", "requestcpus", "zzz"}
+	f := NewJobFields(names)
+	for _, j := range jobs {
+		f.Load(j)
+		for i, name := range names {
+			got, ok := f.Text(i)
+			want, wantOK := j.Lookup(name)
+			if ok != wantOK || string(got) != string(want) {
+				t.Errorf("job %s: %s = %q, %v; Lookup gives %q, %v", j.Key, name, got, ok, want, wantOK)
+			}
+		}
+	}
+	// A job whose cluster ad holds a name checked against a fixed answer,
+	// so that a Lookup and a JobFields wrong the same way cannot pass.
+	f.Load(jobs[0])
+	if got, _ := f.Text(1); string(got) != `"alice"` {
+		t.Errorf("job 1.0 Owner = %q, want its cluster's \"alice\"", got)
+	}
+}
