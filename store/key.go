@@ -171,6 +171,18 @@ func statusPartition(st IndexedStatus) partition {
 	return partition(st.N + 1)
 }
 
+// sortKey maps a key to a number with the same order as its encoding by
+// appendKey, for keys whose numbers fit in 32 bits, as the log's do (the
+// Loader's sort takes 8 bytes a key instead of 16).
+func sortKey(k Key) uint64 {
+	return uint64(uint32(k.Cluster)^1<<31)<<32 | uint64(uint32(k.Proc)^1<<31)
+}
+
+// keyOf is the inverse of sortKey.
+func keyOf(s uint64) Key {
+	return Key{Cluster: int64(int32(uint32(s>>32) ^ 1<<31)), Proc: int64(int32(uint32(s) ^ 1<<31))}
+}
+
 // appendAdKey appends the ads bucket key of the ad k stored in partition p.
 func appendAdKey(dst []byte, p partition, k Key) []byte {
 	return appendKey(append(dst, byte(p)), k)

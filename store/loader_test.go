@@ -1,58 +1,15 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-func TestSortKeyOrdersAsEncodedKeys(t *testing.T) {
-	keys := []Key{{math.MinInt32, math.MinInt32}, {-5, 0}, {0, 0}, {0, 1}, {1, -100}, {1, -2}, {1, -1}, {1, 0}, {1, 1}, {2, -1}, {255, 0}, {256, -1}, {100000, 3}, {math.MaxInt32, math.MaxInt32}}
-	for i, k := range keys {
-		if got := keyOf(sortKey(k)); got != k {
-			t.Errorf("keyOf(sortKey(%v)) = %v", k, got)
-		}
-		if i > 0 && sortKey(keys[i-1]) >= sortKey(k) {
-			t.Errorf("sortKey(%v) does not sort after sortKey(%v)", k, keys[i-1])
-		}
-	}
-}
-
-// TestRunSortIsStable compares the radix sort with a stable comparison sort
-// on keys that vary in few bytes, in many, and not at all.
-func TestRunSortIsStable(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	gens := map[string]func() Key{
-		"narrow clusters": func() Key { return Key{Cluster: 1000 + rng.Int64N(40), Proc: rng.Int64N(5) - 1} },
-		"full range": func() Key {
-			return Key{Cluster: int64(int32(rng.Uint32())), Proc: int64(int32(rng.Uint32()))}
-		},
-		"one key": func() Key { return Key{Cluster: 7, Proc: 0} },
-	}
-	for name, gen := range gens {
-		for _, n := range []int{0, 1, 2, 1000} {
-			var r run
-			for i := range n {
-				r.add(sortKey(gen()), loadSetAttr, []byte("A"), []byte(strconv.Itoa(i)))
-			}
-			want := slices.Clone(r.refs)
-			slices.SortStableFunc(want, func(a, b runRef) int { return cmp.Compare(a.key, b.key) })
-			r.sort()
-			if !slices.Equal(r.refs, want) {
-				t.Errorf("%s, %d refs: radix sort differs from a stable sort", name, n)
-			}
-		}
-	}
-}
 
 // cancelAfter is a context whose Err reports cancellation from its n-th
 // call on, to stop a Finish between two of its commits.
