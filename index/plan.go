@@ -14,32 +14,105 @@ import (
 )
 
 // A source is a set of jobs the store can list in key order without
-// reading ads: those the indexes file under an Owner, a JobStatus or a
-// pair of both, a key range, or the jobs whose ClusterId is not their
-// key's.
-type source struct {
-	owner  *store.IndexedOwner
-	status *store.IndexedStatus
-	keys   *keyRange
-	oddIDs bool
+// reading ads: those the indexes file under an Owner (ownerSource), a
+// JobStatus (statusSource) or a pair of both (pairSource), a key range
+// (keyRange), or the jobs whose ClusterId is not their key's (oddIDs).
+type source interface {
+	// String describes the source for --explain.
+	String() string
+	// list yields the source's jobs in key order.
+	list(snap *store.Snapshot) iter.Seq[store.JobRef]
+	// size returns how many jobs the source holds, from the counts where
+	// the indexes keep them.
+	size(snap *store.Snapshot, st *stats) int64
+	// holds reports whether the job filed as f lies in the source; oddID
+	// says it is in cluster-id-odd/.
+	holds(f store.Filing, oddID bool) bool
 }
 
-func (s source) String() string {
-	switch {
-	case s.owner != nil && s.status != nil:
-		return "Owner " + s.owner.String() + " × JobStatus " + s.status.String()
-	case s.owner != nil:
-		return "Owner " + s.owner.String()
-	case s.status != nil:
-		return "JobStatus " + s.status.String()
-	case s.oddIDs:
-		return "jobs whose ClusterId is not their cluster's"
-	case s.keys.from == s.keys.to:
-		return "job " + s.keys.from.String()
-	case s.keys.to == store.AllJobs[1]:
-		return fmt.Sprintf("clusters from %d (a DAG's)", s.keys.from.Cluster)
+type (
+	ownerSource  struct{ owner store.IndexedOwner }
+	statusSource struct{ status store.IndexedStatus }
+	pairSource   struct {
+		owner  store.IndexedOwner
+		status store.IndexedStatus
 	}
-	return fmt.Sprintf("cluster %d", s.keys.from.Cluster)
+	oddIDs struct{}
+)
+
+func (s ownerSource) String() string  { return "Owner " + s.owner.String() }
+func (s statusSource) String() string { return "JobStatus " + s.status.String() }
+func (s pairSource) String() string {
+	return "Owner " + s.owner.String() + " × JobStatus " + s.status.String()
+}
+func (oddIDs) String() string { return "jobs whose ClusterId is not their cluster's" }
+func (r keyRange) String() string {
+	switch {
+	case r.from == r.to:
+		return "job " + r.from.String()
+	case r.to == store.AllJobs[1]:
+		return fmt.Sprintf("clusters from %d (a DAG's)", r.from.Cluster)
+	}
+	return fmt.Sprintf("cluster %d", r.from.Cluster)
+}
+
+func (s ownerSource) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
+	return snap.JobsByOwner(s.owner)
+}
+func (s statusSource) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
+	return snap.JobsByStatus(s.status)
+}
+func (s pairSource) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
+	return snap.JobsFiled(s.owner, s.status)
+}
+func (oddIDs) list(snap *store.Snapshot) iter.Seq[store.JobRef] { return snap.OddClusterIDs() }
+func (r keyRange) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
+	return snap.JobKeys(r.from, r.to)
+}
+
+func (s ownerSource) size(_ *store.Snapshot, st *stats) int64 {
+	var n int64
+	for _, c := range st.ownerCounts(s.owner) {
+		n += c.Jobs
+	}
+	return n
+}
+func (s statusSource) size(_ *store.Snapshot, st *stats) int64 {
+	for _, c := range st.byStatus {
+		if c.Status == s.status {
+			return c.Jobs
+		}
+	}
+	return 0
+}
+func (s pairSource) size(_ *store.Snapshot, st *stats) int64 {
+	for _, c := range st.ownerCounts(s.owner) {
+		if c.Status == s.status {
+			return c.Jobs
+		}
+	}
+	return 0
+}
+func (o oddIDs) size(snap *store.Snapshot, _ *stats) int64   { return countJobs(o.list(snap)) }
+func (r keyRange) size(snap *store.Snapshot, _ *stats) int64 { return countJobs(r.list(snap)) }
+
+// countJobs counts the jobs of a listing.
+func countJobs(jobs iter.Seq[store.JobRef]) int64 {
+	var n int64
+	for range jobs {
+		n++
+	}
+	return n
+}
+
+func (s ownerSource) holds(f store.Filing, _ bool) bool  { return s.owner == f.Owner }
+func (s statusSource) holds(f store.Filing, _ bool) bool { return s.status == f.Status }
+func (s pairSource) holds(f store.Filing, _ bool) bool {
+	return s.owner == f.Owner && s.status == f.Status
+}
+func (oddIDs) holds(_ store.Filing, oddID bool) bool { return oddID }
+func (r keyRange) holds(f store.Filing, _ bool) bool {
+	return r.from.Compare(f.Key) <= 0 && f.Key.Compare(r.to) <= 0
 }
 
 // A conjunct is a union of sources that holds every job a selection can
@@ -59,8 +132,7 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 	if len(s.Owners)+len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 {
 		c := conjunct{from: "arguments"}
 		for _, cl := range s.DAGClusters {
-			r := dagRange(cl)
-			c.sources = append(c.sources, source{keys: &r})
+			c.sources = append(c.sources, dagRange(cl))
 		}
 		for _, o := range s.Owners {
 			c.sources = append(c.sources, ownerSources(o)...)
@@ -69,7 +141,7 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 			c.sources = append(c.sources, clusterSource(cl))
 		}
 		for _, j := range s.Jobs {
-			c.sources = append(c.sources, source{keys: &keyRange{j, j}})
+			c.sources = append(c.sources, keyRange{j, j})
 		}
 		cs = append(cs, c)
 	}
@@ -90,30 +162,22 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 // pair's jobs, so no candidate is read only to be dropped. Only the pairs
 // some job is filed under are kept.
 func pairUp(cs []conjunct, st *stats) []conjunct {
-	only := func(c conjunct, owner bool) bool {
-		for _, src := range c.sources {
-			if src.keys != nil || src.oddIDs || (src.owner != nil) != owner || (src.status != nil) == owner {
-				return false
-			}
-		}
-		return true
-	}
-	o := slices.IndexFunc(cs, func(c conjunct) bool { return only(c, true) })
-	s := slices.IndexFunc(cs, func(c conjunct) bool { return only(c, false) })
+	o := slices.IndexFunc(cs, allOf[ownerSource])
+	s := slices.IndexFunc(cs, allOf[statusSource])
 	if o < 0 || s < 0 {
 		return cs
 	}
 	pairs := conjunct{from: cs[min(o, s)].from + " && " + cs[max(o, s)].from}
 	seen := make(map[store.IndexedOwner]bool)
 	for _, ow := range cs[o].sources {
-		owner := *ow.owner
+		owner := ow.(ownerSource).owner
 		if seen[owner] {
 			continue
 		}
 		seen[owner] = true
 		for _, c := range st.ownerCounts(owner) {
-			if slices.ContainsFunc(cs[s].sources, func(src source) bool { return *src.status == c.Status }) {
-				pairs.sources = append(pairs.sources, source{owner: &c.Owner, status: &c.Status})
+			if slices.Contains(cs[s].sources, source(statusSource{c.Status})) {
+				pairs.sources = append(pairs.sources, pairSource{c.Owner, c.Status})
 			}
 		}
 	}
@@ -124,6 +188,16 @@ func pairUp(cs []conjunct, st *stats) []conjunct {
 		}
 	}
 	return out
+}
+
+// allOf reports whether every source of c is an S.
+func allOf[S source](c conjunct) bool {
+	for _, src := range c.sources {
+		if _, ok := src.(S); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // andTerms appends the operands of the top-level && chain of e.
@@ -197,7 +271,7 @@ func recognise(term ast.Expr, st *stats) []source {
 		if !ok {
 			return nil
 		}
-		odd := source{oddIDs: true}
+		odd := oddIDs{}
 		if n != math.Trunc(n) || math.Abs(n) >= 1<<62 || isReal && b.Op == "is" {
 			return []source{odd}
 		}
@@ -207,19 +281,19 @@ func recognise(term ast.Expr, st *stats) []source {
 		if !ok {
 			return nil
 		}
-		other := source{status: &store.IndexedStatus{Class: store.ClassOther}}
+		other := statusSource{store.IndexedStatus{Class: store.ClassOther}}
 		integral := n == math.Trunc(n) && math.Abs(n) < 1<<62
 		if b.Op != "!=" {
 			// =?= compares types too: no integer is identical to a real.
 			if !integral || isReal && b.Op == "is" {
 				return []source{other}
 			}
-			return []source{{status: &store.IndexedStatus{Class: store.ClassLiteral, N: int64(n)}}, other}
+			return []source{statusSource{store.IndexedStatus{Class: store.ClassLiteral, N: int64(n)}}, other}
 		}
 		srcs := []source{other}
 		for _, v := range st.statuses() {
 			if !integral || v != int64(n) {
-				srcs = append(srcs, source{status: &store.IndexedStatus{Class: store.ClassLiteral, N: v}})
+				srcs = append(srcs, statusSource{store.IndexedStatus{Class: store.ClassLiteral, N: v}})
 			}
 		}
 		return srcs
@@ -228,17 +302,14 @@ func recognise(term ast.Expr, st *stats) []source {
 }
 
 // clusterSource is the key range of cluster c's jobs.
-func clusterSource(c int64) source {
-	r := clusterRange(c)
-	return source{keys: &r}
-}
+func clusterSource(c int64) source { return clusterRange(c) }
 
 // ownerSources are the jobs whose Owner can equal name: those filed under
 // it, and those whose Owner is not a plain string.
 func ownerSources(name string) []source {
 	return []source{
-		{owner: &store.IndexedOwner{Class: store.ClassLiteral, Name: store.FoldName(name)}},
-		{owner: &store.IndexedOwner{Class: store.ClassOther}},
+		ownerSource{store.IndexedOwner{Class: store.ClassLiteral, Name: store.FoldName(name)}},
+		ownerSource{store.IndexedOwner{Class: store.ClassOther}},
 	}
 }
 
@@ -312,31 +383,6 @@ func (st *stats) statuses() []int64 {
 	return out
 }
 
-// size returns how many jobs src holds, from the counts; key ranges are
-// counted by listing them.
-func (st *stats) size(snap *store.Snapshot, src source) int64 {
-	var n int64
-	switch {
-	case src.owner != nil:
-		for _, c := range st.ownerCounts(*src.owner) {
-			if src.status == nil || c.Status == *src.status {
-				n += c.Jobs
-			}
-		}
-	case src.status != nil:
-		for _, c := range st.byStatus {
-			if c.Status == *src.status {
-				n += c.Jobs
-			}
-		}
-	default:
-		for range src.list(snap) {
-			n++
-		}
-	}
-	return n
-}
-
 // list returns the jobs in the union of srcs, sorted by key.
 func list(snap *store.Snapshot, srcs []source) []store.JobRef {
 	var keys []store.JobRef
@@ -350,21 +396,6 @@ func list(snap *store.Snapshot, srcs []source) []store.JobRef {
 		keys = slices.Compact(keys)
 	}
 	return keys
-}
-
-// list yields the jobs of src in key order.
-func (src source) list(snap *store.Snapshot) iter.Seq[store.JobRef] {
-	switch {
-	case src.owner != nil && src.status != nil:
-		return snap.JobsFiled(*src.owner, *src.status)
-	case src.owner != nil:
-		return snap.JobsByOwner(*src.owner)
-	case src.status != nil:
-		return snap.JobsByStatus(*src.status)
-	case src.oddIDs:
-		return snap.OddClusterIDs()
-	}
-	return snap.JobKeys(src.keys.from, src.keys.to)
 }
 
 func compareRefs(a, b store.JobRef) int { return a.Key.Compare(b.Key) }
@@ -391,7 +422,9 @@ func intersect(a, b []store.JobRef) []store.JobRef {
 // conjunct in cs.
 func filterByPosting(snap *store.Snapshot, keys []store.JobRef, cs []conjunct) []store.JobRef {
 	var odd map[store.Key]bool // cluster-id-odd/, read if a conjunct names it
-	if slices.ContainsFunc(cs, func(c conjunct) bool { return slices.ContainsFunc(c.sources, func(s source) bool { return s.oddIDs }) }) {
+	if slices.ContainsFunc(cs, func(c conjunct) bool {
+		return slices.ContainsFunc(c.sources, func(s source) bool { return s == oddIDs{} })
+	}) {
 		odd = make(map[store.Key]bool)
 		for r := range snap.OddClusterIDs() {
 			odd[r.Key] = true
@@ -416,31 +449,7 @@ func filterByPosting(snap *store.Snapshot, keys []store.JobRef, cs []conjunct) [
 // holds reports whether the job filed as f lies in one of c's sources;
 // oddID says it is in cluster-id-odd/.
 func (c conjunct) holds(f store.Filing, oddID bool) bool {
-	for _, src := range c.sources {
-		switch {
-		case src.owner != nil && src.status != nil:
-			if *src.owner == f.Owner && *src.status == f.Status {
-				return true
-			}
-		case src.owner != nil:
-			if *src.owner == f.Owner {
-				return true
-			}
-		case src.status != nil:
-			if *src.status == f.Status {
-				return true
-			}
-		case src.oddIDs:
-			if oddID {
-				return true
-			}
-		default:
-			if src.keys.from.Compare(f.Key) <= 0 && f.Key.Compare(src.keys.to) <= 0 {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(c.sources, func(src source) bool { return src.holds(f, oddID) })
 }
 
 // A plan is how a selection finds its candidate jobs: a sorted list of
@@ -484,7 +493,7 @@ func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
 	}
 	for i := range cs {
 		for _, src := range cs[i].sources {
-			cs[i].size += st.size(snap, src)
+			cs[i].size += src.size(snap, st)
 		}
 	}
 	slices.SortStableFunc(cs, func(a, b conjunct) int { return cmp.Compare(a.size, b.size) })
@@ -562,8 +571,8 @@ func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Sta
 		}
 	}
 	keys := list(snap, []source{
-		{owner: &store.IndexedOwner{Class: store.ClassOther}},
-		{status: &store.IndexedStatus{Class: store.ClassOther}},
+		ownerSource{store.IndexedOwner{Class: store.ClassOther}},
+		statusSource{store.IndexedStatus{Class: store.ClassOther}},
 	})
 	for job := range snap.JobsAt(keys) {
 		st.Evaluated++

@@ -358,18 +358,18 @@ func TestStatsSizeTerms(t *testing.T) {
 		}
 		var srcs []source
 		for i := range ownerVals {
-			srcs = append(srcs, source{owner: &ownerVals[i]})
+			srcs = append(srcs, ownerSource{ownerVals[i]})
 			for j := range statusVals {
-				srcs = append(srcs, source{owner: &ownerVals[i], status: &statusVals[j]})
+				srcs = append(srcs, pairSource{ownerVals[i], statusVals[j]})
 			}
 		}
 		for j := range statusVals {
-			srcs = append(srcs, source{status: &statusVals[j]})
+			srcs = append(srcs, statusSource{statusVals[j]})
 		}
 		nonEmpty := 0
 		for _, src := range srcs {
 			want := int64(len(list(snap, []source{src})))
-			if got := st.size(snap, src); got != want {
+			if got := src.size(snap, st); got != want {
 				t.Errorf("size of %s = %d, its listing holds %d", src, got, want)
 			}
 			if want > 0 {
