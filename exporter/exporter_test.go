@@ -607,7 +607,7 @@ func TestScrapesDuringReload(t *testing.T) {
 						return
 					}
 					// Small group commits: a load visible before its end would show.
-					sum, err := ingest.CatchUp(ctx, q.db, ingest.Options{Log: q.log, Limits: ingest.Limits{Records: 5000}})
+					sum, err := ingest.CatchUp(ctx, q.db, ingest.Options{Log: q.log, Limits: store.Limits{Records: 5000}})
 					if err != nil {
 						t.Error(err)
 						return

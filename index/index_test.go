@@ -97,7 +97,7 @@ func testDB(t *testing.T, ads map[string][]string) *store.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	l, err := db.NewLoader(1000, 1<<20)
+	l, err := db.NewLoader(store.Limits{Records: 1000, Bytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func testDB(t *testing.T, ads map[string][]string) *store.DB {
 			l.SetAttr(key, []byte(n), []byte(v))
 		}
 	}
-	if err := l.Finish(context.Background(), store.Position{}); err != nil {
+	if err := l.Commit(context.Background(), store.Position{}); err != nil {
 		t.Fatal(err)
 	}
 	return db

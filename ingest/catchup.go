@@ -13,26 +13,13 @@ import (
 	"github.com/qindex/qindex/store"
 )
 
-// Limits bound the memory of a catch-up. When tailing, they bound one group
-// commit, which ends at the first transaction boundary after any limit is
-// reached (a log transaction is never split). When loading, Records and
-// Bytes bound the sort runs and the commits of store.Loader.
-type Limits struct {
-	Records int           // operations applied
-	Bytes   int           // bytes of ad data held in memory
-	Delay   time.Duration // time since the group's first record (tailing only)
-}
-
-// DefaultLimits suit both a bulk load and a daemon that must show new
-// transactions within a second.
-var DefaultLimits = Limits{Records: 1 << 20, Bytes: 48 << 20, Delay: time.Second}
-
 // Options configure CatchUp.
 type Options struct {
 	// Log is the path of job_queue.log.
 	Log string
-	// Limits bound each group commit; zero fields take DefaultLimits.
-	Limits Limits
+	// Limits bound each group commit when tailing, and the sort runs and
+	// transactions of a load; zero fields take store.DefaultLimits.
+	Limits store.Limits
 	// Logger receives reports of corrupt records and reloads.
 	Logger *slog.Logger
 	// MaxReports caps the corrupt records logged one by one (default 100);
@@ -212,20 +199,19 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size i
 	}
 	r := &replayer{o: o, f: f, pos: pos, sum: sum}
 	if load {
-		var err error
-		if r.load, err = db.NewLoader(o.Limits.Records, o.Limits.Bytes); err != nil {
+		l, err := db.NewLoader(o.Limits)
+		if err != nil {
 			return err
 		}
-		r.out = r.load
-		defer r.load.Close()
+		defer l.Close()
+		r.out = l
 	} else {
-		r.w = db.NewWriter()
-		r.out = r.w
-		defer r.w.Rollback()
+		w := db.NewWriter(o.Limits)
+		defer w.Rollback()
+		r.out = w
 	}
 	lr := NewLineReader(f, pos.Offset, pos.Line)
 	startOffset := pos.Offset
-	groupStart := time.Now()
 	for ctx.Err() == nil {
 		line, err := lr.Next()
 		if errors.Is(err, io.EOF) {
@@ -237,21 +223,16 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size i
 		if err := r.consume(line, lr.Line(), lr.Offset()); err != nil {
 			return err
 		}
-		if r.inTx || r.w == nil {
-			continue
-		}
-		ops, bytes := r.w.Pending()
-		if ops >= o.Limits.Records || bytes >= o.Limits.Bytes || ops > 0 && time.Since(groupStart) >= o.Limits.Delay {
+		if !r.inTx && r.out.Due() {
 			if err := r.commit(ctx); err != nil {
 				return err
 			}
-			groupStart = time.Now()
 		}
 	}
-	if r.load != nil && ctx.Err() != nil {
-		return ctx.Err()
+	if load && ctx.Err() != nil {
+		return ctx.Err() // a load is whole or nothing
 	}
-	if r.load != nil {
+	if load {
 		// A load replaces the queue: one that read a file cut short under
 		// it (truncated in place while it read) would replace it with what
 		// was left. Its size, now, is at least what it was when opened,
@@ -264,7 +245,7 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size i
 			return fmt.Errorf("log %s: it shrank from %d to %d bytes while it was loaded; the queue is kept, and the log looked at again", f.Name(), size, now)
 		}
 	}
-	if r.dirty || r.load != nil {
+	if r.dirty || load {
 		if err := r.commit(ctx); err != nil {
 			return err
 		}
@@ -276,15 +257,6 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size i
 }
 
 func (o Options) withDefaults() Options {
-	if o.Limits.Records <= 0 {
-		o.Limits.Records = DefaultLimits.Records
-	}
-	if o.Limits.Bytes <= 0 {
-		o.Limits.Bytes = DefaultLimits.Bytes
-	}
-	if o.Limits.Delay <= 0 {
-		o.Limits.Delay = DefaultLimits.Delay
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -297,12 +269,10 @@ func (o Options) withDefaults() Options {
 // replayer turns lines into transactions and transactions into writes, with
 // the schedd's semantics (FORMAT.md §4).
 type replayer struct {
-	o    Options
-	f    *os.File
-	out  sink          // w or load
-	w    *store.Writer // when continuing a state
-	load *store.Loader // when building one from the start of the log
-	sum  *Summary
+	o   Options
+	f   *os.File
+	out sink // a store.Writer continuing a state, or a store.Loader building one
+	sum *Summary
 
 	pos     store.Position // just past the last record consumed
 	dirty   bool           // pos moved since the last commit
@@ -318,13 +288,17 @@ type replayer struct {
 	reported, unreported int64
 }
 
-// sink receives the operations of applied transactions: a store.Writer
-// or a store.Loader.
+// sink receives the operations of applied transactions and decides when
+// they are due to commit: a store.Writer or a store.Loader.
 type sink interface {
 	NewAd(k store.Key, myType string) error
 	DestroyAd(k store.Key) error
 	SetAttr(k store.Key, name, value []byte) error
 	DeleteAttr(k store.Key, name []byte) error
+	// Due reports whether a commit is due at the next transaction boundary.
+	Due() bool
+	// Commit commits what was applied, with the position it reaches.
+	Commit(ctx context.Context, pos store.Position) error
 }
 
 // txOp is a buffered record of an open transaction; its name and value are
@@ -487,12 +461,7 @@ func (r *replayer) commit(ctx context.Context) error {
 	if r.applied {
 		r.pos.Applied = time.Now().UTC()
 	}
-	if r.load != nil {
-		err = r.load.Finish(ctx, r.pos)
-	} else {
-		err = r.w.Commit(r.pos)
-	}
-	if err != nil {
+	if err := r.out.Commit(ctx, r.pos); err != nil {
 		return err
 	}
 	r.dirty, r.applied = false, false

@@ -59,7 +59,7 @@ func (e *env) append(content string) {
 	}
 }
 
-func (e *env) catchUp(limits Limits) Summary {
+func (e *env) catchUp(limits store.Limits) Summary {
 	e.t.Helper()
 	logger := slog.New(slog.NewTextHandler(e.trace, nil))
 	sum, err := CatchUp(context.Background(), e.db, Options{Log: e.log, Limits: limits, Logger: logger})
@@ -190,7 +190,7 @@ func TestCatchUpSemantics(t *testing.T) {
 	// operation per sorted run or group commit.
 	for _, tt := range tests {
 		for _, mode := range []string{"load", "tail"} {
-			for _, limits := range []Limits{{}, {Records: 1}} {
+			for _, limits := range []store.Limits{{}, {Records: 1}} {
 				t.Run(fmt.Sprintf("%s/%s/%d", tt.name, mode, limits.Records), func(t *testing.T) {
 					var e *env
 					var sum Summary
@@ -228,7 +228,7 @@ func TestCatchUpSemantics(t *testing.T) {
 
 func TestCorruptRecordsNameFileAndLine(t *testing.T) {
 	e := newEnv(t, header+"101 1.0 Job Machine\n999 bogus\n105 \n103 1.0 A (\n106 \n")
-	e.catchUp(Limits{})
+	e.catchUp(store.Limits{})
 	out := e.trace.String()
 	for _, want := range []string{"file=" + e.log + " line=3", "file=" + e.log + " line=5", "unknown op code", "unparsable value"} {
 		if !strings.Contains(out, want) {
@@ -239,7 +239,7 @@ func TestCorruptRecordsNameFileAndLine(t *testing.T) {
 
 func TestOpenTransactionCompletesLater(t *testing.T) {
 	e := newEnv(t, header+"101 1.0 Job Machine\n105 \n103 1.0 A 1\n103 1.0 B (\n")
-	first := e.catchUp(Limits{})
+	first := e.catchUp(store.Limits{})
 	if first.Corrupt != 0 {
 		t.Errorf("corrupt record inside an open transaction counted before it completes: %+v", first)
 	}
@@ -248,7 +248,7 @@ func TestOpenTransactionCompletesLater(t *testing.T) {
 		t.Errorf("position %d line %d, want %d line 2 (before the 105)", first.Position.Offset, first.Position.Line, wantOffset)
 	}
 	e.append("103 1.0 C 3\n106 \n")
-	second := e.catchUp(Limits{})
+	second := e.catchUp(store.Limits{})
 	if got := e.state(); got != "1.0 Job: A=1; C=3;\n" {
 		t.Errorf("state %q", got)
 	}
@@ -262,21 +262,21 @@ func TestOpenTransactionCompletesLater(t *testing.T) {
 
 func TestAppliedTimeMovesOnlyWithTransactions(t *testing.T) {
 	e := newEnv(t, header+"101 1.0 Job Machine\n")
-	first := e.catchUp(Limits{}).Position.Applied
+	first := e.catchUp(store.Limits{}).Position.Applied
 	if first.IsZero() {
 		t.Fatal("no applied time after a transaction")
 	}
 	e.append("999 corrupt\n106 \n")
-	if got := e.catchUp(Limits{}).Position.Applied; !got.Equal(first) {
+	if got := e.catchUp(store.Limits{}).Position.Applied; !got.Equal(first) {
 		t.Errorf("applied time moved from %v to %v with no transaction applied", first, got)
 	}
 }
 
 func TestResumeAppliesOnlyNewRecords(t *testing.T) {
 	e := newEnv(t, header+"101 1.0 Job Machine\n103 1.0 N 1\n")
-	e.catchUp(Limits{})
+	e.catchUp(store.Limits{})
 	e.append("103 1.0 N 2\n103 1.0 M 1\n")
-	sum := e.catchUp(Limits{})
+	sum := e.catchUp(store.Limits{})
 	if sum.Records != 2 || sum.Reloaded || sum.Bytes != int64(len("103 1.0 N 2\n103 1.0 M 1\n")) {
 		t.Errorf("resume %+v", sum)
 	}
@@ -335,9 +335,9 @@ func TestNewGenerationReloads(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, header+"101 1.0 Job Machine\n103 1.0 A 1\n")
-			e.catchUp(Limits{})
+			e.catchUp(store.Limits{})
 			tt.next(e)
-			sum := e.catchUp(Limits{})
+			sum := e.catchUp(store.Limits{})
 			if !sum.Reloaded || !strings.Contains(sum.Reason, tt.reason) {
 				t.Errorf("reloaded %v reason %q, want a reload because %q", sum.Reloaded, sum.Reason, tt.reason)
 			}
@@ -360,7 +360,7 @@ func TestChunkedAppendsMatchOnePass(t *testing.T) {
 		"103 1.0 JobStatus 2\n105 \n103 1.1 JobStatus 5\n103 1.1 HoldReason \"a  b\"\n106 \n999\n" +
 		"105 \n102 1.0\n103 1.-1 Owner \"bob\"\n106 \n105 \n101 2.0 Job Machine\n"
 	whole := newEnv(t, log)
-	whole.catchUp(Limits{})
+	whole.catchUp(store.Limits{})
 	want := whole.state()
 
 	for _, chunk := range []int{1, 3, 7, 16} {
@@ -374,7 +374,7 @@ func TestChunkedAppendsMatchOnePass(t *testing.T) {
 				}
 				continue
 			}
-			e.catchUp(Limits{Records: 1})
+			e.catchUp(store.Limits{Records: 1})
 		}
 		if got := e.state(); got != want {
 			t.Errorf("chunks of %d: state\n%s\nwant\n%s", chunk, got, want)
@@ -404,21 +404,21 @@ func TestCancelledCatchUp(t *testing.T) {
 		sb.WriteString("105 \n101 1." + strconv.Itoa(i) + " Job Machine\n103 1." + strconv.Itoa(i) + " A " + strconv.Itoa(i) + "\n106 \n")
 	}
 	whole := newEnv(t, sb.String())
-	whole.catchUp(Limits{})
+	whole.catchUp(store.Limits{})
 	want := whole.state()
 	// Each run is cancelled after it has read a few dozen lines.
 	cancelled := func() context.Context { return &cancelAfter{Context: context.Background(), n: 40} }
 
 	t.Run("load", func(t *testing.T) {
 		e := newEnv(t, sb.String())
-		sum, err := CatchUp(cancelled(), e.db, Options{Log: e.log, Limits: Limits{Records: 5}})
+		sum, err := CatchUp(cancelled(), e.db, Options{Log: e.log, Limits: store.Limits{Records: 5}})
 		if !errors.Is(err, context.Canceled) || !sum.Reloaded {
 			t.Fatalf("cancelled load: %+v, %v; want a reload and the context's error", sum, err)
 		}
 		if got := e.state(); got != "" {
 			t.Errorf("a cancelled load is visible:\n%s", got)
 		}
-		sum = e.catchUp(Limits{Records: 5})
+		sum = e.catchUp(store.Limits{Records: 5})
 		if !strings.Contains(sum.Reason, "interrupted") || sum.Records != whole.catchUpPosition().Records {
 			t.Errorf("after a cancelled load: %+v (%s); want the whole log loaded again", sum, sum.Reason)
 		}
@@ -429,16 +429,16 @@ func TestCancelledCatchUp(t *testing.T) {
 
 	t.Run("tail", func(t *testing.T) {
 		e := newEnv(t, header)
-		e.catchUp(Limits{})
+		e.catchUp(store.Limits{})
 		e.append(strings.TrimPrefix(sb.String(), header))
-		sum, err := CatchUp(cancelled(), e.db, Options{Log: e.log, Limits: Limits{Records: 5}})
+		sum, err := CatchUp(cancelled(), e.db, Options{Log: e.log, Limits: store.Limits{Records: 5}})
 		if !errors.Is(err, context.Canceled) || sum.Reloaded || sum.Records == 0 || sum.Position.Offset >= int64(sb.Len()) {
 			t.Fatalf("cancelled tail: %+v, %v; want a partial replay and the context's error", sum, err)
 		}
 		if got := e.catchUpPosition(); got.Offset != sum.Position.Offset {
 			t.Errorf("saved offset %d, want the %d the cancelled run reached", got.Offset, sum.Position.Offset)
 		}
-		if rest := e.catchUp(Limits{Records: 5}); rest.Reloaded || rest.Records+sum.Records+1 != whole.catchUpPosition().Records {
+		if rest := e.catchUp(store.Limits{Records: 5}); rest.Reloaded || rest.Records+sum.Records+1 != whole.catchUpPosition().Records {
 			t.Errorf("resumed run %+v: want the rest of the records, each once", rest)
 		}
 		if got := e.state(); got != want {
@@ -492,7 +492,7 @@ func TestRotatedGenerationFinishedFirst(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, first)
-			e.catchUp(Limits{})
+			e.catchUp(store.Limits{})
 			e.append(rest)
 			tt.rotate(e)
 			tmp := e.log + ".tmp"
@@ -532,7 +532,7 @@ func TestRotatedGenerationFinishedFirst(t *testing.T) {
 // the load fails instead of replacing the queue with it.
 func TestLoadOfAFileCutShortKeepsTheQueue(t *testing.T) {
 	e := newEnv(t, "107 1 CreationTimestamp 100\n105 \n101 1.0 Job Machine\n103 1.0 JobStatus 1\n106 \n")
-	e.catchUp(Limits{})
+	e.catchUp(store.Limits{})
 	before := e.state()
 	e.write("107 2 CreationTimestamp 200\n105 \n101 1.0 Job Machine\n103 1.0 JobStatus 2\n101 1.1 Job Machine\n106 \n")
 	f, size, gen, err := openLog(e.log)

@@ -29,7 +29,7 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 			for pending.Len() > 0 {
 				n := min(pending.Len(), 1+rng.IntN(40000))
 				e.append(string(pending.Next(n)))
-				if sum := e.catchUp(Limits{Records: 1 + rng.IntN(5000)}); sum.Corrupt != 0 {
+				if sum := e.catchUp(store.Limits{Records: 1 + rng.IntN(5000)}); sum.Corrupt != 0 {
 					t.Fatalf("seed %d: the generator wrote %d corrupt records", seed, sum.Corrupt)
 				}
 			}
@@ -47,7 +47,7 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 					t.Fatal(err)
 				}
 				// Small sort runs: the load spills and merges dozens.
-				sum := e.catchUp(Limits{Bytes: 16<<10 + rng.IntN(256<<10)})
+				sum := e.catchUp(store.Limits{Bytes: 16<<10 + rng.IntN(256<<10)})
 				if !sum.Reloaded {
 					t.Fatalf("seed %d: compaction did not reload", seed)
 				}

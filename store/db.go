@@ -318,6 +318,21 @@ func stateBucket(tx *bolt.Tx, loading bool) (*bolt.Bucket, error) {
 	return st, nil
 }
 
+// beginState begins a write transaction on the active state, or with
+// loading the one being loaded: what a Writer and a Loader each begin with.
+func (db *DB) beginState(loading bool) (*bolt.Tx, *bolt.Bucket, error) {
+	tx, err := db.bolt.Begin(true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("db %s: begin write: %w", db.path, err)
+	}
+	st, err := stateBucket(tx, loading)
+	if err != nil {
+		tx.Rollback()
+		return nil, nil, fmt.Errorf("db %s: %w", db.path, err)
+	}
+	return tx, st, nil
+}
+
 // promote makes the loading state active and drops the previous active one.
 func promote(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)

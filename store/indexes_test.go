@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -204,10 +205,10 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 		t.Run(tt.name+"/writer", func(t *testing.T) {
 			db, _ := openTemp(t)
 			load(t, db, Position{})
-			w := db.NewWriter()
+			w := db.NewWriter(Limits{})
 			for _, b := range tt.batches {
 				apply(t, w, b...)
-				if err := w.Commit(Position{}); err != nil {
+				if err := w.Commit(context.Background(), Position{}); err != nil {
 					t.Fatal(err)
 				}
 				checkClean(t, db)

@@ -22,7 +22,7 @@ import (
 // and re-page the same ads again and again. A Loader instead records each
 // operation as it comes, sorts the operations by key in runs of bounded
 // size (spilled to unlinked temporary files beside the database), and at
-// Finish merges the runs, applies each key's operations in log order to an
+// Commit merges the runs, applies each key's operations in log order to an
 // empty ad with the same rules as a Writer (see adState), and puts the
 // final ads in key order: every page is written once, in order.
 //
@@ -31,7 +31,7 @@ import (
 // alternate between recording and spilling.
 //
 // Nothing a Loader writes is visible to readers, and no position is
-// recorded, until the last commit of Finish promotes the state. A load cut
+// recorded, until the last commit of Commit promotes the state. A load cut
 // short by an error, a cancellation or a crash leaves a state without a
 // position, which Target reports as Reloading; the next load starts over.
 type Loader struct {
@@ -55,14 +55,16 @@ type Loader struct {
 
 // NewLoader begins a reload: it creates an empty state beside the active
 // one, dropping any unfinished reload, and returns a loader for it. A run of
-// operations is sorted and spilled once it holds maxRecords operations or
-// maxBytes bytes; maxBytes also bounds the ad data of each commit of
-// Finish, so a load holds a small multiple of maxBytes at most.
-func (db *DB) NewLoader(maxRecords, maxBytes int) (*Loader, error) {
+// operations is sorted and spilled once it holds l.Records operations or
+// l.Bytes bytes; l.Bytes also bounds the ad data of each transaction of
+// Commit, so a load holds a small multiple of l.Bytes at most. Zero fields
+// take DefaultLimits.
+func (db *DB) NewLoader(l Limits) (*Loader, error) {
+	l = l.orDefault()
 	if err := db.beginReload(); err != nil {
 		return nil, fmt.Errorf("db %s: begin a reload: %w", db.path, err)
 	}
-	return &Loader{db: db, maxRecords: max(maxRecords, 1), maxBytes: max(maxBytes, 2), run: &run{}}, nil
+	return &Loader{db: db, maxRecords: l.Records, maxBytes: max(l.Bytes, 2), run: &run{}}, nil
 }
 
 // The operations a Loader records.
@@ -178,7 +180,7 @@ func (l *Loader) spill(r *run) error {
 }
 
 // Close releases the loader's temporary files and memory. Call it after
-// Finish, or instead of it to abandon the load.
+// Commit, or instead of it to abandon the load.
 func (l *Loader) Close() {
 	l.stopSpiller()
 	for _, f := range l.spills {
@@ -187,10 +189,15 @@ func (l *Loader) Close() {
 	l.spills, l.spillBuf, l.run = nil, nil, &run{}
 }
 
-// Finish merges the recorded operations into the state and commits it with
+// Due reports false: a Loader commits once, when its caller has recorded
+// the whole log, and bounds its memory itself until then.
+func (l *Loader) Due() bool { return false }
+
+// Commit merges the recorded operations into the state and commits it with
 // pos, making it the active state. It commits in several transactions to
-// bound memory; only the last one makes the state visible.
-func (l *Loader) Finish(ctx context.Context, pos Position) error {
+// bound memory; only the last one makes the state visible. Cancelling ctx
+// abandons the load, leaving the active state as it was.
+func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	if err := l.stopSpiller(); err != nil {
 		return err
 	}
@@ -382,7 +389,7 @@ func readString(s string) (field, rest string) {
 	return s[i+1 : i+1+int(n)], s[i+1+int(n):]
 }
 
-// loadBatch is the write transaction a Loader's Finish fills.
+// loadBatch is the write transaction a Loader's Commit fills.
 type loadBatch struct {
 	db    *DB
 	tx    *bolt.Tx
@@ -397,14 +404,9 @@ func (b *loadBatch) begin() error {
 	if b.tx != nil {
 		return nil
 	}
-	tx, err := b.db.bolt.Begin(true)
+	tx, st, err := b.db.beginState(true)
 	if err != nil {
-		return fmt.Errorf("db %s: begin write: %w", b.db.path, err)
-	}
-	st, err := stateBucket(tx, true)
-	if err != nil {
-		tx.Rollback()
-		return fmt.Errorf("db %s: %w", b.db.path, err)
+		return err
 	}
 	b.tx, b.state, b.ads = tx, st, st.Bucket(bucketAds)
 	// Ads arrive in key order within each partition: fill pages almost

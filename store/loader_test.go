@@ -34,7 +34,7 @@ func TestAbandonedLoadIsInvisible(t *testing.T) {
 	load(t, db, Position{Offset: 10}, "new 1.0 Job", "set 1.0 A 1")
 
 	loadFrom := func(ctx context.Context, from int) error {
-		l, err := db.NewLoader(500, 8<<10) // spill every 500 operations, commit every 2 KiB
+		l, err := db.NewLoader(Limits{Records: 500, Bytes: 8 << 10}) // spill every 500 operations, commit every 2 KiB
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestAbandonedLoadIsInvisible(t *testing.T) {
 			k := "2." + strconv.Itoa(i)
 			apply(t, l, "new "+k+" Job", "set "+k+" B "+strconv.Itoa(i))
 		}
-		err = l.Finish(ctx, Position{Offset: 99})
+		err = l.Commit(ctx, Position{Offset: 99})
 		// The runs are still open, unlinked.
 		if files := tempFiles(t, filepath.Dir(path)); len(files) != 0 {
 			t.Errorf("spilled runs visible in the directory: %v", files)
@@ -112,7 +112,7 @@ func tempFiles(t *testing.T, dir string) []string {
 
 func TestLoaderLargeValuesAndBadKeys(t *testing.T) {
 	db, _ := openTemp(t)
-	l, err := db.NewLoader(2, 1<<20)
+	l, err := db.NewLoader(Limits{Records: 2, Bytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestLoaderLargeValuesAndBadKeys(t *testing.T) {
 	if err := l.SetAttr(Key{Cluster: 1 << 40, Proc: 0}, []byte("A"), []byte("1")); err == nil || !strings.Contains(err.Error(), "1099511627776.0") {
 		t.Errorf("SetAttr on a key out of 32-bit range: %v, want an error naming the key", err)
 	}
-	if err := l.Finish(context.Background(), Position{}); err != nil {
+	if err := l.Commit(context.Background(), Position{}); err != nil {
 		t.Fatal(err)
 	}
 	want := "1.0: Big=" + big + " Small=1\n1.1: Big=" + big + "\n"
@@ -143,7 +143,7 @@ func TestSpillFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l, err := db.NewLoader(10, 1<<20)
+	l, err := db.NewLoader(Limits{Records: 10, Bytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestSpillFailure(t *testing.T) {
 	for i := 0; i < 1000 && addErr == nil; i++ {
 		addErr = l.NewAd(Key{1, int64(i)}, "Job")
 	}
-	finishErr := l.Finish(context.Background(), Position{})
+	finishErr := l.Commit(context.Background(), Position{})
 	for _, err := range []error{addErr, finishErr} {
 		if err != nil && !strings.Contains(err.Error(), "spill") {
 			t.Errorf("error %q does not say that a run could not be spilled", err)

@@ -492,10 +492,10 @@ func TestWriterReplayRules(t *testing.T) {
 		t.Run(tt.name+"/writer", func(t *testing.T) {
 			db, _ := openTemp(t)
 			load(t, db, Position{}) // an empty state for the writer to continue
-			w := db.NewWriter()
+			w := db.NewWriter(Limits{})
 			for i, b := range tt.batches {
 				apply(t, w, b...)
-				if err := w.Commit(Position{Offset: int64(i)}); err != nil {
+				if err := w.Commit(context.Background(), Position{Offset: int64(i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -506,7 +506,7 @@ func TestWriterReplayRules(t *testing.T) {
 		for _, runOps := range []int{1, 2, 1000} {
 			t.Run(tt.name+"/loader-"+strconv.Itoa(runOps), func(t *testing.T) {
 				db, _ := openTemp(t)
-				l, err := db.NewLoader(runOps, 1<<20)
+				l, err := db.NewLoader(Limits{Records: runOps, Bytes: 1 << 20})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -514,7 +514,7 @@ func TestWriterReplayRules(t *testing.T) {
 				for _, b := range tt.batches {
 					apply(t, l, b...)
 				}
-				if err := l.Finish(context.Background(), Position{Offset: 1}); err != nil {
+				if err := l.Commit(context.Background(), Position{Offset: 1}); err != nil {
 					t.Fatal(err)
 				}
 				check(t, db, tt.want, tt.jobs)
@@ -526,13 +526,13 @@ func TestWriterReplayRules(t *testing.T) {
 // load builds the active state from ops with a Loader.
 func load(t testing.TB, db *DB, pos Position, ops ...string) {
 	t.Helper()
-	l, err := db.NewLoader(1000, 1<<20)
+	l, err := db.NewLoader(Limits{Records: 1000, Bytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	apply(t, l, ops...)
-	if err := l.Finish(context.Background(), pos); err != nil {
+	if err := l.Commit(context.Background(), pos); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -540,7 +540,7 @@ func load(t testing.TB, db *DB, pos Position, ops ...string) {
 func TestReloadIsInvisibleUntilFinished(t *testing.T) {
 	db, _ := openTemp(t)
 	load(t, db, Position{Offset: 10}, "new 1.0 Job", "set 1.0 A 1")
-	l, err := db.NewLoader(1, 1<<20)
+	l, err := db.NewLoader(Limits{Records: 1, Bytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,7 +553,7 @@ func TestReloadIsInvisibleUntilFinished(t *testing.T) {
 	if err != nil || !tg.Reloading || tg.Position.Offset != 10 {
 		t.Errorf("Target = %+v, %v; want the active state at offset 10 and a reload under way", tg, err)
 	}
-	if err := l.Finish(context.Background(), Position{Offset: 7}); err != nil {
+	if err := l.Commit(context.Background(), Position{Offset: 7}); err != nil {
 		t.Fatal(err)
 	}
 	if got := dump(t, db); got != "2.0: B=2\n" {
@@ -575,7 +575,7 @@ func TestReloadIsInvisibleUntilFinished(t *testing.T) {
 
 func TestWriterNeedsAState(t *testing.T) {
 	db, path := openTemp(t)
-	w := db.NewWriter()
+	w := db.NewWriter(Limits{})
 	defer w.Rollback()
 	if err := w.NewAd(Key{1, 0}, "Job"); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no active state") {
 		t.Errorf("writing a database that has no state: %v", err)
@@ -585,7 +585,7 @@ func TestWriterNeedsAState(t *testing.T) {
 func TestRollbackDiscards(t *testing.T) {
 	db, _ := openTemp(t)
 	load(t, db, Position{}, "new 1.0 Job")
-	w := db.NewWriter()
+	w := db.NewWriter(Limits{})
 	apply(t, w, "set 1.0 A 1", "new 2.0 Job")
 	w.Rollback()
 	if got := dump(t, db); got != "1.0:\n" {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 
@@ -16,8 +17,8 @@ import (
 // adState describes them; secret attributes (IsSecret) are never stored.
 //
 // Between commits, touched ads live decoded in memory, so an ad changed by
-// many records is read and written once per commit. Pending reports how much
-// that holds, for the caller to bound a group.
+// many records is read and written once per commit. The Writer counts what
+// that holds against its Limits, and Due says when to commit.
 type Writer struct {
 	db       *DB
 	tx       *bolt.Tx
@@ -28,8 +29,7 @@ type Writer struct {
 	cache   map[Key]*pendingAd
 	lastKey Key        // the key touched last: consecutive records
 	last    *pendingAd // usually name the same ad
-	pending int        // bytes held by cache
-	ops     int
+	batch   batch      // when the pending changes are due
 
 	arena   arena // copies of keys and values handed to bbolt, kept until commit
 	scratch []byte
@@ -53,24 +53,20 @@ type pendingAd struct {
 	clusterFiling []byte
 }
 
-// NewWriter returns a writer for the target state. It holds no transaction
-// until the first operation.
-func (db *DB) NewWriter() *Writer {
-	return &Writer{db: db, cache: make(map[Key]*pendingAd), names: make(map[string]string)}
+// NewWriter returns a writer for the target state whose commits are due
+// by l (zero fields take DefaultLimits). It holds no transaction until the
+// first operation.
+func (db *DB) NewWriter(l Limits) *Writer {
+	return &Writer{db: db, cache: make(map[Key]*pendingAd), names: make(map[string]string), batch: batch{limits: l.orDefault()}}
 }
 
 func (w *Writer) begin() error {
 	if w.tx != nil {
 		return nil
 	}
-	tx, err := w.db.bolt.Begin(true)
+	tx, st, err := w.db.beginState(false)
 	if err != nil {
-		return fmt.Errorf("db %s: begin write: %w", w.db.path, err)
-	}
-	st, err := stateBucket(tx, false)
-	if err != nil {
-		tx.Rollback()
-		return fmt.Errorf("db %s: %w", w.db.path, err)
+		return err
 	}
 	w.tx, w.state, w.ads, w.postings = tx, st, st.Bucket(bucketAds), st.Bucket(bucketPostings)
 	return nil
@@ -106,7 +102,7 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 		// The decoded copy, its encoding at commit, and the page bbolt
 		// rewrites for it: with updates spread over the queue, each stored
 		// ad touched costs about a page of its own at commit.
-		w.pending += 2*len(v) + 32*len(attrs) + w.db.pageSize
+		w.batch.grow(2*len(v) + 32*len(attrs) + w.db.pageSize)
 	}
 	if k.Proc == -1 {
 		p.clusterFiling = p.adState.clusterFiling()
@@ -128,7 +124,7 @@ func (w *Writer) partition(k Key) (part partition, stored bool, err error) {
 
 // NewAd creates the ad k with the given MyType, unless it exists.
 func (w *Writer) NewAd(k Key, myType string) error {
-	w.ops++
+	w.batch.op(0)
 	p, err := w.touch(k)
 	if err != nil {
 		return err
@@ -141,7 +137,7 @@ func (w *Writer) NewAd(k Key, myType string) error {
 
 // DestroyAd removes the ad k, if there is one.
 func (w *Writer) DestroyAd(k Key) error {
-	w.ops++
+	w.batch.op(0)
 	p, err := w.touch(k)
 	if err != nil {
 		return err
@@ -155,7 +151,7 @@ func (w *Writer) DestroyAd(k Key) error {
 // SetAttr sets attribute name of ad k to the value text, unless the ad is
 // missing or the attribute secret.
 func (w *Writer) SetAttr(k Key, name, value []byte) error {
-	w.ops++
+	w.batch.op(0)
 	if IsSecret(name) {
 		return nil
 	}
@@ -166,13 +162,13 @@ func (w *Writer) SetAttr(k Key, name, value []byte) error {
 	p.set(w.intern(name), string(value))
 	p.dirty = true
 	// The text, its encoding at commit and its share of a page.
-	w.pending += 3*(len(name)+len(value)) + 32
+	w.batch.grow(3*(len(name)+len(value)) + 32)
 	return nil
 }
 
 // DeleteAttr removes attribute name from ad k, if it has one.
 func (w *Writer) DeleteAttr(k Key, name []byte) error {
-	w.ops++
+	w.batch.op(0)
 	p, err := w.touch(k)
 	if err != nil {
 		return err
@@ -197,12 +193,13 @@ func (w *Writer) intern(name []byte) string {
 	return s
 }
 
-// Pending returns the operations applied and the bytes of ad data held
-// since the last commit.
-func (w *Writer) Pending() (ops, bytes int) { return w.ops, w.pending }
+// Due reports whether the changes since the last commit have reached a
+// limit: the caller commits at the next transaction boundary.
+func (w *Writer) Due() bool { return w.batch.due() }
 
-// Commit writes every pending change and pos in one transaction.
-func (w *Writer) Commit(pos Position) error {
+// Commit writes every pending change and pos in one transaction. ctx is
+// not consulted: what was applied is committed, in one short transaction.
+func (w *Writer) Commit(_ context.Context, pos Position) error {
 	if err := w.begin(); err != nil {
 		return err
 	}
@@ -401,6 +398,6 @@ func (w *Writer) reset() {
 	clear(w.cache)
 	w.last = nil
 	clear(w.dirty)
-	w.pending, w.ops = 0, 0
+	w.batch.reset()
 	w.arena.reset()
 }
