@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/qindex
 JOBS    ?= 125000
 
-.PHONY: all build run test bench fuzz install clean
+.PHONY: all build run test bench golden fuzz install clean
 
 all: build
 
@@ -32,6 +32,11 @@ test:
 bench: build
 	QINDEX_BENCH_JOBS=$(JOBS) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS)
+
+# Rewrite the golden outputs of testdata/golden/*.txt from what qindex
+# prints now (not testdata/golden/condorq/, written by hand from CONDOR_Q.md).
+golden:
+	$(GO) test ./cmd/qindex -run TestGolden -count=1 -update
 
 # Each fuzz target for $(FUZZTIME). Their seeds, and what earlier runs found
 # (testdata/fuzz/ beside each package), run in 'make test' as ordinary tests.
