@@ -12,7 +12,8 @@
 // parsed on the way in. docs/STORE.md describes every bucket and key, and
 // why; SchemaVersion names that layout.
 //
-// Writer applies the log's transactions to the active state; Loader builds
+// Writer applies the log's transactions to the active state, and says
+// when its pending changes are due to commit (Limits, commit.go); Loader builds
 // a new state beside it from a whole log and swaps "active" in the
 // transaction that completes it, so readers (Snapshot, through DB.View)
 // see the old queue or the new, never a mix. Only that transaction writes
