@@ -138,7 +138,7 @@ func (s Selection) conjuncts(st *stats) []conjunct {
 			c.sources = append(c.sources, ownerSources(o)...)
 		}
 		for _, cl := range s.Clusters {
-			c.sources = append(c.sources, clusterSource(cl))
+			c.sources = append(c.sources, clusterRange(cl))
 		}
 		for _, j := range s.Jobs {
 			c.sources = append(c.sources, keyRange{j, j})
@@ -275,7 +275,7 @@ func recognise(term ast.Expr, st *stats) []source {
 		if n != math.Trunc(n) || math.Abs(n) >= 1<<62 || isReal && b.Op == "is" {
 			return []source{odd}
 		}
-		return []source{clusterSource(int64(n)), odd}
+		return []source{clusterRange(int64(n)), odd}
 	case store.EqualFold(attr, "JobStatus"):
 		n, isReal, ok := number(lit)
 		if !ok {
@@ -300,9 +300,6 @@ func recognise(term ast.Expr, st *stats) []source {
 	}
 	return nil
 }
-
-// clusterSource is the key range of cluster c's jobs.
-func clusterSource(c int64) source { return clusterRange(c) }
 
 // ownerSources are the jobs whose Owner can equal name: those filed under
 // it, and those whose Owner is not a plain string.

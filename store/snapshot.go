@@ -176,6 +176,10 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 		probe := s.ads.Cursor()
 		lo := appendAdKey(nil, 0, from)
 		for pk, _ := probe.First(); pk != nil; {
+			if len(pk) == 0 { // bbolt never writes one: damage
+				s.err = fmt.Errorf("%w: an empty key in the ads bucket", ErrDamaged)
+				return
+			}
 			h := &partHead{c: s.ads.Cursor(), part: partition(pk[0])}
 			lo[0] = pk[0]
 			kb, v := h.c.Seek(lo)
