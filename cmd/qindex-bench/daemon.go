@@ -74,7 +74,7 @@ func waitStatus(bin, db string, limit time.Duration, ok func(status) bool) error
 // daemonFigures measures issue 4's targets: restart to caught up, a
 // compaction snapshot's reload by the running daemon, and the lag while
 // the log grows at 5 MB/s.
-func daemonFigures(bin, dir, log, snap string, runs int) error {
+func daemonFigures(bin, dir, log, snap string, runs, scrapers int) error {
 	live := filepath.Join(dir, "live.log")
 	db := filepath.Join(dir, "daemon.db")
 	fmt.Printf("\ndaemon (qindex serve)\n")
@@ -140,7 +140,7 @@ func daemonFigures(bin, dir, log, snap string, runs int) error {
 	if err := tailLag(bin, log, live, db); err != nil {
 		return err
 	}
-	return exporterFigures(bin, live, db, runs)
+	return exporterFigures(bin, live, db, runs, scrapers)
 }
 
 // tailLag serves the first half of log, appends the rest at 5 MB/s, and

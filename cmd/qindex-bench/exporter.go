@@ -15,8 +15,8 @@ import (
 
 // exporterFigures measures the daemon serving db: the duration of its
 // background collections, as it reports them, and the latency of
-// --scrapers concurrent scrapes.
-func exporterFigures(bin, log, db string, runs int) error {
+// scrapers concurrent scrapes.
+func exporterFigures(bin, log, db string, runs, scrapers int) error {
 	// Collections every second, to see several.
 	cmd, url, err := startExporter(bin, log, db, "1s")
 	if err != nil {

@@ -22,15 +22,15 @@ func main() {
 	dir := flag.String("dir", "bench", "`DIR` for the generated log and databases (reused)")
 	jobs := flag.Int("jobs", 125000, "jobs in the generated queue")
 	runs := flag.Int("runs", 3, "runs of each measurement (the median is shown)")
-	flag.IntVar(&scrapers, "scrapers", 10, "concurrent scrapes of the exporter")
+	scrapers := flag.Int("scrapers", 10, "concurrent scrapes of the exporter")
 	exporterLog := flag.String("exporter-log", "", "measure only the exporter, serving this `LOG` (with --exporter-db)")
 	exporterDB := flag.String("exporter-db", "", "the `DB` for --exporter-log, loaded already or not")
 	flag.Parse()
 	var err error
 	if *exporterLog != "" {
-		err = exporterFigures(*bin, *exporterLog, *exporterDB, *runs)
+		err = exporterFigures(*bin, *exporterLog, *exporterDB, *runs, *scrapers)
 	} else {
-		err = run(*bin, *dir, *jobs, *runs)
+		err = run(*bin, *dir, *jobs, *runs, *scrapers)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "qindex-bench:", err)
@@ -38,16 +38,15 @@ func main() {
 	}
 }
 
-// scrapers is how many scrapes the exporter figures make at once.
-var scrapers int
-
-func run(bin, dir string, jobs, runs int) error {
+// run measures everything on a generated queue of jobs; the exporter's
+// figures make scrapers scrapes at once.
+func run(bin, dir string, jobs, runs, scrapers int) error {
 	if os.Getenv("QINDEX_BENCH_QUERIES_ONLY") != "" {
 		return queryFigures(bin, filepath.Join(dir, "bench.db"), runs)
 	}
 	if os.Getenv("QINDEX_BENCH_DAEMON_ONLY") != "" {
 		log := filepath.Join(dir, fmt.Sprintf("job_queue-%d.log", jobs))
-		return daemonFigures(bin, dir, log, filepath.Join(dir, fmt.Sprintf("snapshot-%d.log", jobs)), runs)
+		return daemonFigures(bin, dir, log, filepath.Join(dir, fmt.Sprintf("snapshot-%d.log", jobs)), runs, scrapers)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -129,7 +128,7 @@ func run(bin, dir string, jobs, runs int) error {
 	if err := spellingFigures(bin, db, runs); err != nil {
 		return err
 	}
-	return daemonFigures(bin, dir, log, snap, runs)
+	return daemonFigures(bin, dir, log, snap, runs, scrapers)
 }
 
 // timeQuery runs a qindex q with --explain and returns its wall time and
