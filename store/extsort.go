@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -209,6 +210,10 @@ type head struct {
 	ok    bool
 }
 
+func (h head) live() bool { return h.ok }
+
+func compareHeads(a, b head) int { return cmp.Compare(a.key, b.key) }
+
 func (m *merger) start() error {
 	m.heads = make([]head, len(m.cursors))
 	for i := range m.cursors {
@@ -229,14 +234,11 @@ func (m *merger) advance(i int) error {
 // log order, as one string: the text of a key's attributes then costs one
 // allocation. ok is false when every run is exhausted.
 func (m *merger) next() (key uint64, entries string, ok bool, err error) {
-	for _, h := range m.heads {
-		if h.ok && (!ok || h.key < key) {
-			key, ok = h.key, true
-		}
-	}
-	if !ok {
+	i := least(m.heads, head.live, compareHeads)
+	if i < 0 {
 		return 0, "", false, nil
 	}
+	key = m.heads[i].key
 	m.buf = m.buf[:0]
 	for i := range m.heads {
 		for m.heads[i].ok && m.heads[i].key == key {

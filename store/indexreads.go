@@ -146,12 +146,7 @@ func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 		heads[i], _ = r.c.First()
 	}
 	for {
-		m := -1
-		for i, h := range heads {
-			if h != nil && (m < 0 || bytes.Compare(h, heads[m]) < 0) {
-				m = i
-			}
-		}
+		m := least(heads, func(h []byte) bool { return h != nil }, bytes.Compare)
 		if m < 0 {
 			return
 		}

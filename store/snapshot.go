@@ -164,15 +164,13 @@ func (h *partHead) set(kb, v []byte, to Key) error {
 }
 
 // entries yields the ads whose keys lie in [from, to] in key order: a merge
-// of one cursor per partition in use, in a heap by key. A cluster's ads
-// mostly lie in one partition, so the cursor on top usually stays there
-// for the cluster's next ad at the cost of two comparisons.
+// of one cursor per partition in use.
 func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 	return func(yield func(entry) bool) {
 		if s.ads == nil {
 			return
 		}
-		var heads headHeap
+		var heads []*partHead
 		probe := s.ads.Cursor()
 		lo := appendAdKey(nil, 0, from)
 		for pk, _ := probe.First(); pk != nil; {
@@ -195,9 +193,12 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 			}
 			pk, _ = probe.Seek([]byte{byte(h.part + 1)})
 		}
-		heads.init()
-		for len(heads) > 0 {
-			h := heads[0]
+		for {
+			i := least(heads, (*partHead).isLive, comparePartHeads)
+			if i < 0 {
+				return
+			}
+			h := heads[i]
 			if !yield(entry{h.key, h.part, h.v}) {
 				return
 			}
@@ -206,41 +207,13 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 				s.err = err
 				return
 			}
-			if !h.live {
-				heads[0] = heads[len(heads)-1]
-				heads = heads[:len(heads)-1]
-			}
-			heads.down(0)
 		}
 	}
 }
 
-// headHeap is a min-heap of live partition heads by key.
-type headHeap []*partHead
+func (h *partHead) isLive() bool { return h.live }
 
-func (hs headHeap) init() {
-	for i := len(hs)/2 - 1; i >= 0; i-- {
-		hs.down(i)
-	}
-}
-
-// down restores the heap order below i after hs[i]'s key grew.
-func (hs headHeap) down(i int) {
-	for {
-		m, l := i, 2*i+1
-		if l < len(hs) && hs[l].key.Compare(hs[m].key) < 0 {
-			m = l
-		}
-		if r := l + 1; r < len(hs) && hs[r].key.Compare(hs[m].key) < 0 {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		hs[i], hs[m] = hs[m], hs[i]
-		i = m
-	}
-}
+func comparePartHeads(a, b *partHead) int { return a.key.Compare(b.key) }
 
 // JobsAt yields the jobs refs name, which must be sorted by key, each
 // joined to its cluster ad; refs that are not jobs are skipped. A cursor
