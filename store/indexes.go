@@ -301,6 +301,7 @@ type indexer struct {
 	subs                       map[string]*bolt.Bucket // value buckets opened in this transaction
 	fill                       float64                 // FillPercent of the value buckets (0: bbolt's default)
 	deltas                     map[string]int64        // counts/ changes by posting, applied by flush
+	pairs                      *pairQueue              // a Loader's: new jobs' by-pair filings, put later
 	buf                        []byte
 }
 
@@ -365,20 +366,25 @@ func (ix *indexer) file(k Key, p []byte, m marks, fresh bool) error {
 	if err := ix.postings.Put(key, ix.arena.keep(p)); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		parent      *bolt.Bucket
-		value, data []byte
-	}{{ix.byPair, p, nil}, {ix.byStatus, sp, nil}} {
-		b, err := ix.valueBucket(f.parent, f.value, true)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(key, f.data); err != nil {
-			return err
-		}
+	if ix.pairs != nil {
+		ix.pairs.add(k, p)
+	} else if err := ix.put(ix.byPair, p, key); err != nil {
+		return err
+	}
+	if err := ix.put(ix.byStatus, sp, key); err != nil {
+		return err
 	}
 	ix.deltas[string(p)]++
 	return nil
+}
+
+// put files the job kb in the bucket of value under parent.
+func (ix *indexer) put(parent *bolt.Bucket, value, kb []byte) error {
+	b, err := ix.valueBucket(parent, value, true)
+	if err != nil {
+		return err
+	}
+	return b.Put(kb, nil)
 }
 
 // unfile removes job kb from the bucket of value under parent, and drops

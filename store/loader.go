@@ -134,7 +134,7 @@ func (l *Loader) stopSpiller() error {
 	if l.full != nil {
 		close(l.full)
 		<-l.done
-		l.full = nil
+		l.full, l.free = nil, nil // the spare run's memory goes with free
 	}
 	return l.spillErr
 }
@@ -203,7 +203,8 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	}
 	l.run.sort()
 	cursors := make([]cursor, 0, len(l.spills)+1)
-	bufSize := max(64<<10, min(1<<20, l.maxBytes/(len(l.spills)+1)))
+	// The runs' read buffers share an eighth of the memory bound.
+	bufSize := max(64<<10, min(1<<20, l.maxBytes/8/(len(l.spills)+1)))
 	for _, f := range l.spills {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
@@ -230,7 +231,7 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		defer close(full)
 		produceErr = l.produce(ctx, stop.Done(), &m, free, full)
 	}()
-	b := loadBatch{db: l.db, ix: &indexer{}}
+	b := loadBatch{db: l.db, ix: &indexer{}, pairs: newPairQueue(), limit: l.maxBytes / 8}
 	defer b.rollback()
 	var jobs int64
 	var err error
@@ -248,6 +249,9 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		return err
 	case produceErr != nil:
 		return produceErr
+	}
+	if err := b.pairs.flush(&b); err != nil {
+		return fmt.Errorf("db %s: index by owner and status: %w", l.db.path, err)
 	}
 	if err := b.begin(); err != nil {
 		return err
@@ -304,7 +308,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			posting, part, m = postingOf(posting, j)
 		}
 		c.add(k, part, enc, posting, m)
-		if len(c.buf) >= l.maxBytes/4 {
+		if len(c.buf) >= l.maxBytes/8 {
 			full <- c
 			select {
 			case c = <-free:
@@ -396,8 +400,10 @@ type loadBatch struct {
 	state *bolt.Bucket
 	ads   *bolt.Bucket
 	ix    *indexer
+	pairs *pairQueue // jobs to file in by-pair, in bulk (see pairQueue)
 	arena arena
 	order []int32 // the items of a chunk in the order write puts their ads
+	limit int     // bytes a by-pair flush may queue, and hold in a transaction
 }
 
 func (b *loadBatch) begin() error {
@@ -417,6 +423,7 @@ func (b *loadBatch) begin() error {
 	if deltas != nil {
 		b.ix.deltas = deltas
 	}
+	b.ix.pairs = b.pairs
 	b.ix.postings.FillPercent = 0.9
 	b.ix.fill = 0.9
 	return nil
@@ -456,6 +463,14 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.marks, true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
+	}
+	if b.pairs.size() >= b.limit {
+		if err := b.pairs.flush(b); err != nil {
+			return fmt.Errorf("db %s: index by owner and status: %w", b.db.path, err)
+		}
+	}
+	if b.tx == nil {
+		return nil
 	}
 	return b.commit()
 }
