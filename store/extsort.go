@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -154,45 +153,83 @@ func (c *memCursor) next() (uint64, []byte, bool, error) {
 }
 
 // fileCursor reads a spilled run: each entry preceded by its key as 8
-// big-endian bytes.
+// big-endian bytes. It parses entries in place in its buffer, which grows
+// only for an entry larger than itself.
 type fileCursor struct {
-	r   *bufio.Reader
-	buf []byte
+	r        io.Reader
+	buf      []byte
+	pos, end int // buf[pos:end] is read and not yet returned
+	eof      bool
+}
+
+func newFileCursor(r io.Reader, size int) *fileCursor {
+	return &fileCursor{r: r, buf: make([]byte, size)}
 }
 
 func (c *fileCursor) next() (uint64, []byte, bool, error) {
-	var kb [8]byte
-	if _, err := io.ReadFull(c.r, kb[:]); err != nil {
-		if errors.Is(err, io.EOF) {
+	for {
+		b := c.buf[c.pos:c.end]
+		n, err := spilledLen(b)
+		if err != nil {
+			return 0, nil, false, err
+		}
+		if n > 0 {
+			c.pos += n
+			return binary.BigEndian.Uint64(b), b[8:n], true, nil
+		}
+		if c.eof {
+			if len(b) > 0 {
+				return 0, nil, false, io.ErrUnexpectedEOF
+			}
 			return 0, nil, false, nil
 		}
-		return 0, nil, false, err
-	}
-	op, err := c.r.ReadByte()
-	if err != nil {
-		return 0, nil, false, unexpected(err)
-	}
-	c.buf = append(c.buf[:0], op)
-	for range 2 {
-		n, err := binary.ReadUvarint(c.r)
-		if err != nil {
-			return 0, nil, false, unexpected(err)
-		}
-		c.buf = binary.AppendUvarint(c.buf, n)
-		start := len(c.buf)
-		c.buf = slices.Grow(c.buf, int(n))[:start+int(n)]
-		if _, err := io.ReadFull(c.r, c.buf[start:]); err != nil {
-			return 0, nil, false, unexpected(err)
+		if err := c.fill(); err != nil {
+			return 0, nil, false, err
 		}
 	}
-	return binary.BigEndian.Uint64(kb[:]), c.buf, true, nil
 }
 
-func unexpected(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
+// fill reads more of the run after what is left unread, which it moves to
+// the front of the buffer, or into a buffer twice the size if it fills it.
+func (c *fileCursor) fill() error {
+	left := c.end - c.pos
+	if left == len(c.buf) {
+		c.buf = append(c.buf, make([]byte, len(c.buf))...)
 	}
-	return err
+	copy(c.buf, c.buf[c.pos:c.end])
+	c.pos, c.end = 0, left
+	n, err := c.r.Read(c.buf[c.end:])
+	c.end += n
+	switch {
+	case errors.Is(err, io.EOF):
+		c.eof = true
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+// spilledLen returns the length of the spilled entry, key included, that b
+// starts with, or 0 if b holds only part of it.
+func spilledLen(b []byte) (int, error) {
+	n := 8 + 1 // the key and the op
+	for range 2 {
+		if len(b) < n {
+			return 0, nil
+		}
+		l, w := binary.Uvarint(b[n:])
+		switch {
+		case w == 0:
+			return 0, nil
+		case w < 0 || l > 1<<31:
+			return 0, errors.New("a malformed entry")
+		}
+		n += w + int(l)
+	}
+	if len(b) < n {
+		return 0, nil
+	}
+	return n, nil
 }
 
 // merger merges sorted runs, given oldest first, into one key's entries at
@@ -201,6 +238,7 @@ func unexpected(err error) error {
 type merger struct {
 	cursors []cursor
 	heads   []head
+	merge   *merge[head]
 	buf     []byte
 }
 
@@ -221,6 +259,7 @@ func (m *merger) start() error {
 			return err
 		}
 	}
+	m.merge = newMerge(m.heads, head.live, compareHeads)
 	return nil
 }
 
@@ -234,19 +273,18 @@ func (m *merger) advance(i int) error {
 // log order, as one string: the text of a key's attributes then costs one
 // allocation. ok is false when every run is exhausted.
 func (m *merger) next() (key uint64, entries string, ok bool, err error) {
-	i := least(m.heads, head.live, compareHeads)
+	i := m.merge.Top()
 	if i < 0 {
 		return 0, "", false, nil
 	}
 	key = m.heads[i].key
 	m.buf = m.buf[:0]
-	for i := range m.heads {
-		for m.heads[i].ok && m.heads[i].key == key {
-			m.buf = append(m.buf, m.heads[i].entry...)
-			if err := m.advance(i); err != nil {
-				return 0, "", false, err
-			}
+	for ; i >= 0 && m.heads[i].key == key; i = m.merge.Top() {
+		m.buf = append(m.buf, m.heads[i].entry...)
+		if err := m.advance(i); err != nil {
+			return 0, "", false, err
 		}
+		m.merge.Fix()
 	}
 	return key, string(m.buf), true, nil
 }

@@ -145,20 +145,18 @@ func (s *Snapshot) merge(runs []indexRun, yield func(JobRef) bool) {
 	for i, r := range runs {
 		heads[i], _ = r.c.First()
 	}
-	for {
-		m := least(heads, func(h []byte) bool { return h != nil }, bytes.Compare)
-		if m < 0 {
-			return
-		}
-		k, err := decodeKey(heads[m])
+	m := newMerge(heads, func(h []byte) bool { return h != nil }, bytes.Compare)
+	for i := m.Top(); i >= 0; i = m.Top() {
+		k, err := decodeKey(heads[i])
 		if err != nil {
 			s.err = err
 			return
 		}
-		if !yield(JobRef{Key: k, part: runs[m].part}) {
+		if !yield(JobRef{Key: k, part: runs[i].part}) {
 			return
 		}
-		heads[m], _ = runs[m].c.Next()
+		heads[i], _ = runs[i].c.Next()
+		m.Fix()
 	}
 }
 

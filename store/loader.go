@@ -209,7 +209,7 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
 		}
-		cursors = append(cursors, &fileCursor{r: bufio.NewReaderSize(f, bufSize)})
+		cursors = append(cursors, newFileCursor(f, bufSize))
 	}
 	cursors = append(cursors, &memCursor{run: l.run})
 	m := merger{cursors: cursors}

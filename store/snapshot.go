@@ -193,11 +193,8 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 			}
 			pk, _ = probe.Seek([]byte{byte(h.part + 1)})
 		}
-		for {
-			i := least(heads, (*partHead).isLive, comparePartHeads)
-			if i < 0 {
-				return
-			}
+		m := newMerge(heads, (*partHead).isLive, comparePartHeads)
+		for i := m.Top(); i >= 0; i = m.Top() {
 			h := heads[i]
 			if !yield(entry{h.key, h.part, h.v}) {
 				return
@@ -207,6 +204,7 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 				s.err = err
 				return
 			}
+			m.Fix()
 		}
 	}
 }
