@@ -201,17 +201,26 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	if err := l.stopSpiller(); err != nil {
 		return err
 	}
-	l.run.sort()
-	cursors := make([]cursor, 0, len(l.spills)+1)
+	var cursors []cursor
+	if len(l.spills) > 0 {
+		// The last run joins the others on disk, and its memory goes to
+		// the merge and the writes.
+		if err := l.spill(l.run); err != nil {
+			return err
+		}
+		l.run = &run{}
+	} else {
+		l.run.sort()
+		cursors = append(cursors, &memCursor{run: l.run})
+	}
 	// The runs' read buffers share an eighth of the memory bound.
-	bufSize := max(64<<10, min(1<<20, l.maxBytes/8/(len(l.spills)+1)))
+	bufSize := max(64<<10, min(1<<20, l.maxBytes/8/max(1, len(l.spills))))
 	for _, f := range l.spills {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
 		}
 		cursors = append(cursors, newFileCursor(f, bufSize))
 	}
-	cursors = append(cursors, &memCursor{run: l.run})
 	m := merger{cursors: cursors}
 	if err := m.start(); err != nil {
 		return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
