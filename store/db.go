@@ -76,6 +76,7 @@ type DB struct {
 	bolt     *bolt.DB
 	path     string
 	pageSize int
+	pages    *pageSource // nil if the file could not be opened a second time
 }
 
 // Open opens the qindex database at path, creating it (with o.Mode) unless
@@ -129,8 +130,11 @@ func Open(path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
 	db := &DB{bolt: b, path: path, pageSize: b.Info().PageSize}
+	if f, err := os.Open(path); err == nil { // for prefetch's reads and advice
+		db.pages = &pageSource{f: f, pageSize: db.pageSize}
+	}
 	if err := Guard(func() error { return db.checkSchema(!o.ReadOnly) }); err != nil {
-		b.Close()
+		db.Close()
 		if !strings.HasPrefix(err.Error(), "open db ") {
 			err = fmt.Errorf("open db %s: %w", path, err)
 		}
@@ -219,7 +223,12 @@ func (e *SchemaError) Error() string {
 func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.bolt.Close() }
+func (db *DB) Close() error {
+	if db.pages != nil {
+		db.pages.f.Close()
+	}
+	return db.bolt.Close()
+}
 
 // Sync flushes the file to disk (needed after writes made with NoSync).
 func (db *DB) Sync() error { return db.bolt.Sync() }
@@ -227,7 +236,7 @@ func (db *DB) Sync() error { return db.bolt.Sync() }
 // View calls fn with a consistent read-only snapshot of the active state.
 func (db *DB) View(fn func(*Snapshot) error) error {
 	return db.view(func(tx *bolt.Tx) error {
-		return fn(newSnapshot(tx))
+		return fn(newSnapshot(tx, db.pages))
 	})
 }
 

@@ -98,6 +98,7 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 				return
 			}
 			if b := s.byPair.Bucket(p); b != nil {
+				s.pages.prefetch(b, wantAll)
 				runs = append(runs, indexRun{c: b.Cursor(), part: part})
 			}
 		}
@@ -125,6 +126,7 @@ func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, part partition) it
 			return
 		}
 		if b := parent.Bucket(value); b != nil {
+			s.pages.prefetch(b, wantAll)
 			s.merge([]indexRun{{c: b.Cursor(), part: part}}, yield)
 		}
 	}

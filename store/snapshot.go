@@ -18,11 +18,12 @@ type Snapshot struct {
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
 	oddIDs, schedulerJobs      *bolt.Bucket
+	pages                      *pageSource // for prefetch; nil: none
 	err                        error
 }
 
-func newSnapshot(tx *bolt.Tx) *Snapshot {
-	s := &Snapshot{}
+func newSnapshot(tx *bolt.Tx, pages *pageSource) *Snapshot {
+	s := &Snapshot{pages: pages}
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		return s
@@ -180,6 +181,9 @@ func (s *Snapshot) entries(from, to Key) iter.Seq[entry] {
 			}
 			h := &partHead{c: s.ads.Cursor(), part: partition(pk[0])}
 			lo[0] = pk[0]
+			if from != to {
+				s.pages.prefetch(s.ads, wantRange(lo, appendAdKey(nil, h.part, to)))
+			}
 			kb, v := h.c.Seek(lo)
 			if err := h.set(kb, v, to); err != nil {
 				s.err = err
@@ -225,6 +229,7 @@ func (s *Snapshot) JobsAt(refs []JobRef) iter.Seq[Job] {
 		if s.ads == nil {
 			return
 		}
+		s.prefetchJobs(refs)
 		var (
 			walkers    [256]walker // by partition
 			clusterKey = Key{Cluster: -1}

@@ -86,7 +86,7 @@ func checkContent(tx *bolt.Tx) error {
 	if meta.Get(keyActive) == nil {
 		return nil // nothing loaded yet
 	}
-	s := newSnapshot(tx)
+	s := newSnapshot(tx, nil)
 	if s.state == nil || s.ads == nil {
 		return errors.New("the active state is missing")
 	}
