@@ -38,6 +38,7 @@ type Summary struct {
 	Jobs         int64 // jobs in the queue afterwards
 	Reloaded     bool  // the replay started over from the beginning of the log
 	Reason       string
+	Load         *store.LoadStats // what the load held in memory, if it reloaded
 	Position     store.Position
 	Duration     time.Duration
 }
@@ -249,6 +250,10 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size i
 		if err := r.commit(ctx); err != nil {
 			return err
 		}
+	}
+	if l, ok := r.out.(*store.Loader); ok {
+		stats := l.Stats()
+		sum.Load = &stats
 	}
 	r.flushReports()
 	sum.Bytes += r.pos.Offset - startOffset

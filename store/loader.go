@@ -51,7 +51,25 @@ type Loader struct {
 	spills   []*os.File
 	spillBuf *bufio.Writer
 	spillErr error
+
+	stats LoadStats
 }
+
+// LoadStats describe the memory a Loader's Commit held, for tests and
+// diagnostics: each is bounded by the Limits it was given, whatever the
+// size of the log.
+type LoadStats struct {
+	Runs          int   // sorted runs merged
+	ReadBuffers   int   // bytes of the runs' read buffers
+	PeakTxPages   int64 // the most bytes bbolt allocated for one transaction's pages
+	Transactions  int   // transactions committed
+	PairsFlushed  int   // flushes of the queued (Owner, JobStatus) filings
+	PeakPairQueue int   // the most bytes those filings held
+	Jobs          int64 // jobs loaded
+}
+
+// Stats returns what the last Commit held.
+func (l *Loader) Stats() LoadStats { return l.stats }
 
 // NewLoader begins a reload: it creates an empty state beside the active
 // one, dropping any unfinished reload, and returns a loader for it. A run of
@@ -214,13 +232,14 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		cursors = append(cursors, &memCursor{run: l.run})
 	}
 	// The runs' read buffers share an eighth of the memory bound.
-	bufSize := max(64<<10, min(1<<20, l.maxBytes/8/max(1, len(l.spills))))
+	bufSize := max(16<<10, min(1<<20, l.maxBytes/8/max(1, len(l.spills))))
 	for _, f := range l.spills {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
 		}
 		cursors = append(cursors, newFileCursor(f, bufSize))
 	}
+	l.stats = LoadStats{Runs: len(cursors), ReadBuffers: bufSize * len(l.spills)}
 	m := merger{cursors: cursors}
 	if err := m.start(); err != nil {
 		return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
@@ -240,7 +259,7 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		defer close(full)
 		produceErr = l.produce(ctx, stop.Done(), &m, free, full)
 	}()
-	b := loadBatch{db: l.db, ix: &indexer{}, pairs: newPairQueue(), limit: l.maxBytes / 8}
+	b := loadBatch{db: l.db, ix: &indexer{}, pairs: newPairQueue(), limit: l.maxBytes / 8, stats: &l.stats}
 	defer b.rollback()
 	var jobs int64
 	var err error
@@ -268,6 +287,7 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	if err := b.ix.flush(); err != nil {
 		return fmt.Errorf("db %s: index counts: %w", l.db.path, err)
 	}
+	l.stats.Jobs = jobs
 	if err := finishState(b.tx, b.state, jobs, pos, true); err != nil {
 		return fmt.Errorf("db %s: %w", l.db.path, err)
 	}
@@ -413,6 +433,7 @@ type loadBatch struct {
 	arena arena
 	order []int32 // the items of a chunk in the order write puts their ads
 	limit int     // bytes a by-pair flush may queue, and hold in a transaction
+	stats *LoadStats
 }
 
 func (b *loadBatch) begin() error {
@@ -486,6 +507,10 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 
 func (b *loadBatch) commit() error {
 	err := b.tx.Commit()
+	if b.stats != nil {
+		b.stats.PeakTxPages = max(b.stats.PeakTxPages, b.tx.Stats().PageAlloc)
+		b.stats.Transactions++
+	}
 	b.tx, b.state, b.ads = nil, nil, nil
 	b.arena.reset()
 	if err != nil {

@@ -1,0 +1,57 @@
+package ingest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/qindex/qindex/ingest/loggen"
+	"github.com/qindex/qindex/store"
+)
+
+// TestLoadMemoryStaysBounded loads a queue whose (Owner, JobStatus) buckets
+// hold enough jobs to have pages of their own: the case in which every one
+// of a load's transactions once rewrote a page of nearly every bucket, and
+// bbolt held pages in proportion to the queue. What the load holds must
+// stay within its limits: each transaction's pages, the queued filings and
+// the runs' read buffers.
+func TestLoadMemoryStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 40,000-job queue")
+	}
+	const jobs = 40000
+	limits := store.Limits{Bytes: 4 << 20}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "job_queue.log")
+	g := loggen.New(loggen.Config{Seed: 5, TargetJobs: jobs + jobs/5, Owners: 100})
+	if err := g.WriteQueueFile(log, jobs, false); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "q.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sum, err := CatchUp(context.Background(), db, Options{Log: log, Limits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sum.Load
+	if st == nil || st.Jobs < jobs || st.Runs < 4 || st.PairsFlushed < 2 {
+		t.Fatalf("the load did not exercise the bounds: %+v", st)
+	}
+	t.Logf("%+v", *st)
+	for _, c := range []struct {
+		what       string
+		got, limit int64
+	}{
+		{"bytes of pages in one transaction", st.PeakTxPages, int64(limits.Bytes) / 2},
+		// A flush is due at an eighth, checked after each chunk of ads.
+		{"bytes of queued (Owner, JobStatus) filings", int64(st.PeakPairQueue), int64(limits.Bytes) / 4},
+		{"bytes of the runs' read buffers", int64(st.ReadBuffers), int64(limits.Bytes) / 8},
+	} {
+		if c.got > c.limit {
+			t.Errorf("%s: %d, more than %d", c.what, c.got, c.limit)
+		}
+	}
+}
