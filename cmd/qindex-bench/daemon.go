@@ -137,20 +137,24 @@ func daemonFigures(bin, dir, log, snap string, runs, scrapers int) error {
 		"reload of the compaction snapshot", float64(fi.Size())/d.Seconds()/1e6, float64(fi.Size())/1e6, d.Seconds())
 
 	// Tailing a log that grows at 5 MB/s.
-	if err := tailLag(bin, log, live, db); err != nil {
+	if err := tailLag(bin, log, live, db, 0); err != nil {
 		return err
 	}
 	return exporterFigures(bin, live, db, runs, scrapers)
 }
 
-// tailLag serves the first half of log, appends the rest at 5 MB/s, and
-// reports how long each appended slice took to be applied.
-func tailLag(bin, log, live, db string) error {
+// tailLag serves log but for its last tail bytes (its second half if tail
+// is 0), appends them at 5 MB/s, and reports how long each appended slice
+// took to be applied.
+func tailLag(bin, log, live, db string, tail int) error {
 	content, err := os.ReadFile(log)
 	if err != nil {
 		return err
 	}
 	half := len(content) / 2
+	if tail > 0 && tail < half {
+		half = len(content) - tail
+	}
 	for content[half-1] != '\n' {
 		half++
 	}

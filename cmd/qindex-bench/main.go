@@ -25,11 +25,15 @@ func main() {
 	scrapers := flag.Int("scrapers", 10, "concurrent scrapes of the exporter")
 	exporterLog := flag.String("exporter-log", "", "measure only the exporter, serving this `LOG` (with --exporter-db)")
 	exporterDB := flag.String("exporter-db", "", "the `DB` for --exporter-log, loaded already or not")
+	scale := flag.Bool("scale", false, "measure how ingest and reads grow: queues of --jobs/8, --jobs/2 and --jobs jobs")
 	flag.Parse()
 	var err error
-	if *exporterLog != "" {
+	switch {
+	case *scale:
+		err = scaleFigures(*bin, *dir, *jobs, *runs)
+	case *exporterLog != "":
 		err = exporterFigures(*bin, *exporterLog, *exporterDB, *runs, *scrapers)
-	} else {
+	default:
 		err = run(*bin, *dir, *jobs, *runs, *scrapers)
 	}
 	if err != nil {
