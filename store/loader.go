@@ -82,7 +82,9 @@ func (db *DB) NewLoader(l Limits) (*Loader, error) {
 	if err := db.beginReload(); err != nil {
 		return nil, fmt.Errorf("db %s: begin a reload: %w", db.path, err)
 	}
-	return &Loader{db: db, maxRecords: l.Records, maxBytes: max(l.Bytes, 2), run: &run{}}, nil
+	ld := &Loader{db: db, maxRecords: l.Records, maxBytes: max(l.Bytes, 2)}
+	ld.run = ld.newRun()
+	return ld, nil
 }
 
 // The operations a Loader records.
@@ -128,6 +130,14 @@ func (l *Loader) add(k Key, op byte, name, value []byte) error {
 	return nil
 }
 
+// newRun returns an empty run with room for the references of a full one
+// (a run is spilled at maxBytes/2, each reference counted as 32 bytes): grown
+// by doubling, they would copy themselves a few times per run. Memory the
+// run does not fill is never touched, so it costs a small load nothing.
+func (l *Loader) newRun() *run {
+	return &run{refs: make([]runRef, 0, min(l.maxRecords, l.maxBytes/2/32)+1)}
+}
+
 // handOff gives the full run to the spiller and takes an empty one.
 func (l *Loader) handOff() error {
 	if l.failed.Load() {
@@ -138,7 +148,7 @@ func (l *Loader) handOff() error {
 			return l.spillErr
 		}
 		l.free, l.full, l.done = make(chan *run, 2), make(chan *run, 1), make(chan struct{})
-		l.free <- &run{}
+		l.free <- l.newRun()
 		go l.spiller()
 	}
 	l.full <- l.run
@@ -252,8 +262,9 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	stop, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	free, full := make(chan *loadChunk, 2), make(chan *loadChunk, 1)
-	free <- &loadChunk{}
-	free <- &loadChunk{}
+	for range 2 { // each at its full size at once: a chunk grown by doubling copies itself
+		free <- &loadChunk{buf: make([]byte, 0, l.maxBytes/8+l.maxBytes/64)}
+	}
 	var produceErr error
 	go func() {
 		defer close(full)
