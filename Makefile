@@ -27,9 +27,12 @@ test:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) test -race -count=1 ./...
 
-# Go benchmarks (in-process), then the CLI measured as a process on a
-# generated queue of $(JOBS) jobs. Figures go in docs/BENCHMARKS.md.
+# How ingest and reads scale (queues of $(JOBS)/8, $(JOBS)/2 and $(JOBS)
+# jobs, cold reads when run as root), the Go benchmarks (in-process), then
+# the CLI measured as a process on a generated queue of $(JOBS) jobs.
+# Figures go in docs/BENCHMARKS.md.
 bench: build
+	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS) --scale
 	QINDEX_BENCH_JOBS=$(JOBS) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS)
 

@@ -35,9 +35,9 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 	fmt.Printf("\n%8s %8s %8s %8s %10s %8s %22s %22s\n", "jobs", "log MB", "ingest", "MB/s", "RssAnon", "db MB",
 		"held: warm / cold", "scan: warm / cold")
 	type coldRead struct {
-		name        string
-		cold, seq   time.Duration
-		bytes, jobs int64
+		name            string
+		warm, cold, seq time.Duration // query times, and the sequential read
+		bytes, jobs     int64
 	}
 	var colds []coldRead
 	var log, db string
@@ -77,13 +77,13 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 			if r.index == "--no-index" {
 				args = append(args, "--no-index")
 			}
-			var warm []time.Duration
+			var warm, warmQuery []time.Duration
 			for range max(runs, 5) {
-				d, _, err := timeQuery(bin, append(args, "--explain")...)
+				d, q, err := timeQuery(bin, append(args, "--explain")...)
 				if err != nil {
 					return err
 				}
-				warm = append(warm, d)
+				warm, warmQuery = append(warm, d), append(warmQuery, q)
 			}
 			cells[i] = fmt.Sprintf("%7.0f ms /    -", ms(median(warm)))
 			if !cold {
@@ -109,7 +109,7 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 				}
 				c, s = append(c, d), append(s, seq)
 			}
-			colds = append(colds, coldRead{r.name, median(c), median(s), read, int64(n)})
+			colds = append(colds, coldRead{r.name, median(warmQuery), median(c), median(s), read, int64(n)})
 			cells[i] = fmt.Sprintf("%7.0f ms / %5.2f s", ms(median(warm)), median(cw).Seconds())
 		}
 		d := median(times)
@@ -120,10 +120,11 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 		return err
 	}
 	if cold {
-		fmt.Printf("\n%-6s %8s %22s %22s %22s %8s\n", "read", "jobs", "cold (query time)", "bytes it read", "those bytes, in order", "ratio")
+		fmt.Printf("\n%-6s %8s %10s %10s %14s %14s %12s %16s\n", "read", "jobs", "warm", "cold", "bytes it read", "those, in order",
+			"cold/order", "(cold-warm)/order")
 		for _, c := range colds {
-			fmt.Printf("%-6s %8d %20.2f s %19.0f MB %20.2f s %7.2fx\n", c.name, c.jobs, c.cold.Seconds(), float64(c.bytes)/1e6,
-				c.seq.Seconds(), c.cold.Seconds()/c.seq.Seconds())
+			fmt.Printf("%-6s %8d %8.2f s %8.2f s %11.0f MB %12.2f s %11.2fx %15.2fx\n", c.name, c.jobs, c.warm.Seconds(), c.cold.Seconds(),
+				float64(c.bytes)/1e6, c.seq.Seconds(), c.cold.Seconds()/c.seq.Seconds(), (c.cold-c.warm).Seconds()/c.seq.Seconds())
 		}
 	}
 	return nil
