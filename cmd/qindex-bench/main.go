@@ -77,17 +77,10 @@ func run(bin, dir string, jobs, runs, scrapers int) error {
 		if err != nil {
 			return err
 		}
-		var times []time.Duration
-		var peak int64
-		for range runs {
-			os.Remove(db)
-			d, p, err := measure(bin, "ingest", "--log", f.log, "--db", db)
-			if err != nil {
-				return err
-			}
-			times, peak = append(times, d), max(peak, p)
+		d, peak, err := freshIngest(bin, f.log, db, runs)
+		if err != nil {
+			return err
 		}
-		d := median(times)
 		fmt.Printf("%-46s %9.1f MB/s %11.1f MiB   (%.1f MB in %.2f s)\n", f.name, float64(fi.Size())/d.Seconds()/1e6,
 			float64(peak)/(1<<20), float64(fi.Size())/1e6, d.Seconds())
 	}
@@ -133,6 +126,22 @@ func run(bin, dir string, jobs, runs, scrapers int) error {
 		return err
 	}
 	return daemonFigures(bin, dir, log, snap, runs, scrapers)
+}
+
+// freshIngest ingests log into a new db runs times, and returns the median
+// wall time and the peak RssAnon.
+func freshIngest(bin, log, db string, runs int) (time.Duration, int64, error) {
+	var times []time.Duration
+	var peak int64
+	for range runs {
+		os.Remove(db)
+		d, p, err := measure(bin, "ingest", "--log", log, "--db", db)
+		if err != nil {
+			return 0, 0, err
+		}
+		times, peak = append(times, d), max(peak, p)
+	}
+	return median(times), peak, nil
 }
 
 // timeQuery runs a qindex q with --explain and returns its wall time and

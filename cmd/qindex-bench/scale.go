@@ -53,15 +53,9 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 		if err != nil {
 			return err
 		}
-		var times []time.Duration
-		var peak int64
-		for range runs {
-			os.Remove(db)
-			d, p, err := measure(bin, "ingest", "--log", log, "--db", db)
-			if err != nil {
-				return err
-			}
-			times, peak = append(times, d), max(peak, p)
+		d, peak, err := freshIngest(bin, log, db, runs)
+		if err != nil {
+			return err
 		}
 		dbInfo, err := os.Stat(db)
 		if err != nil {
@@ -112,7 +106,6 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 			colds = append(colds, coldRead{r.name, median(warmQuery), median(c), median(s), read, int64(n)})
 			cells[i] = fmt.Sprintf("%7.0f ms / %5.2f s", ms(median(warm)), median(cw).Seconds())
 		}
-		d := median(times)
 		fmt.Printf("%8d %8.0f %7.2fs %8.1f %6.0f MiB %8.0f %22s %22s\n", n, float64(fi.Size())/1e6, d.Seconds(),
 			float64(fi.Size())/d.Seconds()/1e6, float64(peak)/(1<<20), float64(dbInfo.Size())/1e6, cells[0], cells[1])
 	}
