@@ -224,10 +224,11 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	err := db.bolt.Close() // waits for the read transactions, which prefetch through pages
 	if db.pages != nil {
 		db.pages.f.Close()
 	}
-	return db.bolt.Close()
+	return err
 }
 
 // Sync flushes the file to disk (needed after writes made with NoSync).
