@@ -518,10 +518,8 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 
 func (b *loadBatch) commit() error {
 	err := b.tx.Commit()
-	if b.stats != nil {
-		b.stats.PeakTxPages = max(b.stats.PeakTxPages, b.tx.Stats().PageAlloc)
-		b.stats.Transactions++
-	}
+	b.stats.PeakTxPages = max(b.stats.PeakTxPages, b.tx.Stats().PageAlloc)
+	b.stats.Transactions++
 	b.tx, b.state, b.ads = nil, nil, nil
 	b.arena.reset()
 	if err != nil {

@@ -61,10 +61,8 @@ func (q *pairQueue) flush(b *loadBatch) error {
 	if len(q.items) == 0 {
 		return nil
 	}
-	if b.stats != nil {
-		b.stats.PairsFlushed++
-		b.stats.PeakPairQueue = max(b.stats.PeakPairQueue, q.size())
-	}
+	b.stats.PairsFlushed++
+	b.stats.PeakPairQueue = max(b.stats.PeakPairQueue, q.size())
 	// A counting sort by the rank of each posting's name: stable, so each
 	// bucket's jobs stay in key order.
 	order := make([]uint32, len(q.names))

@@ -54,18 +54,13 @@ func (p *pageSource) prefetch(b *bolt.Bucket, want wantFunc) {
 	if p == nil || b == nil || b.Root() == 0 { // 0: an inline bucket, no pages of its own
 		return
 	}
-	p.prefetchTree(uint64(b.Root()), want)
+	p.prefetchTree(uint64(b.Root()), uint64(b.Tx().Size())/uint64(p.pageSize), want)
 }
 
-// prefetchTree prefetches the tree of pages at root.
-func (p *pageSource) prefetchTree(root uint64, want wantFunc) {
-	fi, err := p.f.Stat()
-	if err != nil {
-		return
-	}
-	pages := uint64(fi.Size()) / uint64(p.pageSize)
+// prefetchTree prefetches the tree of pages at root, in a file of pages
+// pages.
+func (p *pageSource) prefetchTree(root, pages uint64, want wantFunc) {
 	level := []subtree{{id: root}}
-	page := make([]byte, p.pageSize)
 	for range maxPrefetchDepth {
 		ids := make([]uint64, len(level))
 		for i, t := range level {
@@ -76,7 +71,7 @@ func (p *pageSource) prefetchTree(root uint64, want wantFunc) {
 		}
 		var next []subtree
 		for _, t := range level {
-			children, ok := p.children(page, t, pages, want)
+			children, ok := p.children(t, pages, want)
 			if !ok {
 				return // leaves (advised above), or a page that makes no sense
 			}
@@ -90,12 +85,14 @@ func (p *pageSource) prefetchTree(root uint64, want wantFunc) {
 }
 
 // children reads branch page t.id and returns its children that hold keys
-// want wants, each with its key range; ok is false if the page is not a
-// sound branch page.
-func (p *pageSource) children(page []byte, t subtree, pages uint64, want wantFunc) (children []subtree, ok bool) {
+// want wants, each with its key range (slices of the page, which it reads
+// into a buffer of its own); ok is false if the page is not a sound branch
+// page.
+func (p *pageSource) children(t subtree, pages uint64, want wantFunc) (children []subtree, ok bool) {
 	if t.id >= pages {
 		return nil, false
 	}
+	page := make([]byte, p.pageSize)
 	if _, err := p.f.ReadAt(page, int64(t.id)*int64(p.pageSize)); err != nil {
 		return nil, false
 	}
@@ -110,7 +107,7 @@ func (p *pageSource) children(page []byte, t subtree, pages uint64, want wantFun
 		if pos < 0 || n < 0 || e+pos+n > len(page) || e+pos+n < e {
 			return nil, false
 		}
-		keys[i] = bytes.Clone(page[e+pos : e+pos+n])
+		keys[i] = page[e+pos : e+pos+n]
 	}
 	for i := range count {
 		lo, hi := keys[i], t.hi
@@ -132,8 +129,10 @@ func (p *pageSource) children(page []byte, t subtree, pages uint64, want wantFun
 // advising nothing, if an id repeats: only a damaged tree has a page twice.
 func (p *pageSource) adviseAll(ids []uint64) bool {
 	slices.Sort(ids)
-	if len(slices.Compact(slices.Clone(ids))) != len(ids) {
-		return false
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			return false
+		}
 	}
 	advise := p.advise
 	if advise == nil {

@@ -73,10 +73,10 @@ func TestPrefetchAdvisesTheLeavesAReadVisits(t *testing.T) {
 	isAdvised := func(id uint64) bool {
 		return slices.ContainsFunc(advised, func(r [2]int64) bool { return int64(id) >= r[0] && int64(id) <= r[1] })
 	}
-	var root uint64
+	var root, pages uint64
 	var all []leafSpan
 	db.View(func(s *Snapshot) error {
-		root = uint64(s.ads.Root())
+		root, pages = uint64(s.ads.Root()), uint64(s.ads.Tx().Size())/uint64(ps)
 		return nil
 	})
 	all = leaves(t, db.pages.f, ps, root)
@@ -119,7 +119,7 @@ func TestPrefetchAdvisesTheLeavesAReadVisits(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			advised = nil
-			src.prefetchTree(root, tt.want)
+			src.prefetchTree(root, pages, tt.want)
 			needed, extra := 0, 0
 			for _, l := range all {
 				switch in, adv := tt.in(l), isAdvised(l.id); {
@@ -185,7 +185,7 @@ func TestPrefetchSurvivesDamage(t *testing.T) {
 		f.Write(bad)
 		advisedPages := int64(0)
 		src := &pageSource{f: f, pageSize: ps, advise: func(_ *os.File, _, n int64) { advisedPages += n / int64(ps) }}
-		src.prefetchTree(root, wantAll)
+		src.prefetchTree(root, uint64(len(bad)/ps), wantAll)
 		if pages := int64(len(bad) / ps); advisedPages > maxPrefetchDepth*pages {
 			t.Errorf("damage %d: %d pages advised, of a file of %d", i, advisedPages, pages)
 		}

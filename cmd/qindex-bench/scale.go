@@ -61,19 +61,19 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 		if err != nil {
 			return err
 		}
-		reads := []struct{ name, constraint, index string }{
-			{"held", "JobStatus == 5", "--af"},
-			{"scan", "RequestMemory > 4096 && JobStatus == 1", "--no-index"},
+		reads := []struct {
+			name  string
+			flags []string
+		}{
+			{"held", []string{"--constraint", "JobStatus == 5"}},
+			{"scan", []string{"--constraint", "RequestMemory > 4096 && JobStatus == 1", "--no-index"}},
 		}
 		var cells [2]string
 		for i, r := range reads {
-			args := []string{"q", "--db", db, "-allusers", "--constraint", r.constraint, "--af", "ClusterId,ProcId"}
-			if r.index == "--no-index" {
-				args = append(args, "--no-index")
-			}
+			args := append([]string{"q", "--db", db, "-allusers", "--af", "ClusterId,ProcId", "--explain"}, r.flags...)
 			var warm, warmQuery []time.Duration
 			for range max(runs, 5) {
-				d, q, err := timeQuery(bin, append(args, "--explain")...)
+				d, q, err := timeQuery(bin, args...)
 				if err != nil {
 					return err
 				}
@@ -89,7 +89,7 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 				if err := dropCaches(); err != nil {
 					return err
 				}
-				w, d, err := timeQuery(bin, append(args, "--explain")...)
+				w, d, err := timeQuery(bin, args...)
 				if err != nil {
 					return err
 				}
