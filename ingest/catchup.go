@@ -38,7 +38,8 @@ type Summary struct {
 	Jobs         int64 // jobs in the queue afterwards
 	Reloaded     bool  // the replay started over from the beginning of the log
 	Reason       string
-	Load         *store.LoadStats // what the load held in memory, if it reloaded
+	Load         *store.LoadStats  // what the load held in memory, if it reloaded
+	Write        *store.WriteStats // what the commits held, if it continued the state
 	Position     store.Position
 	Duration     time.Duration
 }
@@ -251,9 +252,13 @@ func replayFile(ctx context.Context, db *store.DB, o Options, f *os.File, size i
 			return err
 		}
 	}
-	if l, ok := r.out.(*store.Loader); ok {
-		stats := l.Stats()
+	switch out := r.out.(type) {
+	case *store.Loader:
+		stats := out.Stats()
 		sum.Load = &stats
+	case *store.Writer:
+		stats := out.Stats()
+		sum.Write = &stats
 	}
 	r.flushReports()
 	sum.Bytes += r.pos.Offset - startOffset

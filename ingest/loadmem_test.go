@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/qindex/qindex/ingest/loggen"
 	"github.com/qindex/qindex/store"
@@ -53,5 +55,57 @@ func TestLoadMemoryStaysBounded(t *testing.T) {
 		if c.got > c.limit {
 			t.Errorf("%s: %d, more than %d", c.what, c.got, c.limit)
 		}
+	}
+}
+
+// TestWriterMemoryStaysBounded tails a queue whose changes are spread over
+// many pages: each one then rewrites pages of its own (its ad's, its
+// filings'), which bbolt holds until the commit, beyond the ads the Writer
+// holds itself. The Writer once counted one page per ad and nothing for
+// the indexes, so on a large queue a commit held several times its limit.
+// Its commits' pages must stay within its limits.
+func TestWriterMemoryStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 40,000-job queue")
+	}
+	const jobs = 40000
+	limits := store.Limits{Bytes: 4 << 20, Delay: time.Hour} // commits by size alone: the same every run
+	dir := t.TempDir()
+	log := filepath.Join(dir, "job_queue.log")
+	g := loggen.New(loggen.Config{Seed: 5, TargetJobs: jobs + jobs/5, Owners: 100})
+	if err := g.WriteQueueFile(log, jobs, false); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "q.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := CatchUp(context.Background(), db, Options{Log: log, Limits: limits}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Run(f, 100000); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := CatchUp(context.Background(), db, Options{Log: log, Limits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sum.Write
+	if sum.Reloaded || st == nil || st.Commits < 10 || sum.Jobs < jobs*3/4 {
+		t.Fatalf("the tail did not exercise the bound: %+v, %+v", sum, st)
+	}
+	t.Logf("%+v", *st)
+	// A commit's pages are half of what it is counted to hold (the other
+	// half: bbolt's nodes), and vary around it.
+	if st.PeakTxPages > int64(limits.Bytes) {
+		t.Errorf("a commit's pages took %d bytes, more than the %d of the limit", st.PeakTxPages, limits.Bytes)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,6 +78,9 @@ type DB struct {
 	path     string
 	pageSize int
 	pages    *pageSource // nil if the file could not be opened a second time
+	// writeCost is what an ad a Writer touched last cost at commit (see
+	// batch.learn), kept for the next Writer: a daemon makes one a poll.
+	writeCost atomic.Int64
 }
 
 // Open opens the qindex database at path, creating it (with o.Mode) unless

@@ -518,7 +518,7 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 
 func (b *loadBatch) commit() error {
 	err := b.tx.Commit()
-	b.stats.PeakTxPages = max(b.stats.PeakTxPages, b.tx.Stats().PageAlloc)
+	b.stats.PeakTxPages = max(b.stats.PeakTxPages, txPageBytes(b.tx))
 	b.stats.Transactions++
 	b.tx, b.state, b.ads = nil, nil, nil
 	b.arena.reset()

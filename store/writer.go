@@ -18,7 +18,8 @@ import (
 //
 // Between commits, touched ads live decoded in memory, so an ad changed by
 // many records is read and written once per commit. The Writer counts what
-// that holds against its Limits, and Due says when to commit.
+// that holds, and what its commit will take (batch.learn), against its
+// Limits, and Due says when to commit.
 type Writer struct {
 	db       *DB
 	tx       *bolt.Tx
@@ -35,7 +36,18 @@ type Writer struct {
 	scratch []byte
 	dirty   []keyedAd
 	names   map[string]string // interned attribute names
+	stats   WriteStats
 }
+
+// WriteStats describe a Writer's commits, for tests and diagnostics.
+type WriteStats struct {
+	Commits     int   // commits made
+	PeakTxPages int64 // the most bytes bbolt allocated for one commit's pages
+	AdCost      int   // the memory counted per ad touched, as last learned
+}
+
+// Stats returns what the Writer's commits held so far.
+func (w *Writer) Stats() WriteStats { return w.stats }
 
 type keyedAd struct {
 	k Key
@@ -57,7 +69,11 @@ type pendingAd struct {
 // by l (zero fields take DefaultLimits). It holds no transaction until the
 // first operation.
 func (db *DB) NewWriter(l Limits) *Writer {
-	return &Writer{db: db, cache: make(map[Key]*pendingAd), names: make(map[string]string), batch: batch{limits: l.orDefault()}}
+	b := batch{limits: l.orDefault(), adCost: int(db.writeCost.Load())}
+	if b.adCost == 0 {
+		b.adCost = 4 * db.pageSize // until a commit says what it is
+	}
+	return &Writer{db: db, cache: make(map[Key]*pendingAd), names: make(map[string]string), batch: b}
 }
 
 func (w *Writer) begin() error {
@@ -84,6 +100,7 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 	if err := w.begin(); err != nil {
 		return nil, err
 	}
+	w.batch.touch()
 	p := &pendingAd{}
 	part, _, err := w.partition(k)
 	if err != nil {
@@ -99,10 +116,9 @@ func (w *Writer) touch(k Key) (*pendingAd, error) {
 			return nil, fmt.Errorf("db %s: ad %s: %w", w.db.path, k, err)
 		}
 		p.stored, p.part, p.exists, p.myType, p.attrs = true, part, true, t, attrs
-		// The decoded copy, its encoding at commit, and the page bbolt
-		// rewrites for it: with updates spread over the queue, each stored
-		// ad touched costs about a page of its own at commit.
-		w.batch.grow(2*len(v) + 32*len(attrs) + w.db.pageSize)
+		// The decoded copy and its encoding at commit; the pages bbolt
+		// rewrites are counted per ad touched (batch.learn).
+		w.batch.grow(2*len(v) + 32*len(attrs))
 	}
 	if k.Proc == -1 {
 		p.clusterFiling = p.adState.clusterFiling()
@@ -208,6 +224,14 @@ func (w *Writer) Commit(_ context.Context, pos Position) error {
 		return err
 	}
 	err := w.tx.Commit()
+	if err == nil {
+		pages := txPageBytes(w.tx)
+		w.stats.Commits++
+		w.stats.PeakTxPages = max(w.stats.PeakTxPages, pages)
+		w.batch.learn(pages)
+		w.stats.AdCost = w.batch.adCost
+		w.db.writeCost.Store(int64(w.batch.adCost))
+	}
 	w.reset()
 	if err != nil {
 		return fmt.Errorf("db %s: commit: %w", w.db.path, err)
