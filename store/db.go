@@ -18,7 +18,7 @@ import (
 
 // SchemaVersion is the version of the layout docs/STORE.md describes. A
 // file of another version is refused, never rewritten.
-const SchemaVersion = "10"
+const SchemaVersion = "11"
 
 var (
 	bucketMeta          = []byte("meta")

@@ -29,7 +29,7 @@ func TestRunSortIsStable(t *testing.T) {
 		for _, n := range []int{0, 1, 2, 1000} {
 			var r run
 			for i := range n {
-				r.add(sortKey(gen()), loadSetAttr, []byte("A"), []byte(strconv.Itoa(i)))
+				r.add(keyBits(gen()), loadSetAttr, []byte("A"), []byte(strconv.Itoa(i)))
 			}
 			want := slices.Clone(r.refs)
 			slices.SortStableFunc(want, func(a, b runRef) int { return cmp.Compare(a.key, b.key) })

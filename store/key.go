@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -109,14 +110,34 @@ func parseInt(b []byte) (int64, bool) {
 }
 
 // keyLen is the length of an encoded key.
-const keyLen = 16
+const keyLen = 8
 
-// appendKey appends k's order-preserving encoding: each number big-endian
-// with its sign bit flipped, so byte order is (cluster, proc) numeric order and
-// a cluster ad (c.-1) sorts right before the jobs of cluster c.
+// keyBits returns k's order-preserving encoding, as a number: cluster in
+// the high half and proc in the low, each a 32-bit number with its sign
+// bit flipped, so that numeric order is (cluster, proc) order. appendKey
+// stores it big-endian, so that byte order is that order too; the Loader
+// sorts by the number. A cluster ad (c.-1) sorts right before the jobs of
+// cluster c.
+//
+// The log's numbers fit in 32 bits (ParseKey). A number beyond them can
+// only come from a query's bounds; it is clamped, which keeps the order.
+func keyBits(k Key) uint64 {
+	return uint64(clamp32(k.Cluster)^1<<31)<<32 | uint64(clamp32(k.Proc)^1<<31)
+}
+
+// keyFromBits is the inverse of keyBits.
+func keyFromBits(b uint64) Key {
+	return Key{Cluster: int64(int32(uint32(b>>32) ^ 1<<31)), Proc: int64(int32(uint32(b) ^ 1<<31))}
+}
+
+// clamp32 returns n clamped to the 32-bit range, as the bits of an int32.
+func clamp32(n int64) uint32 {
+	return uint32(int32(max(math.MinInt32, min(math.MaxInt32, n))))
+}
+
+// appendKey appends k's encoding, keyBits big-endian.
 func appendKey(dst []byte, k Key) []byte {
-	dst = binary.BigEndian.AppendUint64(dst, uint64(k.Cluster)^(1<<63))
-	return binary.BigEndian.AppendUint64(dst, uint64(k.Proc)^(1<<63))
+	return binary.BigEndian.AppendUint64(dst, keyBits(k))
 }
 
 // decodeKey is the inverse of appendKey.
@@ -124,10 +145,7 @@ func decodeKey(b []byte) (Key, error) {
 	if len(b) != keyLen {
 		return Key{}, fmt.Errorf("stored key of %d bytes, want %d", len(b), keyLen)
 	}
-	return Key{
-		Cluster: int64(binary.BigEndian.Uint64(b[:8]) ^ (1 << 63)),
-		Proc:    int64(binary.BigEndian.Uint64(b[8:]) ^ (1 << 63)),
-	}, nil
+	return keyFromBits(binary.BigEndian.Uint64(b)), nil
 }
 
 // Compare orders keys as their encodings do, by cluster then proc: -1 if
@@ -169,18 +187,6 @@ func statusPartition(st IndexedStatus) partition {
 		return partMain
 	}
 	return partition(st.N + 1)
-}
-
-// sortKey maps a key to a number with the same order as its encoding by
-// appendKey, for keys whose numbers fit in 32 bits, as the log's do (the
-// Loader's sort takes 8 bytes a key instead of 16).
-func sortKey(k Key) uint64 {
-	return uint64(uint32(k.Cluster)^1<<31)<<32 | uint64(uint32(k.Proc)^1<<31)
-}
-
-// keyOf is the inverse of sortKey.
-func keyOf(s uint64) Key {
-	return Key{Cluster: int64(int32(uint32(s>>32) ^ 1<<31)), Proc: int64(int32(uint32(s) ^ 1<<31))}
 }
 
 // appendAdKey appends the ads bucket key of the ad k stored in partition p.

@@ -123,7 +123,7 @@ func (l *Loader) add(k Key, op byte, name, value []byte) error {
 	if int64(int32(k.Cluster)) != k.Cluster || int64(int32(k.Proc)) != k.Proc {
 		return fmt.Errorf("db %s: key %s out of the 32-bit range of log keys", l.db.path, k)
 	}
-	l.run.add(sortKey(k), op, name, value)
+	l.run.add(keyBits(k), op, name, value)
 	if len(l.run.refs) >= l.maxRecords || l.run.size() >= l.maxBytes/2 || len(l.run.chunks) >= maxChunks {
 		return l.handOff()
 	}
@@ -334,7 +334,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		if !st.exists {
 			continue
 		}
-		k := keyOf(key)
+		k := keyFromBits(key)
 		enc = appendAd(enc[:0], k, st.myType, st.sorted())
 		posting, part, m := posting[:0], partMain, marks(0)
 		switch {

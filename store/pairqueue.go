@@ -24,7 +24,7 @@ type pairQueue struct {
 
 // pairItem is one job to file under the posting names[pair].
 type pairItem struct {
-	key  uint64 // sortKey of the job
+	key  uint64 // keyBits of the job
 	pair uint32
 }
 
@@ -47,7 +47,7 @@ func (q *pairQueue) add(k Key, p []byte) {
 		q.names = append(q.names, string(p))
 		q.ids[q.names[id]] = id
 	}
-	q.items = append(q.items, pairItem{sortKey(k), id})
+	q.items = append(q.items, pairItem{keyBits(k), id})
 }
 
 // size is the memory the queued filings take.
@@ -101,7 +101,7 @@ func (q *pairQueue) flush(b *loadBatch) error {
 			return err
 		}
 		for ; i < len(sorted) && sorted[i].pair == id && puts < perCommit; i++ {
-			k := keyOf(sorted[i].key)
+			k := keyFromBits(sorted[i].key)
 			kb = appendKey(kb[:0], k)
 			if err := bucket.Put(b.arena.keep(kb), nil); err != nil {
 				return fmt.Errorf("index %s under %q: %w", k, p, err)

@@ -56,22 +56,6 @@ func TestParseKey(t *testing.T) {
 	}
 }
 
-func TestKeyEncodingOrdersNumerically(t *testing.T) {
-	keys := []Key{{-5, 0}, {0, 0}, {0, 1}, {1, -100}, {1, -2}, {1, -1}, {1, 0}, {1, 1}, {1, 10}, {2, -1}, {2, 0}, {10, -1}, {100000, 3}}
-	var prev []byte
-	for _, k := range keys {
-		b := appendKey(nil, k)
-		if prev != nil && bytes.Compare(prev, b) >= 0 {
-			t.Errorf("encoding of %v does not sort after its predecessor", k)
-		}
-		back, err := decodeKey(b)
-		if err != nil || back != k {
-			t.Errorf("decodeKey(appendKey(%v)) = %v, %v", k, back, err)
-		}
-		prev = b
-	}
-}
-
 func TestAdCodec(t *testing.T) {
 	attrs := []Attr{{"Args", `"a  b"`}, {"ClusterId", "1"}, {"cmd", `"C:\Users\alice\x.exe"`}, {"JobStatus", "2"}, {"owner", `"alice"`}}
 	a := Ad(appendAd(nil, Key{Cluster: 1, Proc: 0}, "Job", attrs))
