@@ -67,16 +67,15 @@ func (b *batch) learn(pageBytes int64) {
 	}
 }
 
-// op counts one operation holding n more bytes.
-func (b *batch) op(n int) {
+// op counts one operation.
+func (b *batch) op() {
 	if b.ops == 0 {
 		b.first = time.Now()
 	}
 	b.ops++
-	b.bytes += n
 }
 
-// grow counts n more bytes held without a new operation.
+// grow counts n more bytes held.
 func (b *batch) grow(n int) { b.bytes += n }
 
 // touch counts an ad touched for the first time since the last commit.

@@ -25,7 +25,7 @@ func TestBatchDue(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := batch{limits: c.limits}
 			for range c.ops {
-				b.op(0)
+				b.op()
 			}
 			b.grow(c.bytes)
 			time.Sleep(time.Microsecond)
@@ -60,5 +60,47 @@ func TestWriterDue(t *testing.T) {
 	}
 	if w.Due() {
 		t.Error("due right after a commit")
+	}
+}
+
+// TestBatchCountsWhatAnAdCosts requires the ads touched to count at the
+// learned cost, and the cost to follow the commits: up at once, down by a
+// quarter a commit, never above the byte limit.
+func TestBatchCountsWhatAnAdCosts(t *testing.T) {
+	limits := Limits{Records: 1 << 20, Bytes: 1000, Delay: time.Hour}
+	b := batch{limits: limits, adCost: 100}
+	for range 9 {
+		b.op()
+		b.touch()
+	}
+	if b.due() {
+		t.Fatal("due at 9 ads of 100 bytes, limit 1000")
+	}
+	b.op()
+	b.touch()
+	if !b.due() {
+		t.Fatal("not due at 10 ads of 100 bytes, limit 1000")
+	}
+	for _, c := range []struct {
+		name      string
+		ads       int
+		pageBytes int64
+		want      int
+	}{
+		{"a dearer commit raises the cost at once", 10, 1000, 200}, // pages and their nodes: 2 × 1000 / 10
+		{"a cheaper one lowers it by a quarter", 10, 50, 150},
+		{"and again", 10, 50, 113},
+		{"but not below what it saw", 10, 500, 100},
+		{"never above the limit", 1, 1 << 20, 1000},
+		{"a commit of no ad teaches nothing", 0, 1 << 20, 1000},
+	} {
+		b.reset()
+		for range c.ads {
+			b.touch()
+		}
+		b.learn(c.pageBytes)
+		if b.adCost != c.want {
+			t.Errorf("%s: cost %d, want %d", c.name, b.adCost, c.want)
+		}
 	}
 }

@@ -47,7 +47,11 @@ type WriteStats struct {
 }
 
 // Stats returns what the Writer's commits held so far.
-func (w *Writer) Stats() WriteStats { return w.stats }
+func (w *Writer) Stats() WriteStats {
+	s := w.stats
+	s.AdCost = w.batch.adCost
+	return s
+}
 
 type keyedAd struct {
 	k Key
@@ -140,7 +144,7 @@ func (w *Writer) partition(k Key) (part partition, stored bool, err error) {
 
 // NewAd creates the ad k with the given MyType, unless it exists.
 func (w *Writer) NewAd(k Key, myType string) error {
-	w.batch.op(0)
+	w.batch.op()
 	p, err := w.touch(k)
 	if err != nil {
 		return err
@@ -153,7 +157,7 @@ func (w *Writer) NewAd(k Key, myType string) error {
 
 // DestroyAd removes the ad k, if there is one.
 func (w *Writer) DestroyAd(k Key) error {
-	w.batch.op(0)
+	w.batch.op()
 	p, err := w.touch(k)
 	if err != nil {
 		return err
@@ -167,7 +171,7 @@ func (w *Writer) DestroyAd(k Key) error {
 // SetAttr sets attribute name of ad k to the value text, unless the ad is
 // missing or the attribute secret.
 func (w *Writer) SetAttr(k Key, name, value []byte) error {
-	w.batch.op(0)
+	w.batch.op()
 	if IsSecret(name) {
 		return nil
 	}
@@ -184,7 +188,7 @@ func (w *Writer) SetAttr(k Key, name, value []byte) error {
 
 // DeleteAttr removes attribute name from ad k, if it has one.
 func (w *Writer) DeleteAttr(k Key, name []byte) error {
-	w.batch.op(0)
+	w.batch.op()
 	p, err := w.touch(k)
 	if err != nil {
 		return err
@@ -229,7 +233,6 @@ func (w *Writer) Commit(_ context.Context, pos Position) error {
 		w.stats.Commits++
 		w.stats.PeakTxPages = max(w.stats.PeakTxPages, pages)
 		w.batch.learn(pages)
-		w.stats.AdCost = w.batch.adCost
 		w.db.writeCost.Store(int64(w.batch.adCost))
 	}
 	w.reset()
