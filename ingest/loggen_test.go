@@ -62,6 +62,9 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 			t.Errorf("seed %d: replay differs from the generator's truth:\n%s", seed, firstDiff(got, want))
 		}
 		compareJobs(t, e.db, g)
+		if g.Left() < 500 {
+			t.Fatalf("seed %d: the generator destroyed only %d jobs", seed, g.Left())
+		}
 	}
 }
 
@@ -70,6 +73,9 @@ func TestReplayMatchesGeneratorTruth(t *testing.T) {
 func compareJobs(t *testing.T, db *store.DB, g *loggen.Generator) {
 	t.Helper()
 	if err := db.View(g.CompareJobs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(g.CompareHistory); err != nil {
 		t.Fatal(err)
 	}
 }

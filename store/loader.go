@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -93,6 +94,10 @@ const (
 	loadDestroyAd
 	loadSetAttr
 	loadDeleteAttr
+	// loadLeave marks, among a cluster ad's operations, the point where one
+	// of its jobs (the name: its proc, 8 bytes) was destroyed: the cluster
+	// ad as it stands there is what the job's history entry overlays.
+	loadLeave
 )
 
 // NewAd records the creation of ad k with the given MyType.
@@ -102,6 +107,12 @@ func (l *Loader) NewAd(k Key, myType string) error {
 
 // DestroyAd records the removal of ad k.
 func (l *Loader) DestroyAd(k Key) error {
+	if k.IsJob() {
+		proc := binary.BigEndian.AppendUint64(nil, uint64(k.Proc))
+		if err := l.add(k.ClusterKey(), loadLeave, proc, nil); err != nil {
+			return err
+		}
+	}
 	return l.add(k, loadDestroyAd, nil, nil)
 }
 
@@ -270,7 +281,7 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		defer close(full)
 		produceErr = l.produce(ctx, stop.Done(), &m, free, full)
 	}()
-	b := loadBatch{db: l.db, ix: &indexer{}, pairs: newPairQueue(), limit: l.maxBytes / 8, stats: &l.stats}
+	b := loadBatch{db: l.db, ix: &indexer{}, pairs: newPairQueue(), limit: l.maxBytes / 8, stats: &l.stats, created: pos.Generation.Created}
 	defer b.rollback()
 	var jobs int64
 	var err error
@@ -291,6 +302,9 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	}
 	if err := b.pairs.flush(&b); err != nil {
 		return fmt.Errorf("db %s: index by owner and status: %w", l.db.path, err)
+	}
+	if err := b.recordUnobserved(); err != nil {
+		return fmt.Errorf("db %s: history: %w", l.db.path, err)
 	}
 	if err := b.begin(); err != nil {
 		return err
@@ -318,7 +332,34 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		// ad comes right before its jobs.
 		cluster   = int64(-1)
 		clusterAd []byte
+		// For the history: the last ad a key's operations destroyed, and
+		// the cluster of the last cluster ad met.
+		gone        bool
+		goneType    string
+		goneAttrs   []Attr
+		histCluster = int64(-1)
+		// The cluster ad as each of its jobs left: versions of it, and
+		// the version each proc saw (a cluster ad seldom changes, so
+		// jobs share versions).
+		versions [][]Attr
+		leftAt   = make(map[int64]int)
+		now      = time.Now().Unix()
 	)
+	hooks := &applyHooks{
+		destroy: func(a *adState) {
+			gone, goneType, goneAttrs = true, a.myType, append(goneAttrs[:0], a.sorted()...)
+		},
+		leave: func(a *adState, proc int64) {
+			var cur []Attr
+			if a.exists {
+				cur = a.sorted()
+			}
+			if n := len(versions); n == 0 || !slices.Equal(versions[n-1], cur) {
+				versions = append(versions, slices.Clone(cur))
+			}
+			leftAt[proc] = len(versions) - 1
+		},
+	}
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -330,25 +371,42 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		if !ok {
 			break
 		}
-		st.apply(ops)
-		if !st.exists {
-			continue
-		}
 		k := keyFromBits(key)
-		enc = appendAd(enc[:0], k, st.myType, st.sorted())
-		posting, part, m := posting[:0], partMain, marks(0)
+		if k.Kind() == KindCluster {
+			clear(versions)
+			versions = versions[:0]
+			clear(leftAt)
+		}
+		gone = false
+		st.apply(ops, hooks)
 		switch {
 		case k.Kind() == KindCluster:
-			cluster, clusterAd = k.Cluster, append(clusterAd[:0], enc...)
-		case k.IsJob():
-			j := Job{Key: k, Proc: Ad(enc)}
-			if cluster == k.Cluster {
-				j.Cluster = Ad(clusterAd)
+			histCluster = k.Cluster
+		case k.IsJob() && gone:
+			var cl []Attr
+			if v, ok := leftAt[k.Proc]; ok && histCluster == k.Cluster {
+				cl = versions[v]
 			}
-			posting, part, m = postingOf(posting, j)
+			lv := newLeaving(nil, k, goneType, goneAttrs, cl, now)
+			c.left = append(c.left, lv)
+			c.leftBytes += len(lv.ad)
 		}
-		c.add(k, part, enc, posting, m)
-		if len(c.buf) >= l.maxBytes/8 {
+		if st.exists {
+			enc = appendAd(enc[:0], k, st.myType, st.sorted())
+			posting, part, m := posting[:0], partMain, marks(0)
+			switch {
+			case k.Kind() == KindCluster:
+				cluster, clusterAd = k.Cluster, append(clusterAd[:0], enc...)
+			case k.IsJob():
+				j := Job{Key: k, Proc: Ad(enc)}
+				if cluster == k.Cluster {
+					j.Cluster = Ad(clusterAd)
+				}
+				posting, part, m = postingOf(posting, j)
+			}
+			c.add(k, part, enc, posting, m)
+		}
+		if len(c.buf)+c.leftBytes >= l.maxBytes/8 {
 			full <- c
 			select {
 			case c = <-free:
@@ -357,7 +415,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			}
 		}
 	}
-	if len(c.items) > 0 {
+	if len(c.items)+len(c.left) > 0 {
 		full <- c
 	}
 	return nil
@@ -369,6 +427,9 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 type loadChunk struct {
 	buf   []byte
 	items []loadItem
+	// Jobs the log destroyed, for the history.
+	left      []leaving
+	leftBytes int
 }
 
 // loadItem locates one ad in a chunk: its ads bucket key (partition and
@@ -391,11 +452,20 @@ func (c *loadChunk) add(k Key, part partition, ad, posting []byte, m marks) {
 
 func (c *loadChunk) reset() {
 	c.buf, c.items = c.buf[:0], c.items[:0]
+	clear(c.left)
+	c.left, c.leftBytes = c.left[:0], 0
+}
+
+// applyHooks see what a Loader's apply passes: each ad just before it is
+// destroyed, and a cluster ad where one of its jobs left.
+type applyHooks struct {
+	destroy func(a *adState)
+	leave   func(a *adState, proc int64)
 }
 
 // apply resets a to a missing ad and applies ops, a key's recorded
 // operations in log order (entries as run.add encodes them), to it.
-func (a *adState) apply(ops string) {
+func (a *adState) apply(ops string, h *applyHooks) {
 	clear(a.attrs)
 	*a = adState{attrs: a.attrs[:0]}
 	for len(ops) > 0 {
@@ -407,7 +477,14 @@ func (a *adState) apply(ops string) {
 		case loadNewAd:
 			a.newAd(name)
 		case loadDestroyAd:
+			if a.exists && h != nil {
+				h.destroy(a)
+			}
 			a.destroy()
+		case loadLeave:
+			if h != nil && len(name) == 8 {
+				h.leave(a, int64(binary.BigEndian.Uint64([]byte(name))))
+			}
 		case loadSetAttr:
 			a.set(name, value)
 		case loadDeleteAttr:
@@ -445,6 +522,9 @@ type loadBatch struct {
 	order []int32 // the items of a chunk in the order write puts their ads
 	limit int     // bytes a by-pair flush may queue, and hold in a transaction
 	stats *LoadStats
+	// created is the CreationTimestamp of the queue loaded, which names
+	// the jobs its history entries record.
+	created int64
 }
 
 func (b *loadBatch) begin() error {
@@ -504,6 +584,9 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 		if err := b.ix.file(k, c.buf[it.adEnd:it.end], it.marks, true); err != nil {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
+	}
+	if err := recordLeft(b.tx, &b.arena, c.left, b.created, time.Now().Unix()); err != nil {
+		return fmt.Errorf("db %s: history: %w", b.db.path, err)
 	}
 	if b.pairs.size() >= b.limit {
 		if err := b.pairs.flush(b); err != nil {

@@ -18,7 +18,8 @@ type Snapshot struct {
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
 	oddIDs, schedulerJobs      *bolt.Bucket
-	pages                      *pageSource // for prefetch; nil: none
+	history                    *bolt.Bucket // nil: no job has left yet
+	pages                      *pageSource  // for prefetch; nil: none
 	err                        error
 }
 
@@ -28,6 +29,7 @@ func newSnapshot(tx *bolt.Tx, pages *pageSource) *Snapshot {
 	if meta == nil {
 		return s
 	}
+	s.history = tx.Bucket(bucketHistory)
 	if name := meta.Get(keyActive); name != nil {
 		s.state = tx.Bucket(name)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -36,6 +37,7 @@ type Writer struct {
 	scratch []byte
 	dirty   []keyedAd
 	names   map[string]string // interned attribute names
+	leaving []leaving         // jobs destroyed since the last commit, for the history
 	stats   WriteStats
 }
 
@@ -155,12 +157,26 @@ func (w *Writer) NewAd(k Key, myType string) error {
 	return nil
 }
 
-// DestroyAd removes the ad k, if there is one.
+// DestroyAd removes the ad k, if there is one. A job's final effective ad
+// goes to the history in the same commit.
 func (w *Writer) DestroyAd(k Key) error {
 	w.batch.op()
 	p, err := w.touch(k)
 	if err != nil {
 		return err
+	}
+	if p.exists && k.IsJob() {
+		c, err := w.touch(k.ClusterKey())
+		if err != nil {
+			return err
+		}
+		var cluster []Attr
+		if c.exists {
+			cluster = c.sorted()
+		}
+		l := newLeaving(nil, k, p.myType, p.sorted(), cluster, time.Now().Unix())
+		w.leaving = append(w.leaving, l)
+		w.batch.grow(3 * len(l.ad))
 	}
 	if p.destroy() {
 		p.dirty = true
@@ -274,6 +290,9 @@ func (w *Writer) flush(pos Position) error {
 	}
 	if err := w.fileJobs(); err != nil {
 		return fmt.Errorf("db %s: update indexes: %w", w.db.path, err)
+	}
+	if err := recordLeft(w.tx, &w.arena, w.leaving, pos.Generation.Created, time.Now().Unix()); err != nil {
+		return fmt.Errorf("db %s: history: %w", w.db.path, err)
 	}
 	if err := finishState(w.tx, w.state, jobs, pos, false); err != nil {
 		return fmt.Errorf("db %s: %w", w.db.path, err)
@@ -425,6 +444,8 @@ func (w *Writer) reset() {
 	clear(w.cache)
 	w.last = nil
 	clear(w.dirty)
+	clear(w.leaving)
+	w.leaving = w.leaving[:0]
 	w.batch.reset()
 	w.arena.reset()
 }

@@ -1,6 +1,7 @@
 package loggen
 
 import (
+	"bytes"
 	"bufio"
 	"fmt"
 	"io"
@@ -48,6 +49,9 @@ type Generator struct {
 	nextCluster int64
 	owners      []string
 	records     int64
+	// left holds the final chained attributes of every job destroyed,
+	// with how it left: the history a replay must record.
+	left map[store.Key]map[string]string
 }
 
 // New returns a generator for cfg.
@@ -67,7 +71,7 @@ func New(cfg Config) *Generator {
 	g := &Generator{
 		cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		now: cfg.Start, seq: 1, created: cfg.Start - 3600,
-		ads: make(map[store.Key]*ad), jobIndex: make(map[store.Key]int), clusterJobs: make(map[int64]int), nextCluster: 1,
+		ads: make(map[store.Key]*ad), left: make(map[store.Key]map[string]string), jobIndex: make(map[store.Key]int), clusterJobs: make(map[int64]int), nextCluster: 1,
 	}
 	for i := range cfg.Owners {
 		g.owners = append(g.owners, fmt.Sprintf("user%03d", i+1))
@@ -422,6 +426,7 @@ func (g *Generator) destroyFinished(x w) {
 		return
 	}
 	x.begin()
+	g.left[key], _ = g.Job(key)
 	x.destroy(k, key)
 	g.dropJob(key)
 	if g.clusterJobs[key.Cluster] == 0 {
@@ -656,3 +661,81 @@ func (g *Generator) CompareJobs(s *store.Snapshot) error {
 	}
 	return nil
 }
+
+// CompareHistory checks the history of s against the jobs the model
+// destroyed: the same jobs, each once, each with its final chained
+// attributes, newest first by the time it left. See CompareHistorySeen.
+func (g *Generator) CompareHistory(s *store.Snapshot) error {
+	return g.CompareHistorySeen(s, nil)
+}
+
+// CompareHistorySeen is CompareHistory where jobs may have left while the
+// log was not followed: an entry recorded as unobserved must be a job the
+// model destroyed, and hold the chained attributes lastSeen returns for
+// it (any, if it returns nil and true); a job lastSeen does not know may
+// be missing (it came and went unseen). With a nil lastSeen, an unobserved
+// entry is an error.
+func (g *Generator) CompareHistorySeen(s *store.Snapshot, lastSeen func(store.Key) (map[string]string, bool)) error {
+	seen := make(map[store.Key]bool)
+	var last store.HistoryID
+	first := true
+	for e := range s.History(store.HistoryID{}) {
+		if id := e.ID(); !first && bytes.Compare(id[:], last[:]) >= 0 {
+			return fmt.Errorf("history entry %v is not older than the one before it", e.Key)
+		}
+		first, last = false, e.ID()
+		if seen[e.Key] {
+			return fmt.Errorf("job %v is in the history twice", e.Key)
+		}
+		seen[e.Key] = true
+		want, ok := g.left[e.Key]
+		if !ok {
+			return fmt.Errorf("job %v is in the history; the model never destroyed it", e.Key)
+		}
+		if e.Unobserved {
+			if lastSeen == nil {
+				return fmt.Errorf("job %v left unobserved; every record was read", e.Key)
+			}
+			if want, ok = lastSeen(e.Key); !ok {
+				return fmt.Errorf("job %v left unobserved; it was never seen", e.Key)
+			}
+			if want == nil {
+				continue
+			}
+		}
+		got := map[string]string{}
+		for n, v := range e.Job().All() {
+			got[strings.ToLower(string(n))] = string(v)
+		}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("history of job %v:\n%v\nwant\n%v", e.Key, got, want)
+		}
+		if e.Unobserved {
+			continue
+		}
+		if e.How() != map[string]string{"3": store.LeftRemoved, "4": store.LeftCompleted}[want["jobstatus"]] {
+			return fmt.Errorf("job %v left %s, the model says JobStatus %s", e.Key, e.How(), want["jobstatus"])
+		}
+		if w := want["completiondate"]; w != "" && w != "0" && strconv.FormatInt(e.Left, 10) != w {
+			return fmt.Errorf("job %v left at %d, its CompletionDate is %s", e.Key, e.Left, w)
+		}
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	for k := range g.left {
+		if seen[k] {
+			continue
+		}
+		if lastSeen != nil {
+			if _, ok := lastSeen(k); !ok {
+				continue // submitted and gone while the log was not followed
+			}
+		}
+		return fmt.Errorf("job %v left the model's queue; the history lacks it (%d entries, %d jobs destroyed)", k, len(seen), len(g.left))
+	}
+	return nil
+}
+
+// Left returns how many jobs the model destroyed.
+func (g *Generator) Left() int { return len(g.left) }

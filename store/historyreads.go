@@ -1,0 +1,193 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// HistoryID names a history entry; IDs order entries by when they left,
+// then by when they were recorded.
+type HistoryID [entryKeyLen]byte
+
+// ID returns the entry's HistoryID.
+func (e *HistoryEntry) ID() HistoryID { return e.id }
+
+// Left returns when the entry id names left the queue (Unix seconds).
+func (id HistoryID) Left() int64 { return int64(binary.BigEndian.Uint64(id[:]) ^ 1<<63) }
+
+// HistoryAfter returns the smallest ID of an entry that left after t: the
+// bound that keeps the entries that left after t.
+func HistoryAfter(t int64) HistoryID {
+	var id HistoryID
+	binary.BigEndian.PutUint64(id[:], uint64(t+1)^1<<63)
+	return id
+}
+
+func (s *Snapshot) historyBucket(name []byte) *bolt.Bucket {
+	if s.history == nil {
+		return nil
+	}
+	return s.history.Bucket(name)
+}
+
+// History yields every entry whose ID is at least from, newest first. A
+// damaged entry stops it, and Err reports it.
+func (s *Snapshot) History(from HistoryID) iter.Seq[HistoryEntry] {
+	return func(yield func(HistoryEntry) bool) {
+		b := s.historyBucket(bucketEntries)
+		if b == nil || s.err != nil {
+			return
+		}
+		c := b.Cursor()
+		var prev []byte
+		for k, v := c.Last(); k != nil && bytes.Compare(k, from[:]) >= 0; k, v = c.Prev() {
+			if prev != nil && bytes.Compare(k, prev) >= 0 {
+				s.err = fmt.Errorf("%w: history entries out of order", ErrDamaged)
+				return
+			}
+			prev = k
+			e, err := decodeEntry(k, v)
+			if err != nil {
+				s.err = err
+				return
+			}
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
+// HistoryOfOwner yields the IDs of the entries filed under Owner o whose
+// ID is at least from, newest first.
+func (s *Snapshot) HistoryOfOwner(o IndexedOwner, from HistoryID) iter.Seq[HistoryID] {
+	return func(yield func(HistoryID) bool) {
+		owners := s.historyBucket(bucketHistByOwner)
+		if owners == nil || s.err != nil {
+			return
+		}
+		b := owners.Bucket(appendOwnerPart(nil, o))
+		if b == nil {
+			return
+		}
+		c := b.Cursor()
+		var prev []byte
+		for k, _ := c.Last(); k != nil && bytes.Compare(k, from[:]) >= 0; k, _ = c.Prev() {
+			if len(k) != entryKeyLen || prev != nil && bytes.Compare(k, prev) >= 0 {
+				s.err = fmt.Errorf("%w: history index of owner %s", ErrDamaged, o)
+				return
+			}
+			prev = k
+			if !yield(HistoryID(k)) {
+				return
+			}
+		}
+	}
+}
+
+// HistoryOfJobs returns the IDs of the entries of the jobs from..to (in
+// key order, inclusive), of any queue, newest first.
+func (s *Snapshot) HistoryOfJobs(from, to Key) []HistoryID {
+	b := s.historyBucket(bucketHistByJob)
+	if b == nil || s.err != nil {
+		return nil
+	}
+	var ids []HistoryID
+	c := b.Cursor()
+	end := appendKey(nil, to)
+	for k, v := c.Seek(appendKey(nil, from)); k != nil && bytes.Compare(k[:min(len(k), keyLen)], end) <= 0; k, v = c.Next() {
+		if len(k) != byJobKeyLen || len(v) != entryKeyLen {
+			s.err = fmt.Errorf("%w: history index by job", ErrDamaged)
+			return nil
+		}
+		ids = append(ids, HistoryID(v))
+	}
+	slices.SortFunc(ids, func(a, b HistoryID) int { return bytes.Compare(b[:], a[:]) })
+	return ids
+}
+
+// HistoryEntry returns the entry id names; ok is false if there is none,
+// and a damaged entry is reported by Err.
+func (s *Snapshot) HistoryEntry(id HistoryID) (e HistoryEntry, ok bool) {
+	b := s.historyBucket(bucketEntries)
+	if b == nil || s.err != nil {
+		return e, false
+	}
+	v := b.Get(id[:])
+	if v == nil {
+		return e, false
+	}
+	e, err := decodeEntry(id[:], v)
+	if err != nil {
+		s.err = err
+		return e, false
+	}
+	return e, true
+}
+
+// HistoryStats returns the size, span and retention of the history.
+func (s *Snapshot) HistoryStats() (HistoryStats, error) {
+	var st HistoryStats
+	if s.history == nil {
+		return st, nil
+	}
+	n, err := readHistoryStats(s.history)
+	if err != nil {
+		return st, err
+	}
+	st.Entries, st.Bytes = n[0], n[1]
+	if st.Retention, err = readRetention(s.history); err != nil {
+		return st, err
+	}
+	if b := s.history.Bucket(bucketEntries); b != nil {
+		c := b.Cursor()
+		if k, _ := c.First(); len(k) == entryKeyLen {
+			st.Oldest = HistoryID(k).Left()
+		}
+		if k, _ := c.Last(); len(k) == entryKeyLen {
+			st.Newest = HistoryID(k).Left()
+		}
+	}
+	return st, nil
+}
+
+// Throughput returns what the history counted since the file was created.
+func (s *Snapshot) Throughput() (Throughput, error) {
+	t := Throughput{Left: make(map[LeftKey]uint64)}
+	if b := s.historyBucket(bucketLeft); b != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			if len(k) < 2 || int(k[0]) >= len(leftClasses) || len(v) != 8 {
+				return fmt.Errorf("%w: history count %q", ErrDamaged, k)
+			}
+			o, err := decodeOwnerPart(k[1:])
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrDamaged, err)
+			}
+			t.Left[LeftKey{How: leftClasses[k[0]], Owner: o}] = binary.BigEndian.Uint64(v)
+			return nil
+		})
+		if err != nil {
+			return t, err
+		}
+	}
+	if b := s.historyBucket(bucketDurations); b != nil {
+		for _, h := range []struct {
+			name string
+			to   *Histogram
+		}{{"wall", &t.WallTime}, {"wait", &t.QueueWait}} {
+			if v := b.Get([]byte(h.name)); v != nil {
+				d, err := decodeHistogram(v)
+				if err != nil {
+					return t, err
+				}
+				*h.to = d
+			}
+		}
+	}
+	return t, nil
+}
