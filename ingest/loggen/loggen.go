@@ -1,8 +1,8 @@
 package loggen
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"maps"
