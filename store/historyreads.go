@@ -191,3 +191,19 @@ func (s *Snapshot) Throughput() (Throughput, error) {
 	}
 	return t, nil
 }
+
+// Next returns the ID right after id: the bound that keeps the entries
+// newer than id's.
+func (id HistoryID) Next() HistoryID {
+	for i := len(id) - 1; i >= 0; i-- {
+		id[i]++
+		if id[i] != 0 {
+			break
+		}
+	}
+	return id
+}
+
+// Compare orders IDs as the entries they name: by when they left, then by
+// when they were recorded.
+func (id HistoryID) Compare(o HistoryID) int { return bytes.Compare(id[:], o[:]) }

@@ -228,13 +228,13 @@ var unsupported = map[string]string{
 // lookup finds the option arg (without its dashes) names: double says it
 // had two dashes (the whole name is required). qual is the text after a
 // ':' for options that take one.
-func lookup(arg string, double bool) (o *option, qual string, hasQual bool) {
+func lookup(table []option, arg string, double bool) (o *option, qual string, hasQual bool) {
 	name := arg
 	if i := strings.IndexByte(arg, ':'); i >= 0 {
 		name, qual, hasQual = arg[:i], arg[i+1:], true
 	}
-	for i := range options {
-		o := &options[i]
+	for i := range table {
+		o := &table[i]
 		for j, n := range o.names {
 			var ok bool
 			switch {
@@ -256,14 +256,12 @@ func lookup(arg string, double bool) (o *option, qual string, hasQual bool) {
 // ErrHelp or ErrVersion for command lines that list no jobs.
 func Parse(args []string, d Defaults) (*Query, error) {
 	q := &Query{BatchZero: "_"}
+	p := &parser{q: q}
 	var (
 		allUsers, explicitBatch, explicitNoBatch, dag bool
 		stateView                                     string // run, hold, idle or hold-codes
 		formView                                      View   // long, json, xml, totals, io
 		timeSet                                       string
-		afSeen, formatSeen                            bool
-		afBroken                                      bool
-		long                                          struct{ long, xml, json, jsonl bool }
 	)
 	usage := func(format string, a ...any) (*Query, error) {
 		return nil, &UsageError{Msg: fmt.Sprintf(format, a...)}
@@ -282,7 +280,7 @@ func Parse(args []string, d Defaults) (*Query, error) {
 			continue
 		}
 		double := strings.HasPrefix(a, "--")
-		o, qual, hasQual := lookup(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), double)
+		o, qual, hasQual := lookup(options, strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), double)
 		if a == "-" || a == "--" || o == nil {
 			return usage("Error: unrecognized argument %s", a)
 		}
@@ -298,37 +296,6 @@ func Parse(args []string, d Defaults) (*Query, error) {
 				}
 				q.Width = n
 			}
-		case "long":
-			long.long = true
-			for _, f := range strings.Split(qual, ",") {
-				switch f {
-				case "xml":
-					long.xml = true
-				case "json":
-					long.json = true
-				case "jsonl":
-					long.jsonl = true
-				case "nosort":
-					q.NoSort = true
-				}
-			}
-		case "xml":
-			long.xml = true
-		case "json":
-			long.json = true
-		case "limit":
-			v, ok := next(&i)
-			if !ok {
-				return usage("Error: -limit requires the max number of results as an argument.")
-			}
-			n, err := strconv.Atoi(v)
-			switch {
-			case err != nil:
-				return usage("Error: Unable to convert (%s) to a number for -limit.", v)
-			case n <= 0:
-				return usage("Error: %d is not a valid for -limit.", n)
-			}
-			q.Limit = n
 		case "D", "direct":
 			v, ok := next(&i)
 			if !ok {
@@ -337,70 +304,12 @@ func Parse(args []string, d Defaults) (*Query, error) {
 			if o.id == "direct" && v != "schedd" {
 				return usage("Error: -direct: '%s' is not a valid value; only schedd is", v)
 			}
-		case "constraint":
-			v, ok := next(&i)
-			if !ok {
-				return usage("Error: -constraint requires another parameter")
-			}
-			if _, err := index.ParseExpr(v); err != nil {
-				return usage("Error: -constraint %q does not parse: %v", v, err)
-			}
-			q.Constraints = append(q.Constraints, v)
-			q.Partial = true
-		case "attributes":
-			v, ok := next(&i)
-			if !ok {
-				return usage("Error: -attributes requires a list of attributes to show")
-			}
-			q.Attributes = append(q.Attributes, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })...)
-		case "format":
-			if i+2 >= len(args) {
-				return usage("Error: -format requires format and attribute parameters")
-			}
-			if s := parsePrintf(args[i+1]); len(s.width) > 4 || len(s.prec) > 5 {
-				return usage("Error: -format %q: a width or precision over 9999 characters", args[i+1])
-			}
-			if !afBroken {
-				if !parsesAsArg(args[i+2]) {
-					afBroken = true
-				} else {
-					q.Columns = append(q.Columns, Column{Arg: args[i+2], Format: args[i+1]})
-				}
-			}
-			formatSeen = true
-			i += 2
-		case "af":
-			if i+1 >= len(args) || strings.HasPrefix(args[i+1], "-") {
-				return usage("Error: -autoformat requires at least one attribute parameter")
-			}
-			mode := byte(0)
-			for _, m := range []byte("rVYT") {
-				if strings.IndexByte(qual, m) >= 0 || (m == 'r' && strings.IndexByte(qual, 'o') >= 0) {
-					mode = m
-					break
-				}
-			}
-			for _, c := range qual {
-				if strings.ContainsRune(",ntglhj", c) && !strings.ContainsRune(q.Layout, c) {
-					q.Layout += string(c)
-				}
-			}
-			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				for _, arg := range splitTopLevel(args[i]) {
-					if afBroken || !parsesAsArg(arg) {
-						afBroken = true
-						continue
-					}
-					q.Columns = append(q.Columns, Column{Arg: arg, Mode: mode})
-				}
-			}
-			if i+1 < len(args) && args[i+1] == "-" {
-				i++
-			}
-			afSeen = true
 		case "allusers":
 			allUsers = true
+		case "long", "xml", "json", "limit", "constraint", "attributes", "format", "af":
+			if err := p.common(o.id, qual, args, &i); err != nil {
+				return nil, err
+			}
 		case "help":
 			return nil, ErrHelp
 		case "version":
@@ -449,27 +358,20 @@ func Parse(args []string, d Defaults) (*Query, error) {
 			formView = ViewTotals
 		}
 	}
-	if explicitBatch && (afSeen || formatSeen) {
+	if explicitBatch && (p.afSeen || p.formatSeen) {
 		return usage("Error: -batch conflicts with -format and -af")
 	}
-	if long.xml && (long.json || long.jsonl) {
-		return usage("Error: Cannot print as both XML and JSON")
+	form, err := p.view()
+	if err != nil {
+		return nil, err
 	}
 	// The view (CONDOR_Q.md §2.2): -long and its forms, -af and -format,
 	// -io and -totals decide it; else the first that applies of
 	// hold-codes, hold, batch, dag, run, idle and the per-job view.
 	batch := explicitBatch || !explicitNoBatch && d.BatchIsDefault && stateView == "" && formView == ""
 	switch {
-	case long.xml:
-		q.View = ViewXML
-	case long.jsonl:
-		q.View = ViewJSONL
-	case long.json:
-		q.View = ViewJSON
-	case long.long:
-		q.View = ViewLong
-	case afSeen || formatSeen:
-		q.View = ViewColumns
+	case form != "":
+		q.View = form
 	case formView != "":
 		q.View = formView
 	case stateView == "hold-codes" || stateView == "hold":
@@ -500,6 +402,147 @@ func Parse(args []string, d Defaults) (*Query, error) {
 	}
 	q.OnlyMine = d.OnlyMyJobs && !allUsers && len(q.Owners)+len(q.Clusters)+len(q.Jobs) == 0
 	return q, nil
+}
+
+// parser is what the options condor_q and condor_history share (-long and
+// its forms, -limit, -constraint, -attributes, -format, -af) leave behind.
+type parser struct {
+	q                            *Query
+	long                         struct{ long, xml, json, jsonl bool }
+	afSeen, formatSeen, afBroken bool
+}
+
+func usagef(format string, a ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, a...)}
+}
+
+// common handles option id, with qualifiers qual, at args[*i], moving *i
+// past the values it takes.
+func (p *parser) common(id, qual string, args []string, i *int) error {
+	next := func() (string, bool) {
+		if *i+1 >= len(args) {
+			return "", false
+		}
+		*i++
+		return args[*i], true
+	}
+	switch id {
+	case "long":
+		p.long.long = true
+		for _, f := range strings.Split(qual, ",") {
+			switch f {
+			case "xml":
+				p.long.xml = true
+			case "json":
+				p.long.json = true
+			case "jsonl":
+				p.long.jsonl = true
+			case "nosort":
+				p.q.NoSort = true
+			}
+		}
+	case "xml":
+		p.long.xml = true
+	case "json":
+		p.long.json = true
+	case "limit":
+		v, ok := next()
+		if !ok {
+			return usagef("Error: -limit requires the max number of results as an argument.")
+		}
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			return usagef("Error: Unable to convert (%s) to a number for -limit.", v)
+		case n <= 0:
+			return usagef("Error: %d is not a valid for -limit.", n)
+		}
+		p.q.Limit = n
+	case "constraint":
+		v, ok := next()
+		if !ok {
+			return usagef("Error: -constraint requires another parameter")
+		}
+		if _, err := index.ParseExpr(v); err != nil {
+			return usagef("Error: -constraint %q does not parse: %v", v, err)
+		}
+		p.q.Constraints = append(p.q.Constraints, v)
+		p.q.Partial = true
+	case "attributes":
+		v, ok := next()
+		if !ok {
+			return usagef("Error: -attributes requires a list of attributes to show")
+		}
+		p.q.Attributes = append(p.q.Attributes, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })...)
+	case "format":
+		if *i+2 >= len(args) {
+			return usagef("Error: -format requires format and attribute parameters")
+		}
+		if s := parsePrintf(args[*i+1]); len(s.width) > 4 || len(s.prec) > 5 {
+			return usagef("Error: -format %q: a width or precision over 9999 characters", args[*i+1])
+		}
+		if !p.afBroken {
+			if !parsesAsArg(args[*i+2]) {
+				p.afBroken = true
+			} else {
+				p.q.Columns = append(p.q.Columns, Column{Arg: args[*i+2], Format: args[*i+1]})
+			}
+		}
+		p.formatSeen = true
+		*i += 2
+	case "af":
+		if *i+1 >= len(args) || strings.HasPrefix(args[*i+1], "-") {
+			return usagef("Error: -autoformat requires at least one attribute parameter")
+		}
+		mode := byte(0)
+		for _, m := range []byte("rVYT") {
+			if strings.IndexByte(qual, m) >= 0 || (m == 'r' && strings.IndexByte(qual, 'o') >= 0) {
+				mode = m
+				break
+			}
+		}
+		for _, c := range qual {
+			if strings.ContainsRune(",ntglhj", c) && !strings.ContainsRune(p.q.Layout, c) {
+				p.q.Layout += string(c)
+			}
+		}
+		for *i+1 < len(args) && !strings.HasPrefix(args[*i+1], "-") {
+			*i++
+			for _, arg := range splitTopLevel(args[*i]) {
+				if p.afBroken || !parsesAsArg(arg) {
+					p.afBroken = true
+					continue
+				}
+				p.q.Columns = append(p.q.Columns, Column{Arg: arg, Mode: mode})
+			}
+		}
+		if *i+1 < len(args) && args[*i+1] == "-" {
+			*i++
+		}
+		p.afSeen = true
+	}
+	return nil
+}
+
+// view returns the output form -long and its forms, -af and -format ask
+// for, if any, or a usage error.
+func (p *parser) view() (View, error) {
+	if p.long.xml && (p.long.json || p.long.jsonl) {
+		return "", usagef("Error: Cannot print as both XML and JSON")
+	}
+	switch {
+	case p.long.xml:
+		return ViewXML, nil
+	case p.long.jsonl:
+		return ViewJSONL, nil
+	case p.long.json:
+		return ViewJSON, nil
+	case p.long.long:
+		return ViewLong, nil
+	case p.afSeen || p.formatSeen:
+		return ViewColumns, nil
+	}
+	return "", nil
 }
 
 // parsesAsArg reports whether an -af or -format argument parses as an
