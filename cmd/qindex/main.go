@@ -167,7 +167,7 @@ Example:
 		OnUsageError:    onUsage,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{ingestCommand(e), serveCommand(e), queryCommand(e), statusCommand(e), checkCommand(e), genCommand(e), demoCommand(e), manCommand(e)},
+		Commands:        []*cli.Command{ingestCommand(e), serveCommand(e), queryCommand(e), historyCommand(e), statusCommand(e), checkCommand(e), genCommand(e), demoCommand(e), manCommand(e)},
 		// 'qindex --generate-bash-completion' lists what may follow, for
 		// deploy/completion's scripts.
 		EnableBashCompletion: true,
@@ -181,7 +181,7 @@ Example:
 	for _, c := range app.Commands {
 		c.OnUsageError = onUsage
 		switch c.Name {
-		case "q", "status", "check", "ingest": // serve watches itself, and moves its file aside
+		case "q", "history", "status", "check", "ingest": // serve watches itself, and moves its file aside
 			action := c.Action
 			c.Action = func(c *cli.Context) error {
 				db := c.String("db")

@@ -221,18 +221,7 @@ func (r queryRequest) run(ctx context.Context, db *store.DB, stdout, stderr io.W
 
 // answer answers the request, parsed as q, from db.
 func (r queryRequest) answer(ctx context.Context, db *store.DB, q *condorq.Query, stdout, stderr io.Writer) error {
-	loc := time.Local
-	var err error
-	if r.Zone != "" && r.Zone != "Local" {
-		if loc, err = time.LoadLocation(r.Zone); err != nil {
-			loc = time.Local
-		}
-	}
-	name := r.DB
-	if name == "" {
-		name = db.Path()
-	}
-	o := condorq.Options{Me: r.Me, Now: r.Now, Location: loc, DB: name, NoIndex: r.NoIndex}
+	o := r.options(db)
 	return db.View(func(s *store.Snapshot) error {
 		if !s.Loaded() {
 			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", db.Path())
@@ -250,4 +239,19 @@ func (r queryRequest) answer(ctx context.Context, db *store.DB, q *condorq.Query
 		}
 		return nil
 	})
+}
+
+// options returns what a query from db needs to know of its caller.
+func (r queryRequest) options(db *store.DB) condorq.Options {
+	loc := time.Local
+	if r.Zone != "" && r.Zone != "Local" {
+		if l, err := time.LoadLocation(r.Zone); err == nil {
+			loc = l
+		}
+	}
+	name := r.DB
+	if name == "" {
+		name = db.Path()
+	}
+	return condorq.Options{Me: r.Me, Now: r.Now, Location: loc, DB: name, NoIndex: r.NoIndex}
 }

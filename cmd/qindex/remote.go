@@ -47,7 +47,7 @@ func socketPath(dbPath string) string { return dbPath + ".sock" }
 
 // request is what a client asks the daemon.
 type request struct {
-	Command string        `json:"command"` // "q", "status" or "check"
+	Command string        `json:"command"` // "q", "history", "status" or "check"
 	Query   *queryRequest `json:"query,omitempty"`
 	// DB is the database as the caller named it, for check's messages.
 	DB string `json:"db,omitempty"`

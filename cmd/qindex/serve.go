@@ -296,9 +296,9 @@ func (d *server) handle(ctx context.Context, req request, stdout, stderr io.Writ
 	defer d.mu.RUnlock()
 	var err error
 	switch req.Command {
-	case "q", "check":
-		if req.Command == "q" && req.Query == nil {
-			return usagef("q: empty request")
+	case "q", "history", "check":
+		if req.Command != "check" && req.Query == nil {
+			return usagef("%s: empty request", req.Command)
 		}
 		d.mu.RUnlock()
 		err = d.waitLoaded(ctx, stderr)
@@ -311,6 +311,8 @@ func (d *server) handle(ctx context.Context, req request, stdout, stderr io.Writ
 				name = d.o.db
 			}
 			err = runCheck(d.db, name, stdout)
+		case req.Command == "history":
+			err = req.Query.runHistory(ctx, d.db, stdout, stderr)
 		default:
 			err = req.Query.run(ctx, d.db, stdout, stderr)
 		}
