@@ -67,10 +67,10 @@ var historyOptions = []option{
 var historyUnsupported = map[string]string{
 	"name": whyCollector, "pool": whyCollector,
 	"file": whyFiles, "userlog": whyFiles, "search": whyFiles, "dir": whyFiles,
-	"startd": "qindex keeps the history of one schedd's job queue, not of its execute nodes",
-	"epochs": "qindex records each job once, when it leaves the queue; per-run epoch ads are not in the job queue log",
+	"startd":       "qindex keeps the history of one schedd's job queue, not of its execute nodes",
+	"epochs":       "qindex records each job once, when it leaves the queue; per-run epoch ads are not in the job queue log",
 	"print-format": whyFormats,
-	"forwards": "qindex lists history newest first, as condor_history does by default; reverse its output (tac) for oldest first",
+	"forwards":     "qindex lists history newest first, as condor_history does by default; reverse its output (tac) for oldest first",
 }
 
 // HistoryOptionNames returns the names of the condor_history options
