@@ -253,7 +253,82 @@ func truth(g *loggen.Generator, now int64, maxOwners int) series {
 	for _, st := range statuses[1:] {
 		out[seriesName("htcondor_queue_owner_jobs", "owner", OtherOwner, "status", st)] += 0
 	}
+	historyTruth(out, g, maxOwners)
 	return out
+}
+
+// historyTruth adds to out the history's series: the jobs the model
+// destroyed, by how and by owner (folded, the largest maxOwners by name),
+// and the completed ones' wall time and queue wait.
+func historyTruth(out series, g *loggen.Generator, maxOwners int) {
+	for _, how := range leftHows {
+		out[seriesName("htcondor_history_jobs_total", "how", how)] = 0
+	}
+	owners := map[string]map[string]float64{}
+	var wall, wait []float64
+	for _, attrs := range g.LeftJobs() {
+		how := map[string]string{"3": store.LeftRemoved, "4": store.LeftCompleted}[attrs["jobstatus"]]
+		if how == "" {
+			how = store.LeftOther
+		}
+		out[seriesName("htcondor_history_jobs_total", "how", how)]++
+		owner := strings.ToLower(strings.Trim(attrs["owner"], `"`))
+		if owners[owner] == nil {
+			owners[owner] = map[string]float64{}
+		}
+		owners[owner][how]++
+		if how != store.LeftCompleted {
+			continue
+		}
+		if v, err := strconv.ParseFloat(attrs["remotewallclocktime"], 64); err == nil {
+			wall = append(wall, v)
+		}
+		s, serr := strconv.ParseInt(attrs["jobstartdate"], 10, 64)
+		q, qerr := strconv.ParseInt(attrs["qdate"], 10, 64)
+		if serr == nil && qerr == nil && s >= q && q > 0 {
+			wait = append(wait, float64(s-q))
+		}
+	}
+	total := func(o string) (n float64) {
+		for _, v := range owners[o] {
+			n += v
+		}
+		return n
+	}
+	names := slices.Collect(maps.Keys(owners))
+	slices.SortFunc(names, func(a, b string) int {
+		if ta, tb := total(a), total(b); ta != tb {
+			return int(tb - ta)
+		}
+		return strings.Compare(a, b)
+	})
+	for i, o := range names {
+		label := o
+		if i >= maxOwners {
+			label = OtherOwner
+		}
+		for how, n := range owners[o] {
+			out[seriesName("htcondor_history_owner_jobs_total", "owner", label, "how", how)] += n
+		}
+	}
+	for name, obs := range map[string][]float64{"htcondor_history_completed_job_wall_seconds": wall, "htcondor_history_completed_job_queue_wait_seconds": wait} {
+		sum := 0.0
+		for _, o := range obs {
+			sum += o
+		}
+		for _, le := range store.DurationBounds {
+			n := 0
+			for _, o := range obs {
+				if o <= le {
+					n++
+				}
+			}
+			out[seriesName(name+"_bucket", "le", formatLe(le))] = float64(n)
+		}
+		out[seriesName(name+"_bucket", "le", "+Inf")] = float64(len(obs))
+		out[name+"_sum"] = sum
+		out[name+"_count"] = float64(len(obs))
+	}
 }
 
 // server serves e's metrics, and cs', over HTTP, as serve does.

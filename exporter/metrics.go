@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/qindex/qindex/index"
+	"github.com/qindex/qindex/store"
 )
 
 // refreshed ends the HELP of every queue metric: the numbers come from the
@@ -46,8 +47,18 @@ var (
 	descClusters = queueDesc("clusters",
 		"Clusters with at least one job in the queue.")
 
+	descLeft = prometheus.NewDesc("htcondor_history_jobs_total",
+		"Jobs that left the queue since the database was created, by how: completed and removed (their last JobStatus), other (any other), unobserved (they left while the log was not followed)."+refreshed, []string{"how"}, nil)
+	descOwnerLeft = prometheus.NewDesc("htcondor_history_owner_jobs_total",
+		"Jobs that left the queue since the database was created, by Owner and how, for the owners with the most (--metrics.max-owners); the rest are summed under owner=\"_other\", which falls when an owner joins the named ones."+refreshed, []string{"owner", "how"}, nil)
+	descWallTime = prometheus.NewDesc("htcondor_history_completed_job_wall_seconds",
+		"RemoteWallClockTime of the jobs that completed and left the queue since the database was created."+refreshed, nil, nil)
+	descQueueWait = prometheus.NewDesc("htcondor_history_completed_job_queue_wait_seconds",
+		"JobStartDate minus QDate of the jobs that completed and left the queue since the database was created."+refreshed, nil, nil)
+
 	queueDescs = []*prometheus.Desc{descJobs, descOwnerJobs, descCPUs, descMemory, descDisk, descGPUs,
-		descHeld, descOldestIdle, descIdleWait, descRunTime, descUniverses, descClusters}
+		descHeld, descOldestIdle, descIdleWait, descRunTime, descUniverses, descClusters,
+		descLeft, descOwnerLeft, descWallTime, descQueueWait}
 )
 
 var (
@@ -138,5 +149,32 @@ func queueMetrics(st *queueStats) []prometheus.Metric {
 		ms = append(ms, prometheus.MustNewConstHistogram(h.d, h.h.count, h.h.sum, h.h.cumulative()))
 	}
 	ms = append(ms, gauge(descClusters, st.clusters))
+	counter := func(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+		return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	for _, how := range leftHows {
+		ms = append(ms, counter(descLeft, st.left[how], how))
+	}
+	for _, o := range st.ownersLeft {
+		for _, how := range leftHows {
+			if v := o.byHow[how]; v > 0 {
+				ms = append(ms, counter(descOwnerLeft, v, o.name, how))
+			}
+		}
+	}
+	for _, h := range []struct {
+		d *prometheus.Desc
+		h *store.Histogram
+	}{{descWallTime, &st.wallTime}, {descQueueWait, &st.queueWait}} {
+		buckets := make(map[float64]uint64, len(store.DurationBounds))
+		var n uint64
+		for i, b := range store.DurationBounds {
+			if i < len(h.h.Buckets) {
+				n += h.h.Buckets[i]
+			}
+			buckets[b] = n
+		}
+		ms = append(ms, prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum, buckets))
+	}
 	return ms
 }

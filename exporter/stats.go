@@ -2,9 +2,11 @@ package exporter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -90,6 +92,21 @@ type queueStats struct {
 	clusters               float64
 	oldestIdle             float64 // QDate of the oldest idle job; NaN if none
 	idleWait, runningSince histogram
+	// What the history counted: jobs that left by how, in all and for the
+	// owners with the most, and the durations of completed ones.
+	left                map[string]float64
+	ownersLeft          []ownerLeft
+	wallTime, queueWait store.Histogram
+}
+
+// leftHows are the values of the how label, in order.
+var leftHows = []string{store.LeftCompleted, store.LeftRemoved, store.LeftOther, store.LeftUnobserved}
+
+// ownerLeft is one owner's jobs that left, by how.
+type ownerLeft struct {
+	name  string
+	byHow map[string]float64
+	total float64
 }
 
 // universeNames are JobUniverse's names, by code (HTCondor's
@@ -281,7 +298,59 @@ func collectStats(ctx context.Context, s *store.Snapshot, now time.Time, maxOwne
 		return nil, fmt.Errorf("read the jobs: %w", err)
 	}
 	st.owners = topOwners(owners, maxOwners)
+	if err := st.addThroughput(s, maxOwners); err != nil {
+		return nil, fmt.Errorf("read the history's counts: %w", err)
+	}
 	return st, nil
+}
+
+// addThroughput adds to st what the history counted: a few entries, never
+// the history itself.
+func (st *queueStats) addThroughput(s *store.Snapshot, maxOwners int) error {
+	t, err := s.Throughput()
+	if err != nil {
+		return err
+	}
+	st.left = make(map[string]float64, len(leftHows))
+	st.wallTime, st.queueWait = t.WallTime, t.QueueWait
+	owners := make(map[string]*ownerLeft)
+	for k, n := range t.Left {
+		st.left[k.How] += float64(n)
+		name := NoOwner
+		if k.Owner.Class == store.ClassLiteral {
+			name = string(labelValue([]byte(k.Owner.Name)))
+		}
+		o := owners[name]
+		if o == nil {
+			o = &ownerLeft{name: name, byHow: make(map[string]float64)}
+			owners[name] = o
+		}
+		o.byHow[k.How] += float64(n)
+		o.total += float64(n)
+	}
+	all := slices.Collect(maps.Values(owners))
+	slices.SortFunc(all, func(a, b *ownerLeft) int {
+		if c := cmp.Compare(b.total, a.total); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	other := &ownerLeft{name: OtherOwner, byHow: make(map[string]float64)}
+	for i, o := range all {
+		if i < maxOwners {
+			st.ownersLeft = append(st.ownersLeft, *o)
+			continue
+		}
+		for how, n := range o.byHow {
+			other.byHow[how] += n
+		}
+		other.total += o.total
+	}
+	if other.total > 0 {
+		st.ownersLeft = append(st.ownersLeft, *other)
+	}
+	slices.SortFunc(st.ownersLeft, func(a, b ownerLeft) int { return strings.Compare(a.name, b.name) })
+	return nil
 }
 
 // maxLabelLen bounds the length in bytes of an owner label value.

@@ -739,3 +739,7 @@ func (g *Generator) CompareHistorySeen(s *store.Snapshot, lastSeen func(store.Ke
 
 // Left returns how many jobs the model destroyed.
 func (g *Generator) Left() int { return len(g.left) }
+
+// LeftJobs returns the final chained attributes of every job the model
+// destroyed, keyed by lower-cased name; the caller must not change them.
+func (g *Generator) LeftJobs() map[store.Key]map[string]string { return g.left }
