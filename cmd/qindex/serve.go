@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/qindex/qindex/exporter"
 	"github.com/qindex/qindex/ingest"
@@ -60,6 +63,10 @@ Example:
 				Usage: "collect the queue metrics every `DURATION` (0: at each scrape)"},
 			&cli.IntFlag{Name: "metrics.max-owners", Value: exporter.DefaultMaxOwners,
 				Usage: "name at most `N` owners in htcondor_queue_owner_jobs (the rest are summed as _other)"},
+			&cli.StringFlag{Name: "history.retention", Value: defaultRetention,
+				Usage: "keep the jobs that left the queue for `DURATION` (30d, 12h, 1w; 0: for ever)"},
+			&cli.StringFlag{Name: "history.retention.size", Value: defaultRetentionSize,
+				Usage: "keep at most `SIZE` of history (512MiB, 2GiB; 0: no bound); the oldest go first"},
 			&cli.StringFlag{Name: "access.mode", Value: "0644",
 				Usage: "the database's permissions (`OCTAL`); its socket lets connect whoever may read it (0644: every local user, as condor_q)"},
 			&cli.StringFlag{Name: "access.group", Usage: "give the database and its socket to `GROUP` (a name or a number), with --access.mode 0640 to limit queries to it"},
@@ -89,6 +96,10 @@ Example:
 			if p := c.String("web.telemetry-path"); !strings.HasPrefix(p, "/") {
 				return usagef("serve: --web.telemetry-path must start with /, not %q", p)
 			}
+			retention, err := parseRetention(c.String("history.retention"), c.String("history.retention.size"))
+			if err != nil {
+				return err
+			}
 			acc, err := parseAccess(c.String("access.mode"), c.String("access.group"))
 			if err != nil {
 				return err
@@ -116,7 +127,7 @@ Example:
 				return err
 			}
 			defer stop()
-			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger, access: acc, exits: e.exits,
+			return serve(c.Context, serveOptions{log: logPath, db: dbPath, poll: c.Duration("poll"), logger: logger, access: acc, exits: e.exits, retention: retention,
 				listen: c.String("web.listen-address"), telemetryPath: c.String("web.telemetry-path"),
 				webConfig: c.String("web.config.file"), systemdSocket: c.Bool("web.systemd-socket"),
 				metrics: exporter.Options{Interval: c.Duration("collect-interval"), MaxOwners: c.Int("metrics.max-owners")}})
@@ -125,9 +136,10 @@ Example:
 }
 
 type serveOptions struct {
-	log, db string
-	poll    time.Duration
-	logger  *slog.Logger
+	log, db   string
+	poll      time.Duration
+	logger    *slog.Logger
+	retention store.Retention // what the history keeps; zero: everything
 
 	listen, telemetryPath string // no metrics when listen is "" (and no systemd socket)
 	webConfig             string // exporter-toolkit's web configuration file, if any
@@ -212,6 +224,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if exp != nil {
 		exp.Start()
 	}
+	wg.Go(func() { d.pruneHistory(ctx) })
 	for {
 		cause := d.follow(ctx)
 		if cause == nil {
@@ -626,4 +639,82 @@ func bootID() string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// Retention defaults (documented in the README).
+const (
+	defaultRetention     = "30d"
+	defaultRetentionSize = "2GiB"
+	// pruneEvery is how often the daemon prunes the history.
+	pruneEvery = 10 * time.Minute
+)
+
+// parseRetention reads --history.retention and --history.retention.size.
+func parseRetention(age, size string) (store.Retention, error) {
+	var r store.Retention
+	if age != "0" {
+		d, err := model.ParseDuration(age)
+		if err != nil {
+			return r, usagef("serve: --history.retention %q is not a duration (30d, 12h, 1w, or 0): %v", age, err)
+		}
+		r.Age = time.Duration(d)
+	}
+	n, err := parseSize(size)
+	if err != nil {
+		return r, usagef("serve: --history.retention.size %q: %v", size, err)
+	}
+	r.Bytes = n
+	return r, nil
+}
+
+// parseSize reads a size in bytes with an optional unit: B, KB, MB, GB,
+// TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("not a size (2GiB, 512MB, 0)")
+	}
+	return n * mult, nil
+}
+
+// pruneHistory records the retention in the database, for status, and
+// prunes the history to it now and every pruneEvery, until ctx ends.
+func (d *server) pruneHistory(ctx context.Context) {
+	r := d.o.retention
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		d.mu.RLock()
+		db := d.db
+		err := db.SetRetention(r)
+		n := 0
+		if err == nil && (r.Age > 0 || r.Bytes > 0) {
+			n, err = db.PruneHistory(time.Now(), r)
+		}
+		d.mu.RUnlock()
+		switch {
+		case err != nil:
+			d.o.logger.Error("pruning the history failed; it is tried again later", "db", d.o.db, "err", err)
+			d.checkDB(db, err)
+		case n > 0:
+			d.o.logger.Info("pruned the history", "db", d.o.db, "entries", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

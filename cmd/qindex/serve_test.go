@@ -363,7 +363,7 @@ func TestDaemonSurvivesKills(t *testing.T) {
 
 	var stderr syncBuffer
 	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "serve", "--log", log, "--db", db, "--poll", "10ms")
+		cmd := exec.Command(os.Args[0], "serve", "--log", log, "--db", db, "--poll", "10ms", "--history.retention", "0") // the model's jobs left in 2025
 		cmd.Args[0] = "qindex"
 		cmd.Path = os.Args[0]
 		cmd.Env = append(os.Environ(), "QINDEX_TEST_MAIN=1")

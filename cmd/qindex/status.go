@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/qindex/qindex/index"
 	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/store"
@@ -85,8 +86,23 @@ type statusReport struct {
 	Records      int64 `json:"records"`
 	Transactions int64 `json:"transactions"`
 	Corrupt      int64 `json:"corrupt_records"`
+	// History describes the jobs that left the queue.
+	History historyReport `json:"history"`
 	// Daemon is set when 'qindex serve' answered.
 	Daemon *daemonReport `json:"daemon,omitempty"`
+}
+
+// historyReport is the history's part of the status.
+type historyReport struct {
+	Entries int64 `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+	// Oldest and Newest are when the oldest and the newest entry left.
+	Oldest time.Time `json:"oldest,omitzero"`
+	Newest time.Time `json:"newest,omitzero"`
+	// RetentionSeconds and RetentionBytes are serve's bounds, as it last
+	// set them (0: none); absent if no daemon ever set them.
+	RetentionSeconds *float64 `json:"retention_seconds,omitempty"`
+	RetentionBytes   *int64   `json:"retention_bytes,omitempty"`
 }
 
 // daemonReport is the running daemon's part of the status.
@@ -128,6 +144,18 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 			return err
 		}
 		st.Jobs = s.JobCount()
+		h, err := s.HistoryStats()
+		if err != nil {
+			return err
+		}
+		st.History = historyReport{Entries: h.Entries, Bytes: h.Bytes}
+		if h.Entries > 0 {
+			st.History.Oldest, st.History.Newest = time.Unix(h.Oldest, 0).UTC(), time.Unix(h.Newest, 0).UTC()
+		}
+		if r := h.Retention; r != nil {
+			secs := r.Age.Seconds()
+			st.History.RetentionSeconds, st.History.RetentionBytes = &secs, &r.Bytes
+		}
 		for c := range s.StatusCounts() {
 			name := "other"
 			if c.Status.Class == store.ClassLiteral {
@@ -200,6 +228,25 @@ func (st statusReport) write(w io.Writer) {
 	}
 	p("jobs", "%d: %s", st.Jobs, strings.Join(parts, ", "))
 	p("corrupt records", "%d", st.Corrupt)
+	h := st.History
+	history := fmt.Sprintf("%d jobs that left the queue, %d bytes", h.Entries, h.Bytes)
+	if h.Entries > 0 {
+		history += fmt.Sprintf(", from %s to %s", h.Oldest.Format(time.RFC3339), h.Newest.Format(time.RFC3339))
+	}
+	p("history", "%s", history)
+	if h.RetentionSeconds != nil {
+		keep := []string{}
+		if *h.RetentionSeconds > 0 {
+			keep = append(keep, model.Duration(time.Duration(*h.RetentionSeconds*float64(time.Second))).String())
+		}
+		if *h.RetentionBytes > 0 {
+			keep = append(keep, fmt.Sprintf("%d bytes", *h.RetentionBytes))
+		}
+		if len(keep) == 0 {
+			keep = append(keep, "everything")
+		}
+		p("retention", "%s", strings.Join(keep, " and at most "))
+	}
 	if d := st.Daemon; d != nil {
 		p("daemon", "pid %d, up %s (since %s), %d reloads, %d errors", d.PID,
 			time.Duration(d.UptimeSeconds*float64(time.Second)).Round(time.Second), d.Started.Format(time.RFC3339), d.Reloads, d.Errors)

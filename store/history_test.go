@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHistoryRetentionBoundsTheFile simulates a week of churn, 300 jobs an
+// hour each leaving with a 2 KB ad, pruned hourly to a day: the history
+// keeps exactly the last day, the throughput counts keep everything, and
+// the file stops growing once a day's history fills it (freed pages are
+// reused).
+func TestHistoryRetentionBoundsTheFile(t *testing.T) {
+	db, path := openTemp(t)
+	load(t, db, Position{}, "new 0.0 Job")
+	start := time.Unix(1700000000, 0)
+	pad := `"` + strings.Repeat("x", 2000) + `"`
+	const perHour = 300
+	retention := Retention{Age: 24 * time.Hour}
+	var sizes []int64
+	cluster := 1
+	for hour := range 7 * 24 {
+		now := start.Add(time.Duration(hour) * time.Hour)
+		w := db.NewWriter(Limits{})
+		for i := range perHour {
+			c := fmt.Sprintf("%d", cluster)
+			cluster++
+			done := now.Unix() + int64(i)
+			apply(t, w, "new "+c+".-1 Job", "set "+c+".-1 Owner \"u"+fmt.Sprint(i%7)+"\"",
+				"new "+c+".0 Job", "set "+c+".0 JobStatus 4", "set "+c+".0 Pad "+pad,
+				"set "+c+".0 CompletionDate "+fmt.Sprint(done), "destroy "+c+".0", "destroy "+c+".-1")
+		}
+		if err := w.Commit(context.Background(), Position{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.PruneHistory(now.Add(time.Hour), retention); err != nil {
+			t.Fatal(err)
+		}
+		if hour%24 == 23 {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, fi.Size())
+		}
+	}
+	db.View(func(s *Snapshot) error {
+		st, err := s.HistoryStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Entries != 24*perHour {
+			t.Errorf("%d entries kept, want a day's %d", st.Entries, 24*perHour)
+		}
+		if cutoff := start.Add(7*24*time.Hour - 24*time.Hour).Unix(); st.Oldest < cutoff {
+			t.Errorf("oldest entry left at %d, before the cutoff %d", st.Oldest, cutoff)
+		}
+		tp, err := s.Throughput()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, v := range tp.Left {
+			n += v
+		}
+		if n != 7*24*perHour || tp.WallTime.Count != 0 {
+			t.Errorf("throughput counts %d left, %d wall times; want %d and 0 (no RemoteWallClockTime)", n, tp.WallTime.Count, 7*24*perHour)
+		}
+		return nil
+	})
+	// Day 1 holds a day of history; the days after hold a day too.
+	if last := sizes[len(sizes)-1]; last > sizes[1]*5/4 {
+		t.Errorf("the file grows with the churn: %d bytes after day 2, %d after day 7 (%v)", sizes[1], last, sizes)
+	}
+}
+
+// TestHistoryRetentionBySize prunes the oldest entries beyond a size.
+func TestHistoryRetentionBySize(t *testing.T) {
+	db, _ := openTemp(t)
+	load(t, db, Position{}, "new 0.0 Job")
+	w := db.NewWriter(Limits{})
+	for i := 1; i <= 100; i++ {
+		c := fmt.Sprint(i)
+		apply(t, w, "new "+c+".0 Job", "set "+c+".0 JobStatus 3", "set "+c+".0 EnteredCurrentStatus "+fmt.Sprint(1700000000+i),
+			"set "+c+".0 Pad \""+strings.Repeat("y", 1000)+"\"", "destroy "+c+".0")
+	}
+	if err := w.Commit(context.Background(), Position{}); err != nil {
+		t.Fatal(err)
+	}
+	var before HistoryStats
+	db.View(func(s *Snapshot) error { before, _ = s.HistoryStats(); return nil })
+	limit := before.Bytes / 4
+	n, err := db.PruneHistory(time.Unix(1700000000, 0), Retention{Bytes: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(s *Snapshot) error {
+		st, _ := s.HistoryStats()
+		if st.Bytes > limit || st.Entries+int64(n) != 100 || st.Entries < 20 {
+			t.Errorf("after pruning to %d bytes: %d entries, %d bytes, %d pruned", limit, st.Entries, st.Bytes, n)
+		}
+		if st.Newest != 1700000100 {
+			t.Errorf("newest entry left at %d, want the last one kept (1700000100)", st.Newest)
+		}
+		for e := range s.History(HistoryID{}) {
+			if e.How() != LeftRemoved {
+				t.Errorf("entry %v left %s, want removed", e.Key, e.How())
+			}
+		}
+		return s.Err()
+	})
+}
