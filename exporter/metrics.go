@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/qindex/qindex/index"
-	"github.com/qindex/qindex/store"
 )
 
 // refreshed ends the HELP of every queue metric: the numbers come from the
@@ -145,7 +144,7 @@ func queueMetrics(st *queueStats) []prometheus.Metric {
 	for _, h := range []struct {
 		d *prometheus.Desc
 		h *histogram
-	}{{descIdleWait, &st.idleWait}, {descRunTime, &st.runningSince}} {
+	}{{descIdleWait, &st.idleWait}, {descRunTime, &st.runningSince}, {descWallTime, &st.wallTime}, {descQueueWait, &st.queueWait}} {
 		ms = append(ms, prometheus.MustNewConstHistogram(h.d, h.h.count, h.h.sum, h.h.cumulative()))
 	}
 	ms = append(ms, gauge(descClusters, st.clusters))
@@ -161,20 +160,6 @@ func queueMetrics(st *queueStats) []prometheus.Metric {
 				ms = append(ms, counter(descOwnerLeft, v, o.name, how))
 			}
 		}
-	}
-	for _, h := range []struct {
-		d *prometheus.Desc
-		h *store.Histogram
-	}{{descWallTime, &st.wallTime}, {descQueueWait, &st.queueWait}} {
-		buckets := make(map[float64]uint64, len(store.DurationBounds))
-		var n uint64
-		for i, b := range store.DurationBounds {
-			if i < len(h.h.Buckets) {
-				n += h.h.Buckets[i]
-			}
-			buckets[b] = n
-		}
-		ms = append(ms, prometheus.MustNewConstHistogram(h.d, h.h.Count, h.h.Sum, buckets))
 	}
 	return ms
 }

@@ -50,19 +50,29 @@ type ownerJobs struct {
 	total float64
 }
 
-// histogram accumulates observations into waitBuckets.
+// histogram accumulates observations into buckets with upper bounds.
 type histogram struct {
+	bounds  []float64
 	count   uint64
 	sum     float64
 	buckets []uint64 // non-cumulative, one per bound
 }
 
-func newHistogram() histogram { return histogram{buckets: make([]uint64, len(waitBuckets))} }
+func newHistogram() histogram {
+	return histogram{bounds: waitBuckets, buckets: make([]uint64, len(waitBuckets))}
+}
+
+// storedHistogram is a histogram the history keeps, over store.DurationBounds.
+func storedHistogram(h store.Histogram) histogram {
+	b := make([]uint64, len(store.DurationBounds))
+	copy(b, h.Buckets)
+	return histogram{bounds: store.DurationBounds, count: h.Count, sum: h.Sum, buckets: b}
+}
 
 func (h *histogram) observe(v float64) {
 	h.count++
 	h.sum += v
-	if i, _ := slices.BinarySearch(waitBuckets, v); i < len(h.buckets) {
+	if i, _ := slices.BinarySearch(h.bounds, v); i < len(h.buckets) {
 		h.buckets[i]++
 	}
 }
@@ -70,9 +80,9 @@ func (h *histogram) observe(v float64) {
 // cumulative returns the buckets as Prometheus wants them: count of
 // observations at or below each bound.
 func (h *histogram) cumulative() map[float64]uint64 {
-	m := make(map[float64]uint64, len(waitBuckets))
+	m := make(map[float64]uint64, len(h.bounds))
 	var n uint64
-	for i, b := range waitBuckets {
+	for i, b := range h.bounds {
 		n += h.buckets[i]
 		m[b] = n
 	}
@@ -96,7 +106,7 @@ type queueStats struct {
 	// owners with the most, and the durations of completed ones.
 	left                map[string]float64
 	ownersLeft          []ownerLeft
-	wallTime, queueWait store.Histogram
+	wallTime, queueWait histogram
 }
 
 // leftHows are the values of the how label, in order.
@@ -312,7 +322,7 @@ func (st *queueStats) addThroughput(s *store.Snapshot, maxOwners int) error {
 		return err
 	}
 	st.left = make(map[string]float64, len(leftHows))
-	st.wallTime, st.queueWait = t.WallTime, t.QueueWait
+	st.wallTime, st.queueWait = storedHistogram(t.WallTime), storedHistogram(t.QueueWait)
 	owners := make(map[string]*ownerLeft)
 	for k, n := range t.Left {
 		st.left[k.How] += float64(n)

@@ -118,9 +118,9 @@ func TestCollectStats(t *testing.T) {
 		{"universes", st.universes, map[string]float64{"vanilla": 3, "99": 4, "undefined": 1}},
 		{"oldest idle", st.oldestIdle, 900.0},
 		// 2000-1500 (EnteredCurrentStatus), 2000-900 (QDate, none).
-		{"idle wait", st.idleWait, histogram{count: 2, sum: 1600, buckets: buckets(500, 1100)}},
+		{"idle wait", st.idleWait, histogram{bounds: waitBuckets, count: 2, sum: 1600, buckets: buckets(500, 1100)}},
 		// 2000-1800 (JobCurrentStartDate), 2000-1900 (ShadowBday); 3.0 has neither.
-		{"run time", st.runningSince, histogram{count: 2, sum: 300, buckets: buckets(200, 100)}},
+		{"run time", st.runningSince, histogram{bounds: waitBuckets, count: 2, sum: 300, buckets: buckets(200, 100)}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

@@ -68,12 +68,21 @@ type HistoryEntry struct {
 // How names the way e left the queue: LeftCompleted, LeftRemoved,
 // LeftOther or LeftUnobserved.
 func (e *HistoryEntry) How() string {
+	st := IndexedStatus{Class: ClassOther}
+	if e.StatusOK {
+		st = IndexedStatus{Class: ClassLiteral, N: e.Status}
+	}
+	return leftHow(e.Unobserved, st)
+}
+
+// leftHow names how a job whose last JobStatus is filed as st left.
+func leftHow(unobserved bool, st IndexedStatus) string {
 	switch {
-	case e.Unobserved:
+	case unobserved:
 		return LeftUnobserved
-	case e.StatusOK && e.Status == 4:
+	case st.Class == ClassLiteral && st.N == 4:
 		return LeftCompleted
-	case e.StatusOK && e.Status == 3:
+	case st.Class == ClassLiteral && st.N == 3:
 		return LeftRemoved
 	}
 	return LeftOther
@@ -203,13 +212,7 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 			}
 		}
 	}
-	find := func(name string) (string, bool) {
-		n, found := slices.BinarySearchFunc(merged, name, func(at Attr, n string) int { return -compareFold(n, at.Name) })
-		if found {
-			return merged[n].Value, true
-		}
-		return "", false
-	}
+	find := (&adState{exists: true, attrs: merged}).lookup
 	l := leaving{key: k, left: now}
 	for _, name := range []string{"CompletionDate", "EnteredCurrentStatus"} {
 		if v, ok := find(name); ok {
@@ -364,16 +367,7 @@ func (w *historyWriter) add(l *leaving, created int64) error {
 	}
 	w.stats[0]++
 	w.stats[1] += int64(len(v))
-	how := LeftOther
-	switch {
-	case l.unobserved:
-		how = LeftUnobserved
-	case l.status.Class == ClassLiteral && l.status.N == 4:
-		how = LeftCompleted
-	case l.status.Class == ClassLiteral && l.status.N == 3:
-		how = LeftRemoved
-	}
-	lk := append([]byte{byte(slices.Index(leftClasses, how))}, op...)
+	lk := append([]byte{byte(slices.Index(leftClasses, leftHow(l.unobserved, l.status)))}, op...)
 	n := uint64(1)
 	if v := w.left.Get(lk); len(v) == 8 {
 		n += binary.BigEndian.Uint64(v)

@@ -42,7 +42,7 @@ func FuzzRequest(f *testing.F) {
 		case req.Command == "check":
 			run = func() error { return runCheck(db, req.DB, io.Discard) }
 		case req.Command == "q" && req.Query != nil:
-			run = func() error { return req.Query.run(ctx, db, io.Discard, io.Discard) }
+			run = func() error { return req.Query.run(ctx, qTool, db, io.Discard, io.Discard) }
 		default:
 			return
 		}

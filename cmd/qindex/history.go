@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
-	"runtime"
-	"strings"
 
 	"github.com/qindex/qindex/index/condorq"
-	"github.com/qindex/qindex/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,81 +41,10 @@ Example:
 			}
 		},
 		Action: func(c *cli.Context) error {
-			return runHistory(c.Context, c.Args().Slice(), e, func() error {
+			return runTool(c.Context, historyTool, c.Args().Slice(), e, func() error {
 				cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)
 				return nil
 			})
 		},
 	}
-}
-
-func runHistory(ctx context.Context, args []string, e env, help func() error) error {
-	dbPath, req, err := qindexArgs(args)
-	if err != nil {
-		return err
-	}
-	req.DB, req.Me, req.Now, req.Zone = dbPath, e.user, e.now().Unix(), e.location.String()
-	h, err := req.parseHistory()
-	if err != nil {
-		switch {
-		case errors.Is(err, condorq.ErrHelp):
-			return help()
-		case errors.Is(err, condorq.ErrVersion):
-			fmt.Fprintf(e.stdout, "$CondorVersion: qindex %s $\n$CondorPlatform: %s-%s $\n", version(), runtime.GOARCH, runtime.GOOS)
-			return nil
-		}
-		return err
-	}
-	if dbPath == "" {
-		return usagef("history: no database: give --db FILE or set QINDEX_DB")
-	}
-	return withDB(ctx, dbPath, request{Command: "history", Query: &req}, e, func(db *store.DB) error {
-		return req.answerHistory(ctx, db, h, e.stdout, e.stderr)
-	})
-}
-
-// parseHistory parses the request's arguments as condor_history's; its
-// errors are usage errors.
-func (r queryRequest) parseHistory() (*condorq.HistoryQuery, error) {
-	h, err := condorq.ParseHistory(r.Args)
-	var ue *condorq.UsageError
-	var unsupported *condorq.UnsupportedError
-	switch {
-	case errors.As(err, &ue):
-		return nil, usagef("history: %s", strings.TrimPrefix(ue.Msg, "Error: "))
-	case errors.As(err, &unsupported):
-		return nil, usagef("history: %v", unsupported)
-	}
-	return h, err
-}
-
-// runHistory answers the request as qindex history, in the daemon.
-func (r queryRequest) runHistory(ctx context.Context, db *store.DB, stdout, stderr io.Writer) error {
-	h, err := r.parseHistory()
-	if err != nil {
-		return err
-	}
-	return r.answerHistory(ctx, db, h, stdout, stderr)
-}
-
-// answerHistory answers the request, parsed as h, from db's history.
-func (r queryRequest) answerHistory(ctx context.Context, db *store.DB, h *condorq.HistoryQuery, stdout, stderr io.Writer) error {
-	o := r.options(db)
-	return db.View(func(s *store.Snapshot) error {
-		if !s.Loaded() {
-			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", db.Path())
-		}
-		st, err := condorq.RunHistory(ctx, s, h, o, stdout)
-		if err != nil {
-			var ue *condorq.UsageError
-			if errors.As(err, &ue) {
-				return usagef("history: %s", ue.Msg)
-			}
-			return fmt.Errorf("history %s: %w", db.Path(), err)
-		}
-		if r.Explain {
-			fmt.Fprint(stderr, st)
-		}
-		return nil
-	})
 }

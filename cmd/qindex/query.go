@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qindex/qindex/index"
 	"github.com/qindex/qindex/index/condorq"
 	"github.com/qindex/qindex/store"
 	"github.com/urfave/cli/v2"
@@ -67,7 +68,7 @@ Example:
 			}
 		},
 		Action: func(c *cli.Context) error {
-			return runQuery(c.Context, c.Args().Slice(), e, func() error {
+			return runTool(c.Context, qTool, c.Args().Slice(), e, func() error {
 				cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)
 				return nil
 			})
@@ -167,13 +168,48 @@ func currentUser() string {
 	return os.Getenv("USER")
 }
 
-func runQuery(ctx context.Context, args []string, e env, help func() error) error {
+// condorTool is a command that takes a condor tool's command line and
+// prints what that tool would: q (condor_q) or history (condor_history).
+type condorTool struct {
+	name string // the command, as requests name it
+	what string // what its failures are, in an error message
+	// prepare parses the request's arguments into what answers it.
+	prepare func(r queryRequest) (toolRun, error)
+}
+
+// toolRun answers a parsed request from a snapshot, with its figures.
+type toolRun func(ctx context.Context, s *store.Snapshot, o condorq.Options, stdout, stderr io.Writer) (index.Stats, error)
+
+var (
+	qTool = condorTool{name: "q", what: "query", prepare: func(r queryRequest) (toolRun, error) {
+		q, err := condorq.Parse(r.Args, r.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, s *store.Snapshot, o condorq.Options, stdout, stderr io.Writer) (index.Stats, error) {
+			return condorq.Run(ctx, s, q, o, stdout, stderr)
+		}, nil
+	}}
+	historyTool = condorTool{name: "history", what: "history", prepare: func(r queryRequest) (toolRun, error) {
+		h, err := condorq.ParseHistory(r.Args)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, s *store.Snapshot, o condorq.Options, stdout, _ io.Writer) (index.Stats, error) {
+			return condorq.RunHistory(ctx, s, h, o, stdout)
+		}, nil
+	}}
+)
+
+// runTool runs t with the command line args, through the daemon serving
+// the database when one runs, else from the file.
+func runTool(ctx context.Context, t condorTool, args []string, e env, help func() error) error {
 	dbPath, req, err := qindexArgs(args)
 	if err != nil {
 		return err
 	}
 	req.DB, req.Me, req.Now, req.Zone = dbPath, e.user, e.now().Unix(), e.location.String()
-	q, err := req.parse()
+	run, err := req.prepare(t)
 	if err != nil {
 		switch {
 		case errors.Is(err, condorq.ErrHelp):
@@ -185,54 +221,52 @@ func runQuery(ctx context.Context, args []string, e env, help func() error) erro
 		return err
 	}
 	if dbPath == "" {
-		return usagef("q: no database: give --db FILE or set QINDEX_DB")
+		return usagef("%s: no database: give --db FILE or set QINDEX_DB", t.name)
 	}
-	return withDB(ctx, dbPath, request{Command: "q", Query: &req}, e, func(db *store.DB) error {
-		return req.answer(ctx, db, q, e.stdout, e.stderr)
+	return withDB(ctx, dbPath, request{Command: t.name, Query: &req}, e, func(db *store.DB) error {
+		return req.answer(ctx, t, db, run, e.stdout, e.stderr)
 	})
 }
 
-// parse parses the request's condor_q arguments; its errors are usage
+// prepare parses the request's arguments for t; its errors are usage
 // errors.
-func (r queryRequest) parse() (*condorq.Query, error) {
-	q, err := condorq.Parse(r.Args, r.Defaults)
+func (r queryRequest) prepare(t condorTool) (toolRun, error) {
+	run, err := t.prepare(r)
 	var ue *condorq.UsageError
 	var unsupported *condorq.UnsupportedError
 	switch {
 	case errors.As(err, &ue):
-		return nil, usagef("q: %s", strings.TrimPrefix(ue.Msg, "Error: "))
+		return nil, usagef("%s: %s", t.name, strings.TrimPrefix(ue.Msg, "Error: "))
 	case errors.As(err, &unsupported):
-		return nil, usagef("q: %v", unsupported)
-	case err != nil:
-		return nil, err
+		return nil, usagef("%s: %v", t.name, unsupported)
 	}
-	return q, nil
+	return run, err
 }
 
-// run answers the request from db, writing what qindex q prints: in the
-// daemon, which parses what the client sent.
-func (r queryRequest) run(ctx context.Context, db *store.DB, stdout, stderr io.Writer) error {
-	q, err := r.parse()
+// run answers the request to t from db, writing what the command prints:
+// in the daemon, which parses what the client sent.
+func (r queryRequest) run(ctx context.Context, t condorTool, db *store.DB, stdout, stderr io.Writer) error {
+	run, err := r.prepare(t)
 	if err != nil {
 		return err
 	}
-	return r.answer(ctx, db, q, stdout, stderr)
+	return r.answer(ctx, t, db, run, stdout, stderr)
 }
 
-// answer answers the request, parsed as q, from db.
-func (r queryRequest) answer(ctx context.Context, db *store.DB, q *condorq.Query, stdout, stderr io.Writer) error {
+// answer answers the request to t, prepared as run, from db.
+func (r queryRequest) answer(ctx context.Context, t condorTool, db *store.DB, run toolRun, stdout, stderr io.Writer) error {
 	o := r.options(db)
 	return db.View(func(s *store.Snapshot) error {
 		if !s.Loaded() {
 			return fmt.Errorf("db %s holds no queue yet: run 'qindex ingest' first", db.Path())
 		}
-		st, err := condorq.Run(ctx, s, q, o, stdout, stderr)
+		st, err := run(ctx, s, o, stdout, stderr)
 		if err != nil {
 			var ue *condorq.UsageError
 			if errors.As(err, &ue) {
-				return usagef("q: %s", ue.Msg)
+				return usagef("%s: %s", t.name, ue.Msg)
 			}
-			return fmt.Errorf("query %s: %w", db.Path(), err)
+			return fmt.Errorf("%s %s: %w", t.what, db.Path(), err)
 		}
 		if r.Explain {
 			fmt.Fprint(stderr, st)

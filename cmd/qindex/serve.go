@@ -325,9 +325,9 @@ func (d *server) handle(ctx context.Context, req request, stdout, stderr io.Writ
 			}
 			err = runCheck(d.db, name, stdout)
 		case req.Command == "history":
-			err = req.Query.runHistory(ctx, d.db, stdout, stderr)
+			err = req.Query.run(ctx, historyTool, d.db, stdout, stderr)
 		default:
-			err = req.Query.run(ctx, d.db, stdout, stderr)
+			err = req.Query.run(ctx, qTool, d.db, stdout, stderr)
 		}
 	case "status":
 		info := &daemonInfo{follower: d.follower, started: d.started, metrics: d.metrics, rebuilding: d.rebuilding}
