@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestHistoryRetentionBoundsTheFile simulates a week of churn, 300 jobs an
@@ -113,4 +117,95 @@ func TestHistoryRetentionBySize(t *testing.T) {
 		}
 		return s.Err()
 	})
+}
+
+// TestDamagedHistoryIsReported damages each part of the history of a file
+// and requires every read of it to fail with ErrDamaged, never to panic or
+// to return the damaged bytes as an entry.
+func TestDamagedHistoryIsReported(t *testing.T) {
+	setup := func(t *testing.T) *DB {
+		db, _ := openTemp(t)
+		load(t, db, Position{}, "new 0.0 Job")
+		w := db.NewWriter(Limits{})
+		apply(t, w, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 4",
+			"set 1.0 RemoteWallClockTime 60.0", "set 1.0 CompletionDate 1700000000", "destroy 1.0")
+		if err := w.Commit(context.Background(), Position{}); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	// Each damage rewrites one value of the history in place.
+	damages := []struct {
+		name   string
+		bucket []byte // under history/; nil: history itself
+		damage func(k, v []byte) (newK, newV []byte)
+	}{
+		{"entry bit flipped", bucketEntries, func(k, v []byte) ([]byte, []byte) {
+			v = bytes.Clone(v)
+			v[len(v)-1] ^= 1
+			return k, v
+		}},
+		{"entry cut short", bucketEntries, func(k, v []byte) ([]byte, []byte) { return k, v[:5] }},
+		{"entry of an unknown format", bucketEntries, func(k, v []byte) ([]byte, []byte) {
+			v = bytes.Clone(v)
+			v[0] = 9
+			return k, v
+		}},
+		{"owner length past the end", bucketEntries, func(k, v []byte) ([]byte, []byte) {
+			v = bytes.Clone(v[:2+8+keyLen+statusPartLen])
+			return k, append(v, 0xff, 0x7f)
+		}},
+		{"histogram of the wrong size", bucketDurations, func(k, v []byte) ([]byte, []byte) { return k, v[:3] }},
+		{"count of the wrong size", bucketLeft, func(k, v []byte) ([]byte, []byte) { return k, v[:3] }},
+		{"stats of the wrong size", nil, func(k, v []byte) ([]byte, []byte) { return keyHistoryStats, []byte{1} }},
+	}
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			db := setup(t)
+			err := db.bolt.Update(func(tx *bolt.Tx) error {
+				h := tx.Bucket(bucketHistory)
+				b := h
+				if d.bucket != nil {
+					b = h.Bucket(d.bucket)
+				}
+				k, v := b.Cursor().First()
+				if d.bucket == nil {
+					k, v = keyHistoryStats, h.Get(keyHistoryStats)
+				}
+				nk, nv := d.damage(bytes.Clone(k), bytes.Clone(v))
+				return b.Put(nk, nv)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []error
+			db.View(func(s *Snapshot) error {
+				for range s.History(HistoryID{}) {
+				}
+				errs = append(errs, s.Err())
+				s.err = nil
+				for id := range s.HistoryOfOwner(IndexedOwner{Class: ClassLiteral, Name: "alice"}, HistoryID{}) {
+					s.HistoryEntry(id)
+				}
+				errs = append(errs, s.Err())
+				_, err := s.HistoryStats()
+				errs = append(errs, err)
+				_, err = s.Throughput()
+				errs = append(errs, err)
+				return nil
+			})
+			damaged := 0
+			for _, err := range errs {
+				if err != nil && !errors.Is(err, ErrDamaged) {
+					t.Errorf("an error that does not say the file is damaged: %v", err)
+				}
+				if errors.Is(err, ErrDamaged) {
+					damaged++
+				}
+			}
+			if damaged == 0 {
+				t.Errorf("no read reported the damage: %v", errs)
+			}
+		})
+	}
 }

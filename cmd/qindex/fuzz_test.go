@@ -24,6 +24,9 @@ func FuzzRequest(f *testing.F) {
 		`{"command":"q","query":{"args":["-dag","-nobatch","-format","%-9999d|","ClusterId","-hold:1/0"],"db":"x"}}` + "\n",
 		`{"command":"q","query":{"args":["1","-xml","-attributes","Owner"],"me":"bob","zone":"../../etc/passwd"}}` + "\n",
 		`{"command":"q","query":{"args":["-allusers","-batch:z","-hold-codes","-io","-run"]}}` + "\n",
+		`{"command":"history","query":{"args":["-since","1.0","-af","Owner","-completedsince","-1","-scanlimit","2"]}}` + "\n",
+		`{"command":"history","query":{"args":["alice","7.3","-since","JobStatus == 4 && ((1))","-long:jsonl","-match","1"],"explain":true}}` + "\n",
+		`{"command":"history","query":{"args":["-format","%9999s","Cmd","-since","99999999999999999999"],"no_index":true}}` + "\n",
 		`{"command":"status"}` + "\n", `{"command":"check","db":"../\u0000x"}` + "\n", "{not json\n", "\n", `{"command":"q"}`,
 	} {
 		f.Add([]byte(req))
@@ -43,6 +46,8 @@ func FuzzRequest(f *testing.F) {
 			run = func() error { return runCheck(db, req.DB, io.Discard) }
 		case req.Command == "q" && req.Query != nil:
 			run = func() error { return req.Query.run(ctx, qTool, db, io.Discard, io.Discard) }
+		case req.Command == "history" && req.Query != nil:
+			run = func() error { return req.Query.run(ctx, historyTool, db, io.Discard, io.Discard) }
 		default:
 			return
 		}
