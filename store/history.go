@@ -358,11 +358,7 @@ func (w *historyWriter) add(l *leaving, created int64) error {
 	if err := w.entries.Put(ek, w.arena.keep(v)); err != nil {
 		return fmt.Errorf("history entry %s: %w", l.key, err)
 	}
-	ob, err := w.byOwner.CreateBucketIfNotExists(w.arena.keep(op))
-	if err != nil {
-		return fmt.Errorf("history by owner: %w", err)
-	}
-	if err := ob.Put(ek, []byte{}); err != nil {
+	if err := w.byOwner.Put(w.arena.keep(appendPostingPrefix(nil, l.owner), ek), []byte{}); err != nil {
 		return fmt.Errorf("history by owner: %w", err)
 	}
 	w.stats[0]++
@@ -418,16 +414,8 @@ func (w *historyWriter) remove(ek, v []byte) error {
 	if err := w.byJob.Delete(appendByJobKey(nil, e.Key, e.Created)); err != nil {
 		return err
 	}
-	op := appendOwnerPart(nil, e.Owner)
-	if ob := w.byOwner.Bucket(op); ob != nil {
-		if err := ob.Delete(ek); err != nil {
-			return err
-		}
-		if k, _ := ob.Cursor().First(); k == nil {
-			if err := w.byOwner.DeleteBucket(op); err != nil {
-				return err
-			}
-		}
+	if err := w.byOwner.Delete(append(appendPostingPrefix(nil, e.Owner), ek...)); err != nil {
+		return err
 	}
 	w.stats[0]--
 	w.stats[1] -= int64(len(v))

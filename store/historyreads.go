@@ -67,25 +67,30 @@ func (s *Snapshot) History(from HistoryID) iter.Seq[HistoryEntry] {
 // ID is at least from, newest first.
 func (s *Snapshot) HistoryOfOwner(o IndexedOwner, from HistoryID) iter.Seq[HistoryID] {
 	return func(yield func(HistoryID) bool) {
-		owners := s.historyBucket(bucketHistByOwner)
-		if owners == nil || s.err != nil {
+		b := s.historyBucket(bucketHistByOwner)
+		if b == nil || s.err != nil {
 			return
 		}
-		b := owners.Bucket(appendOwnerPart(nil, o))
-		if b == nil {
-			return
-		}
+		// The owner's keys lie together, oldest first: start after the last.
+		prefix := appendPostingPrefix(nil, o)
 		c := b.Cursor()
+		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, entryKeyLen+1)...))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
 		var prev []byte
-		for k, _ := c.Last(); k != nil && bytes.Compare(k, from[:]) >= 0; k, _ = c.Prev() {
-			if len(k) != entryKeyLen || prev != nil && bytes.Compare(k, prev) >= 0 {
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			id := k[len(prefix):]
+			if len(id) != entryKeyLen || prev != nil && bytes.Compare(id, prev) >= 0 {
 				s.err = fmt.Errorf("%w: history index of owner %s", ErrDamaged, o)
 				return
 			}
-			prev = k
-			if !yield(HistoryID(k)) {
+			if bytes.Compare(id, from[:]) < 0 || !yield(HistoryID(id)) {
 				return
 			}
+			prev = id
 		}
 	}
 }
