@@ -10,7 +10,8 @@ import (
 )
 
 // Check recomputes the active state's indexes, counts and job count from its
-// ads and compares them with what is stored. It calls report for each
+// ads, and the history's indexes and stats from its entries, and compares
+// them with what is stored. It calls report for each
 // difference and returns how many there were. Memory stays bounded by the
 // number of distinct (Owner, JobStatus) pairs, not by the number of jobs.
 func (s *Snapshot) Check(report func(problem string)) (int, error) {
@@ -182,6 +183,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	}
 	compareCounts(s.counts, want, postingText)
 	compareCounts(s.statusCounts, wantByStatus, func(sp []byte) string { return partText(nil, sp) })
+	s.checkHistory(problem)
 	return n, nil
 }
 

@@ -363,7 +363,7 @@ func (w *historyWriter) add(l *leaving, created int64) error {
 	}
 	w.stats[0]++
 	w.stats[1] += int64(len(v))
-	lk := append([]byte{byte(slices.Index(leftClasses, leftHow(l.unobserved, l.status)))}, op...)
+	lk := leftKey(nil, leftHow(l.unobserved, l.status), l.owner)
 	n := uint64(1)
 	if v := w.left.Get(lk); len(v) == 8 {
 		n += binary.BigEndian.Uint64(v)

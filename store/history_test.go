@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,96 @@ func TestDamagedHistoryIsReported(t *testing.T) {
 			}
 			if damaged == 0 {
 				t.Errorf("no read reported the damage: %v", errs)
+			}
+		})
+	}
+}
+
+// TestCheckReportsHistoryDamage damages each of the history's indexes and
+// counts and requires Check to name the damage.
+func TestCheckReportsHistoryDamage(t *testing.T) {
+	alice := IndexedOwner{Class: ClassLiteral, Name: "alice"}
+	// entryOf returns the key of job k's entry, through history/by-job.
+	entryOf := func(h *bolt.Bucket, k Key) []byte {
+		jk, ek := h.Bucket(bucketHistByJob).Cursor().Seek(appendKey(nil, k))
+		if !bytes.HasPrefix(jk, appendKey(nil, k)) {
+			t.Fatalf("no history/by-job entry for %s", k)
+		}
+		return bytes.Clone(ek)
+	}
+	damages := []struct {
+		name   string
+		damage func(h *bolt.Bucket) error
+		want   string
+	}{
+		{"lost by-owner entry", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketHistByOwner).Delete(append(appendPostingPrefix(nil, alice), entryOf(h, Key{1, 0})...))
+		}, `history entry of job 1.0 (left 1700000000): missing from history/by-owner under Owner "alice"`},
+		{"entry filed under another owner", func(h *bolt.Bucket) error {
+			carol := IndexedOwner{Class: ClassLiteral, Name: "carol"}
+			return h.Bucket(bucketHistByOwner).Put(append(appendPostingPrefix(nil, carol), entryOf(h, Key{1, 0})...), []byte{})
+		}, `history/by-owner: entry of job 1.0 filed under Owner "carol", its entry says "alice"`},
+		{"by-owner entry of no entry", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketHistByOwner).Put(append(appendPostingPrefix(nil, alice), appendEntryKey(nil, 5, 99)...), []byte{})
+		}, `history/by-owner: entry ` + fmt.Sprintf("%x", appendEntryKey(nil, 5, 99)) + ` of Owner "alice", which is not in the history`},
+		{"malformed by-owner key", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketHistByOwner).Put([]byte{0x7f, 1}, []byte{})
+		}, `history/by-owner: malformed key "\x7f\x01"`},
+		{"lost by-job entry", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketHistByJob).Delete(appendByJobKey(nil, Key{2, 0}, 1700000000))
+		}, `history entry of job 2.0 (left 1700000100): missing from history/by-job`},
+		{"by-job entry naming another job's entry", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketHistByJob).Put(appendByJobKey(nil, Key{2, 0}, 1700000000), entryOf(h, Key{1, 0}))
+		}, `history/by-job: job 2.0 names the entry of job 1.0`},
+		{"by-job entry of no entry", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketHistByJob).Put(appendByJobKey(nil, Key{7, 0}, 1), appendEntryKey(nil, 5, 99))
+		}, `history/by-job: job 7.0 names entry ` + fmt.Sprintf("%x", appendEntryKey(nil, 5, 99)) + `, which is not in the history`},
+		{"wrong stats", func(h *bolt.Bucket) error {
+			return h.Put(keyHistoryStats, make([]byte, 16))
+		}, "history stats: 0 entries of 0 bytes, want 2 of"},
+		{"count below the entries kept", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketLeft).Put(leftKey(nil, LeftCompleted, alice), make([]byte, 8))
+		}, `history count of completed jobs of Owner "alice": 0, but 1 entries are kept`},
+		{"lost count", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketLeft).Delete(leftKey(nil, LeftRemoved, IndexedOwner{Class: ClassLiteral, Name: "bob"}))
+		}, `history count of removed jobs of Owner "bob": missing, but 1 entries are kept`},
+		{"histogram buckets beyond its count", func(h *bolt.Bucket) error {
+			return h.Bucket(bucketDurations).Put([]byte("wall"), (&Histogram{Count: 0, Buckets: []uint64{3}}).encode())
+		}, "history wall histogram: 3 observations in its buckets, more than its count 0"},
+		{"damaged entry", func(h *bolt.Bucket) error {
+			ek := entryOf(h, Key{1, 0})
+			return h.Bucket(bucketEntries).Put(ek, []byte{entryFormat})
+		}, "history entry "},
+		{"lost bucket", func(h *bolt.Bucket) error {
+			return h.DeleteBucket(bucketHistByJob)
+		}, "history: no by-job bucket"},
+	}
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			db, _ := openTemp(t)
+			load(t, db, Position{Generation: Generation{Created: 1700000000}}, "new 0.0 Job")
+			w := db.NewWriter(Limits{})
+			apply(t, w, "new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 4",
+				"set 1.0 RemoteWallClockTime 60.0", "set 1.0 CompletionDate 1700000000", "destroy 1.0",
+				"new 2.-1 Job", `set 2.-1 Owner "bob"`, "new 2.0 Job", "set 2.0 JobStatus 3",
+				"set 2.0 EnteredCurrentStatus 1700000100", "destroy 2.0")
+			if err := w.Commit(context.Background(), Position{Generation: Generation{Created: 1700000000}}); err != nil {
+				t.Fatal(err)
+			}
+			checkClean(t, db)
+			if err := db.bolt.Update(func(tx *bolt.Tx) error { return d.damage(tx.Bucket(bucketHistory)) }); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			db.View(func(s *Snapshot) error {
+				n, err := s.Check(func(p string) { got = append(got, p) })
+				if err != nil || n != len(got) {
+					t.Errorf("Check = %d, %v after %d reports", n, err, len(got))
+				}
+				return nil
+			})
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.HasPrefix(p, d.want) }) {
+				t.Errorf("reports %q\nwant one starting %q", got, d.want)
 			}
 		})
 	}

@@ -12,11 +12,13 @@ import (
 func checkCommand(e env) *cli.Command {
 	return &cli.Command{
 		Name:  "check",
-		Usage: "verify the file's pages, every ad, and the indexes and counts against the job data",
+		Usage: "verify the file's pages, every ad, and the indexes and counts against the job and history data",
 		Description: `Checks the file's pages (bbolt's consistency check) and every stored ad's
 checksum, then recomputes, from the stored ads, how every job is filed by Owner and
-JobStatus, the per-(Owner, JobStatus) counts and the job count, and compares
-them with what the database holds. Prints each difference and exits 1 if
+JobStatus, the per-(Owner, JobStatus) counts and the job count, and from the
+history's entries, its indexes by owner and by job, its size and its counts
+of jobs that left, and compares them with what the database holds.
+Prints each difference and exits 1 if
 there is any; prints a one-line summary and exits 0 otherwise. Memory stays
 small whatever the size of the queue. Beside 'qindex serve', the daemon runs
 it on a consistent snapshot of its file.
@@ -60,10 +62,18 @@ func runCheck(db *store.DB, dbPath string, stdout io.Writer) error {
 			return fmt.Errorf("check %s: %w", dbPath, err)
 		}
 		if n > 0 {
-			return fmt.Errorf("check %s: %d differences between the indexes and the job data", dbPath, n)
+			return fmt.Errorf("check %s: %d differences between the indexes and the data", dbPath, n)
 		}
-		fmt.Fprintf(stdout, "check: %s: %d jobs, indexes and counts agree with the job data (%.3f seconds)\n",
-			dbPath, s.JobCount(), time.Since(start).Seconds())
+		h, err := s.HistoryStats()
+		if err != nil {
+			return fmt.Errorf("check %s: %w", dbPath, err)
+		}
+		entries := "entries"
+		if h.Entries == 1 {
+			entries = "entry"
+		}
+		fmt.Fprintf(stdout, "check: %s: %d jobs and %d history %s, indexes and counts agree with the data (%.3f seconds)\n",
+			dbPath, s.JobCount(), h.Entries, entries, time.Since(start).Seconds())
 		return nil
 	})
 }

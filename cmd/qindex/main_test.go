@@ -287,15 +287,19 @@ func TestExplain(t *testing.T) {
 func TestCheckReportsDamage(t *testing.T) {
 	db := ingestFixture(t, "queue.log")
 	out, _, code := runCLI(t, "check", "--db", db)
-	if code != 0 || !strings.Contains(out, "7 jobs, indexes and counts agree") {
+	if code != 0 || !strings.Contains(out, "7 jobs and 1 history entry, indexes and counts agree") {
 		t.Fatalf("check of a fresh db: exit %d: %s", code, out)
 	}
-	// Drop alice's count behind qindex's back.
+	// Drop alice's count and the history's index by owner behind qindex's
+	// back.
 	b, err := bolt.Open(db, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("history")).DeleteBucket([]byte("by-owner")); err != nil {
+			return err
+		}
 		st := tx.Bucket([]byte(string(tx.Bucket([]byte("meta")).Get([]byte("active")))))
 		c := st.Bucket([]byte("counts")).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -310,7 +314,7 @@ func TestCheckReportsDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := runCLI(t, "check", "--db", db)
-	if code != 1 || !strings.Contains(out, db+`: count of Owner "alice", JobStatus `) || !strings.Contains(errOut, "differences") {
+	if code != 1 || !strings.Contains(out, db+`: count of Owner "alice", JobStatus `) || !strings.Contains(out, db+": history: no by-owner bucket") || !strings.Contains(errOut, "differences") {
 		t.Errorf("check of a damaged db: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	if _, errOut, code := runCLI(t, "check", "--db", filepath.Join(t.TempDir(), "none.db")); code != 1 || !strings.Contains(errOut, "none.db") {

@@ -588,7 +588,7 @@ func TestCommandsBesideTheDaemon(t *testing.T) {
 	copyFixture(t, "queue.log", log)
 	waitFor(t, "the first load", func() bool { return loaded(t, status(t, db), log) })
 	out, errOut, code := runCLI(t, "check", "--db", db)
-	if code != 0 || !strings.Contains(out, "check: "+db+": 7 jobs, indexes and counts agree") {
+	if code != 0 || !strings.Contains(out, "check: "+db+": 7 jobs and 1 history entry, indexes and counts agree") {
 		t.Errorf("check beside the daemon: exit %d: %s%s", code, out, errOut)
 	}
 	out, errOut, code = runCLI(t, "ingest", "--db", db, "--log", log)
