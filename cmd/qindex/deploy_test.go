@@ -50,7 +50,7 @@ func realScrape(t *testing.T) string {
 func metricNames(expr string) []string {
 	var names []string
 	for _, id := range regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`).FindAllString(expr, -1) {
-		if strings.HasPrefix(id, "htcondor_queue_") || strings.HasPrefix(id, "qindex_") || id == "up" {
+		if strings.HasPrefix(id, "htcondor_") || strings.HasPrefix(id, "qindex_") || id == "up" {
 			names = append(names, id)
 		}
 	}
