@@ -80,15 +80,9 @@ func (s HistorySelection) Run(ctx context.Context, snap *store.Snapshot, env *En
 		return s.ScanLimit <= 0 || st.Evaluated < s.ScanLimit
 	}
 	if indexed {
-		for id := range ids {
+		// An ID an index files with no entry is skipped: check reports it.
+		for e := range snap.HistoryEntries(ids) {
 			st.Candidates++
-			e, ok := snap.HistoryEntry(id)
-			if !ok {
-				if snap.Err() != nil {
-					break
-				}
-				continue // filed by an index, not in the history: check reports it
-			}
 			if !visit(e) {
 				break
 			}

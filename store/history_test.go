@@ -300,3 +300,89 @@ func TestCheckReportsHistoryDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryEntries reads entries by ID across several batches: in the
+// order of the IDs, skipping IDs with no entry, stopping when the reader
+// stops or at a damaged entry; and the prefetch of a batch advises every
+// leaf that holds one of its entries.
+func TestHistoryEntries(t *testing.T) {
+	db, _ := openTemp(t)
+	load(t, db, Position{}, "new 0.0 Job")
+	w := db.NewWriter(Limits{})
+	pad := `"` + strings.Repeat("p", 1500) + `"`
+	for i := 1; i <= 300; i++ {
+		c := fmt.Sprint(i)
+		apply(t, w, "new "+c+".0 Job", `set `+c+`.0 Owner "u`+fmt.Sprint(i%3)+`"`, "set "+c+".0 JobStatus 4",
+			"set "+c+".0 CompletionDate "+fmt.Sprint(1700000000+i), "set "+c+".0 Pad "+pad, "destroy "+c+".0")
+	}
+	if err := w.Commit(context.Background(), Position{}); err != nil {
+		t.Fatal(err)
+	}
+	var ids, want []HistoryID // newest first; a missing ID after every seventh
+	db.View(func(s *Snapshot) error {
+		for e := range s.History(HistoryID{}) {
+			ids, want = append(ids, e.ID()), append(want, e.ID())
+			if len(want)%7 == 0 {
+				ids = append(ids, HistoryAfter(e.ID().Left()+1000000))
+			}
+		}
+		return s.Err()
+	})
+	read := func(s *Snapshot, stopAt int) []HistoryID {
+		var got []HistoryID
+		for e := range s.HistoryEntries(slices.Values(ids)) {
+			if got = append(got, e.ID()); len(got) == stopAt {
+				break
+			}
+		}
+		return got
+	}
+	db.View(func(s *Snapshot) error {
+		if got := read(s, -1); !slices.Equal(got, want) || s.Err() != nil {
+			t.Errorf("read %d entries (%v), want the %d that exist", len(got), s.Err(), len(want))
+		}
+		if got := read(s, 50); !slices.Equal(got, want[:50]) {
+			t.Errorf("a reader that stops after 50 got %d", len(got))
+		}
+		return nil
+	})
+
+	// Prefetch: every leaf holding an entry of the batch is advised.
+	var advised [][2]int64
+	ps := db.pages.pageSize
+	db.pages.advise = func(_ *os.File, off, n int64) {
+		advised = append(advised, [2]int64{off / int64(ps), (off+n)/int64(ps) - 1})
+	}
+	batch := []HistoryID{want[3], want[40], want[41], want[120], want[200], want[299]}
+	batch = append(batch, want[250:260]...)
+	db.View(func(s *Snapshot) error {
+		s.prefetchHistory(batch)
+		all := leaves(t, db.pages.f, ps, uint64(s.historyBucket(bucketEntries).Root()))
+		if len(all) < 10 {
+			t.Fatalf("the entries fill %d leaves: too few to test", len(all))
+		}
+		for _, id := range batch {
+			i := slices.IndexFunc(all, func(l leafSpan) bool {
+				return bytes.Compare(l.first, id[:]) <= 0 && bytes.Compare(id[:], l.last) <= 0
+			})
+			if i < 0 || !slices.ContainsFunc(advised, func(r [2]int64) bool { return int64(all[i].id) >= r[0] && int64(all[i].id) <= r[1] }) {
+				t.Errorf("the leaf of entry %x was not advised (%v)", id, advised)
+			}
+		}
+		return nil
+	})
+
+	// A damaged entry in the third batch stops the read there.
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketHistory).Bucket(bucketEntries).Put(want[100][:], []byte{entryFormat})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(s *Snapshot) error {
+		if got := read(s, -1); !slices.Equal(got, want[:100]) || !errors.Is(s.Err(), ErrDamaged) {
+			t.Errorf("read %d entries then %v, want the 100 before the damaged one, then ErrDamaged", len(got), s.Err())
+		}
+		return nil
+	})
+}

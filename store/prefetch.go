@@ -184,10 +184,31 @@ func (s *Snapshot) prefetchJobs(refs []JobRef) {
 
 // wantKeys wants the ads of keys, sorted, in partition part.
 func wantKeys(part partition, keys []Key) wantFunc {
-	var buf [adKeyLen]byte
-	enc := func(k Key) []byte { return appendAdKey(buf[:0], part, k) }
-	return func(lo, hi []byte) bool {
-		i, _ := slices.BinarySearchFunc(keys, lo, func(k Key, lo []byte) int { return bytes.Compare(enc(k), lo) })
-		return i < len(keys) && (hi == nil || bytes.Compare(enc(keys[i]), hi) < 0)
+	enc := make([][]byte, len(keys))
+	for i, k := range keys {
+		enc[i] = appendAdKey(nil, part, k)
 	}
+	return wantSorted(enc)
+}
+
+// wantSorted wants the keys of sorted, in ascending order.
+func wantSorted(sorted [][]byte) wantFunc {
+	return func(lo, hi []byte) bool {
+		i, _ := slices.BinarySearchFunc(sorted, lo, bytes.Compare)
+		return i < len(sorted) && (hi == nil || bytes.Compare(sorted[i], hi) < 0)
+	}
+}
+
+// prefetchHistory prefetches the pages of the history entries ids name.
+func (s *Snapshot) prefetchHistory(ids []HistoryID) {
+	b := s.historyBucket(bucketEntries)
+	if s.pages == nil || b == nil || len(ids) < minPrefetch {
+		return
+	}
+	keys := make([][]byte, len(ids))
+	for i := range ids {
+		keys[i] = ids[i][:]
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	s.pages.prefetch(b, wantSorted(keys))
 }
