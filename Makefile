@@ -2,6 +2,7 @@
 GO      ?= go
 BIN     := bin/qindex
 JOBS    ?= 125000
+HISTORY ?= 1000000
 
 .PHONY: all build run test bench golden fuzz install clean
 
@@ -28,13 +29,16 @@ test:
 	$(GO) test -race -count=1 ./...
 
 # How ingest and reads scale (queues of $(JOBS)/8, $(JOBS)/2 and $(JOBS)
-# jobs, cold reads when run as root), the Go benchmarks (in-process), then
-# the CLI measured as a process on a generated queue of $(JOBS) jobs.
+# jobs, cold reads when run as root), the Go benchmarks (in-process), the
+# CLI measured as a process on a generated queue of $(JOBS) jobs, then the
+# history: $(HISTORY) jobs leave (a 2.8 GB log and a 3 GB database in bench/
+# at the default million), and history queries over them.
 # Figures go in docs/BENCHMARKS.md.
 bench: build
 	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS) --scale
 	QINDEX_BENCH_JOBS=$(JOBS) $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --jobs $(JOBS)
+	$(GO) run ./cmd/qindex-bench --qindex $(BIN) --dir bench --history $(HISTORY)
 
 # Rewrite the golden outputs of testdata/golden/*.txt from what qindex
 # prints now (not testdata/golden/condorq/, written by hand from CONDOR_Q.md).

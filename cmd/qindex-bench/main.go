@@ -1,7 +1,8 @@
 // Command qindex-bench measures the qindex command itself on a generated
 // queue and prints the figures docs/BENCHMARKS.md records: full replay rate
-// and peak anonymous memory, a catch-up with nothing new, and a query over
-// every job.
+// and peak anonymous memory, a catch-up with nothing new, queries, the
+// daemon and the exporter; with --scale, how they grow with the queue; with
+// --history, the history's ingest and queries.
 package main
 
 import (
@@ -26,9 +27,12 @@ func main() {
 	exporterLog := flag.String("exporter-log", "", "measure only the exporter, serving this `LOG` (with --exporter-db)")
 	exporterDB := flag.String("exporter-db", "", "the `DB` for --exporter-log, loaded already or not")
 	scale := flag.Bool("scale", false, "measure how ingest and reads grow: queues of --jobs/8, --jobs/2 and --jobs jobs")
+	history := flag.Int("history", 0, "measure the history instead: `N` jobs leave around a queue of N/10, then history queries")
 	flag.Parse()
 	var err error
 	switch {
+	case *history > 0:
+		err = historyFigures(*bin, *dir, *history, *runs)
 	case *scale:
 		err = scaleFigures(*bin, *dir, *jobs, *runs)
 	case *exporterLog != "":
@@ -144,26 +148,41 @@ func freshIngest(bin, log, db string, runs int) (time.Duration, int64, error) {
 	return median(times), peak, nil
 }
 
-// timeQuery runs a qindex q with --explain and returns its wall time and
-// the query time it explains.
+// timeQuery runs a qindex query with --explain and returns its wall time
+// and the query time it explains.
 func timeQuery(bin string, args ...string) (wall, query time.Duration, err error) {
+	wall, fields, err := explained(bin, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	v, ok := fields["time"]
+	if !ok {
+		return 0, 0, fmt.Errorf("%s %s: no time in --explain", bin, strings.Join(args, " "))
+	}
+	query, err = time.ParseDuration(v)
+	return wall, query, err
+}
+
+// explained runs a qindex query with --explain and returns its wall time
+// and the fields of its explanation ("plan", "matched", "time", ...).
+func explained(bin string, args ...string) (time.Duration, map[string]string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
-	err = cmd.Run()
-	wall = time.Since(start)
+	err := cmd.Run()
+	wall := time.Since(start)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%s %s: %v: %s", bin, strings.Join(args, " "), err, stderr.String())
+		return 0, nil, fmt.Errorf("%s %s: %v: %s", bin, strings.Join(args, " "), err, stderr.String())
 	}
+	fields := make(map[string]string)
 	for _, line := range strings.Split(stderr.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, "time: "); ok {
-			query, err = time.ParseDuration(v)
-			return wall, query, err
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			fields[k] = v
 		}
 	}
-	return 0, 0, fmt.Errorf("%s %s: no time in --explain: %s", bin, strings.Join(args, " "), stderr.String())
+	return wall, fields, nil
 }
 
 // queryFigures measures issue 3's targets: each constraint answered

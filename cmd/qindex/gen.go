@@ -21,14 +21,18 @@ func genCommand(e env) *cli.Command {
 		Usage: "write a realistic generated job_queue.log (for demos and benchmarks)",
 		Description: `Runs a model schedd (submits, starts, holds, releases, completes, removes and
 destroys jobs, edits owners) until its queue holds --jobs jobs, writing every
-transaction to --out. With --compact, the file is instead the compaction
-snapshot of that final queue, as the schedd writes it at a rotation.
+transaction to --out. With --left, it also keeps running, the queue staying
+near --jobs, until that many jobs have left it: a log whose ingest fills the
+history. With --compact, the file is instead the compaction snapshot of that
+final queue, as the schedd writes it at a rotation.
 
-Example:
-   qindex gen --out /tmp/job_queue.log --jobs 125000`,
+Examples:
+   qindex gen --out /tmp/job_queue.log --jobs 125000
+   qindex gen --out /tmp/churn.log --jobs 100000 --left 1000000`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "the log `FILE` to write", Required: true},
 			&cli.IntFlag{Name: "jobs", Usage: "stop when the queue holds `N` jobs", Value: 10000},
+			&cli.IntFlag{Name: "left", Usage: "run until `N` jobs have left the queue too"},
 			&cli.IntFlag{Name: "owners", Usage: "`N` distinct owners", Value: 200},
 			&cli.Uint64Flag{Name: "seed", Usage: "random `SEED`", Value: 1},
 			&cli.BoolFlag{Name: "compact", Usage: "write the final queue as a compaction snapshot"},
@@ -38,8 +42,12 @@ Example:
 			if jobs < 1 {
 				return usagef("gen: --jobs must be at least 1")
 			}
+			if c.Int("left") < 0 {
+				return usagef("gen: --left must not be negative")
+			}
 			start := time.Now()
-			g := loggen.New(loggen.Config{Seed: c.Uint64("seed"), Owners: c.Int("owners"), TargetJobs: jobs + jobs/5})
+			g := loggen.New(loggen.Config{Seed: c.Uint64("seed"), Owners: c.Int("owners"), TargetJobs: jobs + jobs/5,
+				Left: c.Int("left"), ForgetLeft: true})
 			if err := g.WriteQueueFile(c.String("out"), jobs, c.Bool("compact")); err != nil {
 				return err
 			}
@@ -47,8 +55,8 @@ Example:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "gen: %s: %d jobs, %d bytes, %d records written by the model, %.1f s\n",
-				c.String("out"), g.Jobs(), fi.Size(), g.Records(), time.Since(start).Seconds())
+			fmt.Fprintf(e.stdout, "gen: %s: %d jobs, %d left, %d bytes, %d records written by the model, %.1f s\n",
+				c.String("out"), g.Jobs(), g.Left(), fi.Size(), g.Records(), time.Since(start).Seconds())
 			return nil
 		},
 	}

@@ -248,9 +248,34 @@ func TestIngestAgainReplaysNothing(t *testing.T) {
 func TestEveryCommandHelpHasAnExample(t *testing.T) {
 	for _, cmd := range []string{"ingest", "q", "gen", "demo"} {
 		out, _, code := runCLI(t, cmd, "--help")
-		if code != 0 || !strings.Contains(out, "Example:") || !strings.Contains(out, "qindex "+cmd) {
+		if code != 0 || !strings.Contains(out, "Example") || !strings.Contains(out, "qindex "+cmd) {
 			t.Errorf("%s --help (exit %d) has no example:\n%s", cmd, code, out)
 		}
+	}
+}
+
+// TestGenLeft: gen --left keeps the model running until that many jobs
+// have left its queue, and ingesting the log records each in the history.
+func TestGenLeft(t *testing.T) {
+	dir := t.TempDir()
+	log, db := filepath.Join(dir, "churn.log"), filepath.Join(dir, "q.db")
+	out, errOut, code := runCLI(t, "gen", "--out", log, "--jobs", "50", "--left", "400", "--seed", "2")
+	var jobs, left int
+	if code == 0 {
+		fmt.Sscanf(strings.TrimPrefix(out, "gen: "+log+": "), "%d jobs, %d left", &jobs, &left)
+	}
+	if left < 400 || jobs < 50 {
+		t.Fatalf("gen --jobs 50 --left 400: exit %d, %d jobs, %d left\n%s%s", code, jobs, left, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
+		t.Fatalf("ingest: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "status", "--db", db)
+	if want := fmt.Sprintf("history:         %d jobs that left the queue", left); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("status after ingest: exit %d, want %q\n%s%s", code, want, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "gen", "--out", log, "--left", "-1"); code != 2 || !strings.Contains(errOut, "--left") {
+		t.Errorf("gen --left -1: exit %d: %s", code, errOut)
 	}
 }
 

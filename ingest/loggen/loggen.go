@@ -23,6 +23,12 @@ type Config struct {
 	TargetJobs int // the queue grows towards this many jobs (default 1000)
 	// Start is the Unix time of the first submit (default 1763850000).
 	Start int64
+	// Left makes WriteQueue also run until this many jobs have left the
+	// queue: a long churn, a history to query.
+	Left int
+	// ForgetLeft keeps no final ad of the jobs destroyed (Left still counts
+	// them), so a long churn takes bounded memory; LeftJobs is then empty.
+	ForgetLeft bool
 }
 
 // attr is one attribute of the model: the name as first written, the value.
@@ -51,7 +57,8 @@ type Generator struct {
 	records     int64
 	// left holds the final chained attributes of every job destroyed,
 	// with how it left: the history a replay must record.
-	left map[store.Key]map[string]string
+	left  map[store.Key]map[string]string
+	nleft int
 }
 
 // New returns a generator for cfg.
@@ -426,7 +433,10 @@ func (g *Generator) destroyFinished(x w) {
 		return
 	}
 	x.begin()
-	g.left[key], _ = g.Job(key)
+	if !g.cfg.ForgetLeft {
+		g.left[key], _ = g.Job(key)
+	}
+	g.nleft++
 	x.destroy(k, key)
 	g.dropJob(key)
 	if g.clusterJobs[key.Cluster] == 0 {
@@ -612,8 +622,9 @@ func (g *Generator) WriteQueueFile(path string, jobs int, compact bool) error {
 }
 
 // WriteQueue starts a new log on out and runs the model until its queue
-// holds at least jobs jobs. With compact, out receives instead only the
-// compaction snapshot of that final queue.
+// holds at least jobs jobs, and at least Config.Left jobs have left it.
+// With compact, out receives instead only the compaction snapshot of that
+// final queue.
 func (g *Generator) WriteQueue(out io.Writer, jobs int, compact bool) error {
 	sink := out
 	if compact {
@@ -622,7 +633,7 @@ func (g *Generator) WriteQueue(out io.Writer, jobs int, compact bool) error {
 	if err := g.Begin(sink); err != nil {
 		return err
 	}
-	for g.Jobs() < jobs {
+	for g.Jobs() < jobs || g.nleft < g.cfg.Left {
 		if err := g.Run(sink, 1000); err != nil {
 			return err
 		}
@@ -738,7 +749,7 @@ func (g *Generator) CompareHistorySeen(s *store.Snapshot, lastSeen func(store.Ke
 }
 
 // Left returns how many jobs the model destroyed.
-func (g *Generator) Left() int { return len(g.left) }
+func (g *Generator) Left() int { return g.nleft }
 
 // LeftJobs returns the final chained attributes of every job the model
 // destroyed, keyed by lower-cased name; the caller must not change them.
