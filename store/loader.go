@@ -387,9 +387,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			if v, ok := leftAt[k.Proc]; ok && histCluster == k.Cluster {
 				cl = versions[v]
 			}
-			lv := newLeaving(nil, k, goneType, goneAttrs, cl, now)
-			c.left = append(c.left, lv)
-			c.leftBytes += len(lv.ad)
+			c.leave(newLeaving(nil, k, goneType, goneAttrs, cl, now), l.db.pageSize)
 		}
 		if st.exists {
 			enc = appendAd(enc[:0], k, st.myType, st.sorted())
@@ -427,9 +425,30 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 type loadChunk struct {
 	buf   []byte
 	items []loadItem
-	// Jobs the log destroyed, for the history.
-	left      []leaving
-	leftBytes int
+	// Jobs the log destroyed, for the history, and the memory their
+	// writing holds until the commit.
+	left       []leaving
+	leftBytes  int
+	leftOwners map[IndexedOwner]bool
+}
+
+// leave adds l to the jobs the chunk records in the history, counting
+// what its writing holds until the commit: its ad, the leaf of history
+// entries it goes into (entries are keyed by when they left, and a load
+// meets jobs in key order, so one chunk's departures fall all over the
+// history), and a leaf of the index by owner for the first departure of
+// each owner in the chunk (that index keeps each owner's entries
+// together).
+func (c *loadChunk) leave(l leaving, pageSize int) {
+	c.left = append(c.left, l)
+	c.leftBytes += len(l.ad) + pageSize
+	if c.leftOwners == nil {
+		c.leftOwners = make(map[IndexedOwner]bool)
+	}
+	if !c.leftOwners[l.owner] {
+		c.leftOwners[l.owner] = true
+		c.leftBytes += pageSize
+	}
 }
 
 // loadItem locates one ad in a chunk: its ads bucket key (partition and
@@ -453,6 +472,7 @@ func (c *loadChunk) add(k Key, part partition, ad, posting []byte, m marks) {
 func (c *loadChunk) reset() {
 	c.buf, c.items = c.buf[:0], c.items[:0]
 	clear(c.left)
+	clear(c.leftOwners)
 	c.left, c.leftBytes = c.left[:0], 0
 }
 
