@@ -581,7 +581,8 @@ func (b *loadBatch) recordUnobserved() error {
 	var (
 		from    []byte // the first old job key not yet compared
 		left    []leaving
-		pending int
+		pending int // what the transaction holds: the ads, and a leaf of the index by owner per owner
+		owners  = make(map[IndexedOwner]bool)
 	)
 	for {
 		more := false
@@ -635,6 +636,10 @@ func (b *loadBatch) recordUnobserved() error {
 			l.left, l.unobserved = now, true
 			left = append(left, l)
 			pending += len(l.ad)
+			if !owners[l.owner] {
+				owners[l.owner] = true
+				pending += b.db.pageSize
+			}
 		}
 		if err := recordLeft(b.tx, &b.arena, left, pos.Generation.Created, now); err != nil {
 			return err
@@ -652,5 +657,6 @@ func (b *loadBatch) recordUnobserved() error {
 			return nil
 		}
 		left, pending = left[:0], 0
+		clear(owners)
 	}
 }
