@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qindex/qindex/ingest/loggen"
 	"github.com/qindex/qindex/store"
@@ -158,4 +159,46 @@ func TestHistoryWaitsForTheTransaction(t *testing.T) {
 	if want := map[string]string{"CompletionDate": "1700000500", "JobStatus": "4", "Owner": `"alice"`, "ProcId": "0"}; !maps.Equal(attrs, want) {
 		t.Errorf("entry's ad %v, want %v (the cluster's Owner, no secret)", attrs, want)
 	}
+}
+
+// TestHistoryRetentionAgainstTheModel prunes the history of a generated
+// queue to the newer half of its departures, then tails more of the log
+// and prunes again: each time, the history holds exactly the jobs the
+// model destroyed that left after the cutoff, each with its final ad.
+func TestHistoryRetentionAgainstTheModel(t *testing.T) {
+	g := loggen.New(loggen.Config{Seed: 9, TargetJobs: 1500, Owners: 40, Left: 400})
+	var first bytes.Buffer
+	g.WriteQueue(&first, 1200, false)
+	e := newEnv(t, first.String())
+	e.catchUp(store.Limits{Bytes: 64 << 10})
+	prune := func(what string) {
+		t.Helper()
+		var lefts []int64
+		e.db.View(func(s *store.Snapshot) error {
+			for h := range s.History(store.HistoryID{}) {
+				lefts = append(lefts, h.Left)
+			}
+			return s.Err()
+		})
+		if len(lefts) < 100 {
+			t.Fatalf("%s: only %d entries", what, len(lefts))
+		}
+		cutoff := lefts[len(lefts)/2] // newest first: the median
+		const age = 24 * time.Hour
+		n, err := e.db.PruneHistory(time.Unix(cutoff, 0).Add(age), store.Retention{Age: age})
+		if err != nil || n == 0 {
+			t.Fatalf("%s: pruned %d, %v", what, n, err)
+		}
+		if err := e.db.View(func(s *store.Snapshot) error { return g.CompareHistoryPruned(s, cutoff) }); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		checkIndexes(t, e.db)
+	}
+	prune("after the first load")
+
+	var more bytes.Buffer
+	g.Run(&more, 4000)
+	e.append(more.String())
+	e.catchUp(store.Limits{Records: 500})
+	prune("after a tail")
 }

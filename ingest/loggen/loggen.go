@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -687,6 +688,29 @@ func (g *Generator) CompareHistory(s *store.Snapshot) error {
 // be missing (it came and went unseen). With a nil lastSeen, an unobserved
 // entry is an error.
 func (g *Generator) CompareHistorySeen(s *store.Snapshot, lastSeen func(store.Key) (map[string]string, bool)) error {
+	return g.compareHistory(s, lastSeen, math.MinInt64)
+}
+
+// CompareHistoryPruned is CompareHistory for a history pruned of the jobs
+// that left before cutoff (Unix seconds): those must be missing, every
+// other one there.
+func (g *Generator) CompareHistoryPruned(s *store.Snapshot, cutoff int64) error {
+	return g.compareHistory(s, nil, cutoff)
+}
+
+// leftAt is when a job whose final chained attributes are attrs left, as
+// the history records it: its CompletionDate, else EnteredCurrentStatus
+// (the model sets one of them on every job it destroys).
+func leftAt(attrs map[string]string) int64 {
+	for _, name := range []string{"completiondate", "enteredcurrentstatus"} {
+		if t, err := strconv.ParseInt(attrs[name], 10, 64); err == nil && t > 0 {
+			return t
+		}
+	}
+	return math.MinInt64
+}
+
+func (g *Generator) compareHistory(s *store.Snapshot, lastSeen func(store.Key) (map[string]string, bool), cutoff int64) error {
 	seen := make(map[store.Key]bool)
 	var last store.HistoryID
 	first := true
@@ -702,6 +726,9 @@ func (g *Generator) CompareHistorySeen(s *store.Snapshot, lastSeen func(store.Ke
 		want, ok := g.left[e.Key]
 		if !ok {
 			return fmt.Errorf("job %v is in the history; the model never destroyed it", e.Key)
+		}
+		if t := leftAt(want); t < cutoff {
+			return fmt.Errorf("job %v left at %d, before the retention's cutoff %d, and is in the history", e.Key, t, cutoff)
 		}
 		if e.Unobserved {
 			if lastSeen == nil {
@@ -734,8 +761,8 @@ func (g *Generator) CompareHistorySeen(s *store.Snapshot, lastSeen func(store.Ke
 	if err := s.Err(); err != nil {
 		return err
 	}
-	for k := range g.left {
-		if seen[k] {
+	for k, attrs := range g.left {
+		if seen[k] || leftAt(attrs) < cutoff {
 			continue
 		}
 		if lastSeen != nil {
