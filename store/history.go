@@ -242,6 +242,40 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 	return l
 }
 
+// departures are jobs on their way into the history in one transaction,
+// and what writing them holds until its commit: their ads, the leaves of
+// history entries they go into, and a leaf of the index by owner for each
+// owner (that index keeps each owner's entries together).
+type departures struct {
+	jobs   []leaving
+	bytes  int
+	owners map[IndexedOwner]bool
+}
+
+// add adds l; scattered says that l's entry will not lie beside the
+// others' (it left at a time of its own), so that it costs a leaf of
+// entries of its own.
+func (d *departures) add(l leaving, pageSize int, scattered bool) {
+	d.jobs = append(d.jobs, l)
+	d.bytes += len(l.ad)
+	if scattered {
+		d.bytes += pageSize
+	}
+	if d.owners == nil {
+		d.owners = make(map[IndexedOwner]bool)
+	}
+	if !d.owners[l.owner] {
+		d.owners[l.owner] = true
+		d.bytes += pageSize
+	}
+}
+
+func (d *departures) reset() {
+	clear(d.jobs)
+	clear(d.owners)
+	d.jobs, d.bytes = d.jobs[:0], 0
+}
+
 // numberLiteral returns the value of an integer or real literal.
 func numberLiteral(text string) (float64, bool) {
 	switch LiteralKind(text) {
@@ -579,10 +613,8 @@ func (b *loadBatch) recordUnobserved() error {
 	}
 	now := time.Now().Unix()
 	var (
-		from    []byte // the first old job key not yet compared
-		left    []leaving
-		pending int // what the transaction holds: the ads, and a leaf of the index by owner per owner
-		owners  = make(map[IndexedOwner]bool)
+		from []byte // the first old job key not yet compared
+		left departures
 	)
 	for {
 		more := false
@@ -601,7 +633,7 @@ func (b *loadBatch) recordUnobserved() error {
 			if nk != nil && bytes.Equal(nk, ok) {
 				continue
 			}
-			if pending >= b.limit || len(left) >= historyBatch {
+			if left.bytes >= b.limit || len(left.jobs) >= historyBatch {
 				from, more = bytes.Clone(ok), true
 				break
 			}
@@ -634,14 +666,9 @@ func (b *loadBatch) recordUnobserved() error {
 			}
 			l := newLeaving(nil, k, t, attrs, cluster, now)
 			l.left, l.unobserved = now, true
-			left = append(left, l)
-			pending += len(l.ad)
-			if !owners[l.owner] {
-				owners[l.owner] = true
-				pending += b.db.pageSize
-			}
+			left.add(l, b.db.pageSize, false) // all leave now: their entries lie together
 		}
-		if err := recordLeft(b.tx, &b.arena, left, pos.Generation.Created, now); err != nil {
+		if err := recordLeft(b.tx, &b.arena, left.jobs, pos.Generation.Created, now); err != nil {
 			return err
 		}
 		if !more {
@@ -656,7 +683,6 @@ func (b *loadBatch) recordUnobserved() error {
 		if old = b.tx.Bucket(name); old == nil {
 			return nil
 		}
-		left, pending = left[:0], 0
-		clear(owners)
+		left.reset()
 	}
 }

@@ -387,7 +387,10 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			if v, ok := leftAt[k.Proc]; ok && histCluster == k.Cluster {
 				cl = versions[v]
 			}
-			c.leave(newLeaving(nil, k, goneType, goneAttrs, cl, now), l.db.pageSize)
+			// Entries are keyed by when the jobs left, and a load meets
+			// jobs in key order: a chunk's departures fall all over the
+			// history, each in a leaf of its own.
+			c.left.add(newLeaving(nil, k, goneType, goneAttrs, cl, now), l.db.pageSize, true)
 		}
 		if st.exists {
 			enc = appendAd(enc[:0], k, st.myType, st.sorted())
@@ -404,7 +407,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			}
 			c.add(k, part, enc, posting, m)
 		}
-		if len(c.buf)+c.leftBytes >= l.maxBytes/8 {
+		if len(c.buf)+c.left.bytes >= l.maxBytes/8 {
 			full <- c
 			select {
 			case c = <-free:
@@ -413,7 +416,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			}
 		}
 	}
-	if len(c.items)+len(c.left) > 0 {
+	if len(c.items)+len(c.left.jobs) > 0 {
 		full <- c
 	}
 	return nil
@@ -425,30 +428,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 type loadChunk struct {
 	buf   []byte
 	items []loadItem
-	// Jobs the log destroyed, for the history, and the memory their
-	// writing holds until the commit.
-	left       []leaving
-	leftBytes  int
-	leftOwners map[IndexedOwner]bool
-}
-
-// leave adds l to the jobs the chunk records in the history, counting
-// what its writing holds until the commit: its ad, the leaf of history
-// entries it goes into (entries are keyed by when they left, and a load
-// meets jobs in key order, so one chunk's departures fall all over the
-// history), and a leaf of the index by owner for the first departure of
-// each owner in the chunk (that index keeps each owner's entries
-// together).
-func (c *loadChunk) leave(l leaving, pageSize int) {
-	c.left = append(c.left, l)
-	c.leftBytes += len(l.ad) + pageSize
-	if c.leftOwners == nil {
-		c.leftOwners = make(map[IndexedOwner]bool)
-	}
-	if !c.leftOwners[l.owner] {
-		c.leftOwners[l.owner] = true
-		c.leftBytes += pageSize
-	}
+	left  departures // jobs the log destroyed, for the history
 }
 
 // loadItem locates one ad in a chunk: its ads bucket key (partition and
@@ -471,9 +451,7 @@ func (c *loadChunk) add(k Key, part partition, ad, posting []byte, m marks) {
 
 func (c *loadChunk) reset() {
 	c.buf, c.items = c.buf[:0], c.items[:0]
-	clear(c.left)
-	clear(c.leftOwners)
-	c.left, c.leftBytes = c.left[:0], 0
+	c.left.reset()
 }
 
 // applyHooks see what a Loader's apply passes: each ad just before it is
@@ -605,7 +583,7 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
 	}
-	if err := recordLeft(b.tx, &b.arena, c.left, b.created, time.Now().Unix()); err != nil {
+	if err := recordLeft(b.tx, &b.arena, c.left.jobs, b.created, time.Now().Unix()); err != nil {
 		return fmt.Errorf("db %s: history: %w", b.db.path, err)
 	}
 	if b.pairs.size() >= b.limit {
