@@ -407,7 +407,9 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			}
 			c.add(k, part, enc, posting, m)
 		}
-		if len(c.buf)+c.left.bytes >= l.maxBytes/8 {
+		// The chunk's ads and what its departures hold at commit take an
+		// eighth of the memory bound each.
+		if len(c.buf) >= l.maxBytes/8 || c.left.bytes >= l.maxBytes/8 {
 			full <- c
 			select {
 			case c = <-free:
