@@ -209,43 +209,9 @@ func truth(g *loggen.Generator, now int64, maxOwners int) series {
 	if !math.IsInf(oldest, 1) {
 		out["htcondor_queue_oldest_idle_job_submit_timestamp_seconds"] = oldest
 	}
-	for name, obs := range map[string][]float64{"htcondor_queue_idle_job_wait_seconds": idleWaits, "htcondor_queue_running_job_run_seconds": runTimes} {
-		sum := 0.0
-		for _, o := range obs {
-			sum += o
-		}
-		for _, le := range waitBuckets {
-			n := 0
-			for _, o := range obs {
-				if o <= le {
-					n++
-				}
-			}
-			out[seriesName(name+"_bucket", "le", formatLe(le))] = float64(n)
-		}
-		out[seriesName(name+"_bucket", "le", "+Inf")] = float64(len(obs))
-		out[name+"_sum"] = sum
-		out[name+"_count"] = float64(len(obs))
-	}
-	// The owners with the most jobs, ties by name; the rest as _other.
-	names := slices.Collect(maps.Keys(owners))
-	total := func(o string) (n float64) {
-		for _, v := range owners[o] {
-			n += v
-		}
-		return n
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		if ta, tb := total(a), total(b); ta != tb {
-			return int(tb - ta)
-		}
-		return strings.Compare(a, b)
-	})
-	for i, o := range names {
-		label := o
-		if i >= maxOwners {
-			label = OtherOwner
-		}
+	histogramTruth(out, "htcondor_queue_idle_job_wait_seconds", waitBuckets, idleWaits)
+	histogramTruth(out, "htcondor_queue_running_job_run_seconds", waitBuckets, runTimes)
+	for o, label := range ownerLabels(owners, maxOwners) {
 		for _, st := range statuses[1:] {
 			out[seriesName("htcondor_queue_owner_jobs", "owner", label, "status", st)] += owners[o][st]
 		}
@@ -289,46 +255,61 @@ func historyTruth(out series, g *loggen.Generator, maxOwners int) {
 			wait = append(wait, float64(s-q))
 		}
 	}
+	for o, label := range ownerLabels(owners, maxOwners) {
+		for how, n := range owners[o] {
+			out[seriesName("htcondor_history_owner_jobs_total", "owner", label, "how", how)] += n
+		}
+	}
+	histogramTruth(out, "htcondor_history_completed_job_wall_seconds", store.DurationBounds, wall)
+	histogramTruth(out, "htcondor_history_completed_job_queue_wait_seconds", store.DurationBounds, wait)
+}
+
+// ownerLabels maps each owner of counts (owner -> label value -> count) to
+// the owner label its series carry: its own name for the maxOwners with
+// the largest totals, ties by name, OtherOwner for the rest.
+func ownerLabels(counts map[string]map[string]float64, maxOwners int) map[string]string {
 	total := func(o string) (n float64) {
-		for _, v := range owners[o] {
+		for _, v := range counts[o] {
 			n += v
 		}
 		return n
 	}
-	names := slices.Collect(maps.Keys(owners))
+	names := slices.Collect(maps.Keys(counts))
 	slices.SortFunc(names, func(a, b string) int {
 		if ta, tb := total(a), total(b); ta != tb {
 			return int(tb - ta)
 		}
 		return strings.Compare(a, b)
 	})
+	labels := make(map[string]string, len(names))
 	for i, o := range names {
-		label := o
+		labels[o] = o
 		if i >= maxOwners {
-			label = OtherOwner
-		}
-		for how, n := range owners[o] {
-			out[seriesName("htcondor_history_owner_jobs_total", "owner", label, "how", how)] += n
+			labels[o] = OtherOwner
 		}
 	}
-	for name, obs := range map[string][]float64{"htcondor_history_completed_job_wall_seconds": wall, "htcondor_history_completed_job_queue_wait_seconds": wait} {
-		sum := 0.0
+	return labels
+}
+
+// histogramTruth adds to out the series of histogram name over bounds
+// observing obs.
+func histogramTruth(out map[string]float64, name string, bounds, obs []float64) {
+	sum := 0.0
+	for _, o := range obs {
+		sum += o
+	}
+	for _, le := range bounds {
+		n := 0
 		for _, o := range obs {
-			sum += o
-		}
-		for _, le := range store.DurationBounds {
-			n := 0
-			for _, o := range obs {
-				if o <= le {
-					n++
-				}
+			if o <= le {
+				n++
 			}
-			out[seriesName(name+"_bucket", "le", formatLe(le))] = float64(n)
 		}
-		out[seriesName(name+"_bucket", "le", "+Inf")] = float64(len(obs))
-		out[name+"_sum"] = sum
-		out[name+"_count"] = float64(len(obs))
+		out[seriesName(name+"_bucket", "le", formatLe(le))] = float64(n)
 	}
+	out[seriesName(name+"_bucket", "le", "+Inf")] = float64(len(obs))
+	out[name+"_sum"] = sum
+	out[name+"_count"] = float64(len(obs))
 }
 
 // server serves e's metrics, and cs', over HTTP, as serve does.
