@@ -68,7 +68,7 @@ func (a Ad) header() (myType, table, hashes, entries []byte, err error) {
 		return nil, nil, nil, nil, err
 	}
 	n, w := binary.Uvarint(b)
-	if w <= 0 || n > uint64(len(b))/6 {
+	if w <= 0 || n > uint64(len(b)-w)/6 {
 		return nil, nil, nil, nil, errBadAd
 	}
 	b = b[w:]

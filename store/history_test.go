@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -241,6 +243,10 @@ func TestCheckReportsHistoryDamage(t *testing.T) {
 		{"malformed by-owner key", func(h *bolt.Bucket) error {
 			return h.Bucket(bucketHistByOwner).Put([]byte{0x7f, 1}, []byte{})
 		}, `history/by-owner: malformed key "\x7f\x01"`},
+		{"by-owner key whose length wraps around", func(h *bolt.Bucket) error {
+			k := binary.AppendUvarint(nil, math.MaxUint64-(entryKeyLen-6)+1) // + entryKeyLen is 6
+			return h.Bucket(bucketHistByOwner).Put(append(k, "abcdef"...), []byte{})
+		}, `history/by-owner: malformed key "\xf6\xff`},
 		{"lost by-job entry", func(h *bolt.Bucket) error {
 			return h.Bucket(bucketHistByJob).Delete(appendByJobKey(nil, Key{2, 0}, 1700000000))
 		}, `history entry of job 2.0 (left 1700000100): missing from history/by-job`},

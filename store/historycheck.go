@@ -69,7 +69,7 @@ func (s *Snapshot) checkHistory(problem func(format string, args ...any)) {
 	c = byOwner.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		l, w := binary.Uvarint(k)
-		if w <= 0 || uint64(len(k)-w) != l+entryKeyLen {
+		if w <= 0 || l > uint64(len(k)) || uint64(len(k)-w) != l+entryKeyLen {
 			problem("history/by-owner: malformed key %q", k)
 			continue
 		}

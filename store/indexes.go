@@ -213,7 +213,7 @@ func appendPostingPrefix(dst []byte, o IndexedOwner) []byte {
 // splitPosting returns the owner part and the status part of a posting.
 func splitPosting(p []byte) (owner, status []byte, err error) {
 	n, w := binary.Uvarint(p)
-	if w <= 0 || n == 0 || uint64(len(p)-w) != n+statusPartLen {
+	if w <= 0 || n == 0 || n > uint64(len(p)) || uint64(len(p)-w) != n+statusPartLen {
 		return nil, nil, fmt.Errorf("malformed index posting %q", p)
 	}
 	return p[w : w+int(n) : w+int(n)], p[w+int(n):], nil

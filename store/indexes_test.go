@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -374,4 +376,25 @@ func moveAd(st *bolt.Bucket, k Key, from, to partition, del bool) error {
 		}
 	}
 	return ads.Put(appendAdKey(nil, to, k), v)
+}
+
+// TestSplitPostingRefusesMalformed: a posting read from the file is
+// untrusted; one whose owner length is out of range, or wraps around when
+// the status part's length is added, is an error, never a bad slice.
+func TestSplitPostingRefusesMalformed(t *testing.T) {
+	good := appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2})
+	if op, sp, err := splitPosting(good); err != nil || string(op[1:]) != "alice" || len(sp) != statusPartLen {
+		t.Fatalf("splitPosting(%q) = %q, %q, %v", good, op, sp, err)
+	}
+	for _, p := range [][]byte{
+		nil,
+		{0},                // an empty owner part
+		good[:len(good)-1], // cut short
+		append(binary.AppendUvarint(nil, math.MaxUint64-statusPartLen+4), make([]byte, 3)...), // n + statusPartLen wraps to 3
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},                    // an overlong uvarint
+	} {
+		if op, sp, err := splitPosting(p); err == nil {
+			t.Errorf("splitPosting(%q) = %q, %q, no error", p, op, sp)
+		}
+	}
 }

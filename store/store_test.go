@@ -92,7 +92,9 @@ func TestAdCodec(t *testing.T) {
 	}
 	wrongHash := slices.Clone(a)
 	wrongHash[1+adSumLen+1+len("Job")+1+4*len(attrs)]++ // the first hash, after the version, checksum, MyType, n and the offsets
-	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {adFormat, 0, 0, 0, 0, 200}, {adFormat - 1, 0, 0, 0, 0, 0, 0}, wrongHash} {
+	for _, bad := range []Ad{nil, {}, {9}, a[:len(a)-3], {adFormat, 0, 0, 0, 0, 200}, {adFormat - 1, 0, 0, 0, 0, 0, 0}, wrongHash,
+		// Two attributes' tables need 12 bytes after their count; 11 follow it.
+		{adFormat, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("Validate(%v) accepted a malformed ad", []byte(bad))
 		}
