@@ -45,16 +45,16 @@ func (s *Snapshot) checkHistory(problem func(format string, args ...any)) {
 		}
 		n++
 		size += int64(len(v))
-		name := fmt.Sprintf("history entry of job %s (left %d)", e.Key, e.Left)
+		name := func() string { return fmt.Sprintf("history entry of job %s (left %d)", e.Key, e.Left) } // for reports only
 		scratch = append(appendPostingPrefix(scratch[:0], e.Owner), ek...)
 		if byOwner.Get(scratch) == nil {
-			problem("%s: missing from history/by-owner under Owner %s", name, e.Owner)
+			problem("%s: missing from history/by-owner under Owner %s", name(), e.Owner)
 		}
 		switch jv := byJob.Get(appendByJobKey(scratch[:0], e.Key, e.Created)); {
 		case jv == nil:
-			problem("%s: missing from history/by-job", name)
+			problem("%s: missing from history/by-job", name())
 		case !bytes.Equal(jv, ek):
-			problem("%s: history/by-job names another entry, %x", name, jv)
+			problem("%s: history/by-job names another entry, %x", name(), jv)
 		}
 		kept[string(leftKey(scratch[:0], e.How(), e.Owner))]++
 	}
