@@ -17,9 +17,8 @@ func IntAttr(job store.Job, env *Env, name string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if store.LiteralKind(text) == store.KindInt {
-		v, err := strconv.ParseInt(string(text), 10, 64)
-		return v, err == nil
+	if n, ok := store.IntLiteral(text); ok {
+		return n, true
 	}
 	v := evalAttr(job, env, name)
 	if v.IsNumber() {
@@ -41,6 +40,9 @@ func FloatAttr(job store.Job, env *Env, name string) (float64, bool) {
 // FloatOf is FloatAttr for a caller that has already looked up text, the
 // value of attribute name of job.
 func FloatOf(job store.Job, env *Env, name string, text []byte) (float64, bool) {
+	if n, ok := store.IntLiteral(text); ok && (n != 0 || text[0] != '-') { // "-0" is -0.0
+		return float64(n), true
+	}
 	if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
 		v, err := strconv.ParseFloat(string(text), 64)
 		return v, err == nil

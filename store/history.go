@@ -216,7 +216,7 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 	l := leaving{key: k, left: now}
 	for _, name := range []string{"CompletionDate", "EnteredCurrentStatus"} {
 		if v, ok := find(name); ok {
-			if t, ok := intLiteral(v); ok && t > 0 {
+			if t, ok := IntLiteral(v); ok && t > 0 {
 				l.left = t
 				break
 			}
@@ -231,8 +231,8 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 		start, sok := find("JobStartDate")
 		queued, qok := find("QDate")
 		if sok && qok {
-			s, sok := intLiteral(start)
-			q, qok := intLiteral(queued)
+			s, sok := IntLiteral(start)
+			q, qok := IntLiteral(queued)
 			if sok && qok && s >= q && q > 0 {
 				l.wait, l.waitOK = float64(s-q), true
 			}

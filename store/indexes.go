@@ -91,7 +91,7 @@ func StatusValue[T ~string | ~[]byte](text T, ok bool) IndexedStatus {
 	if !ok {
 		return IndexedStatus{Class: ClassMissing}
 	}
-	if n, ok := intLiteral(text); ok {
+	if n, ok := IntLiteral(text); ok {
 		return IndexedStatus{Class: ClassLiteral, N: n}
 	}
 	return IndexedStatus{Class: ClassOther}
@@ -114,7 +114,7 @@ func schedulerUniverse[T ~string | ~[]byte](text T, ok bool) bool {
 	if !ok {
 		return false
 	}
-	n, isInt := intLiteral(text)
+	n, isInt := IntLiteral(text)
 	return !isInt || n == SchedulerUniverse
 }
 
@@ -130,17 +130,8 @@ func oddClusterID[T ~string | ~[]byte](c int64, text T, ok bool) bool {
 	if !ok {
 		return false
 	}
-	n, isInt := intLiteral(text)
+	n, isInt := IntLiteral(text)
 	return !isInt || n != c
-}
-
-// intLiteral returns the value of an integer literal text.
-func intLiteral[T ~string | ~[]byte](text T) (int64, bool) {
-	if LiteralKind(text) != KindInt {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(text), 10, 64)
-	return n, err == nil
 }
 
 // FoldName folds ASCII letters to lower case, as names and ClassAd string

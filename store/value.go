@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/PelicanPlatform/classad/ast"
@@ -51,6 +52,42 @@ func LiteralKind[T ~string | ~[]byte](text T) ValueKind {
 		return KindError
 	}
 	return KindExpr
+}
+
+// IntLiteral returns the value of text if it is an integer literal
+// (-?digits, as LiteralKind's KindInt) that fits in 64 bits. It reads the
+// digits itself: the collection and queries meet an integer in most of the
+// attributes they read, and strconv costs a copy and a general parse each.
+func IntLiteral[T ~string | ~[]byte](text T) (int64, bool) {
+	digits := text
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 {
+		return 0, false
+	}
+	if len(digits) > 18 { // may not fit: let strconv decide
+		if LiteralKind(text) != KindInt {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(string(text), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		return n, true
+	}
+	var n int64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) < len(text) {
+		n = -n
+	}
+	return n, true
 }
 
 // numberKind recognises -?digits[.digits][(e|E)[+-]digits].

@@ -40,6 +40,36 @@ func TestLiteralKind(t *testing.T) {
 	}
 }
 
+func TestIntLiteral(t *testing.T) {
+	tests := []struct {
+		text string
+		want int64
+		ok   bool
+	}{
+		{"5", 5, true}, {"-1", -1, true}, {"007", 7, true}, {"0", 0, true}, {"-0", 0, true},
+		{"123456789012345678", 123456789012345678, true},   // 18 digits: read directly
+		{"9223372036854775807", 9223372036854775807, true}, // 19 digits: strconv
+		{"-9223372036854775808", -1 << 63, true},           // the least int64
+		{"9223372036854775808", 0, false},                  // one past the greatest
+		{"99999999999999999999999", 0, false},              // far past
+		{"1999999999999999999x", 0, false},                 // long and not a number
+		{"3.0", 0, false}, {"1e3", 0, false}, {"-", 0, false}, {"", 0, false},
+		{"--1", 0, false}, {"1-2", 0, false}, {" 1", 0, false}, {"+1", 0, false}, {`"1"`, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := IntLiteral(tt.text)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("IntLiteral(%q) = %d, %v; want %d, %v", tt.text, got, ok, tt.want, tt.ok)
+		}
+		if gotb, okb := IntLiteral([]byte(tt.text)); gotb != got || okb != ok {
+			t.Errorf("IntLiteral([]byte(%q)) = %d, %v; the string gave %d, %v", tt.text, gotb, okb, got, ok)
+		}
+		if ok && LiteralKind(tt.text) != KindInt {
+			t.Errorf("IntLiteral(%q) accepted a text LiteralKind does not call an integer", tt.text)
+		}
+	}
+}
+
 func TestToNewSyntax(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`"C:\Users\alice"`, `"C:\\Users\\alice"`},
