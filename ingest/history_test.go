@@ -45,9 +45,12 @@ func TestHistoryAcrossGenerations(t *testing.T) {
 	var first bytes.Buffer
 	g.WriteQueue(&first, 1500, false)
 	e := newEnv(t, first.String())
-	e.catchUp(store.Limits{Bytes: 64 << 10}) // a load in many runs
+	sum := e.catchUp(store.Limits{Bytes: 64 << 10}) // a load in many runs
 	if g.Left() == 0 {
 		t.Fatal("the first log destroyed no job")
+	}
+	if sum.Load == nil || sum.Load.DepartureRuns < 3 {
+		t.Fatalf("the first load did not sort its departures in several runs: %+v", sum.Load)
 	}
 	check := func(what string, seen map[store.Key]map[string]string) {
 		t.Helper()

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bufio"
 	"cmp"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"slices"
 )
 
@@ -128,6 +131,29 @@ func (r *run) reset() {
 		r.chunks[i] = r.chunks[i][:0]
 	}
 	r.used, r.bytes, r.refs = 0, 0, r.refs[:0]
+}
+
+// spillRun sorts r and writes it through w to a temporary file in dir,
+// unlinked at once so that nothing is left behind whatever happens to the
+// process. It returns the file, if it made one, even with an error.
+func spillRun(dir string, r *run, w *bufio.Writer) (*os.File, error) {
+	r.sort()
+	f, err := os.CreateTemp(dir, ".qindex-load-*")
+	if err != nil {
+		return nil, fmt.Errorf("spill a sorted run: %w", err)
+	}
+	os.Remove(f.Name())
+	w.Reset(f)
+	var kb [8]byte
+	for _, ref := range r.refs {
+		binary.BigEndian.PutUint64(kb[:], ref.key)
+		w.Write(kb[:])
+		w.Write(r.entry(ref))
+	}
+	if err := w.Flush(); err != nil {
+		return f, fmt.Errorf("spill a sorted run to %s: %w", f.Name(), err)
+	}
+	return f, nil
 }
 
 // A cursor yields a sorted run's entries in order.

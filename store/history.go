@@ -242,25 +242,76 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 	return l
 }
 
+// appendLeaving encodes l for a Loader's sort of departures by the time
+// they left; readLeaving decodes it.
+func appendLeaving(dst []byte, l *leaving) []byte {
+	dst = appendKey(dst, l.key)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(l.left))
+	dst = appendStatusPart(dst, l.status)
+	var flags byte
+	if l.unobserved {
+		flags |= 1
+	}
+	if l.wallOK {
+		flags |= 2
+	}
+	if l.waitOK {
+		flags |= 4
+	}
+	dst = append(dst, flags)
+	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(l.wall))
+	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(l.wait))
+	dst = appendPostingPrefix(dst, l.owner)
+	return append(dst, l.ad...)
+}
+
+// readLeaving decodes what appendLeaving encoded; the leaving's ad refers
+// to b.
+func readLeaving(b []byte) (leaving, error) {
+	var l leaving
+	const fixed = keyLen + 8 + statusPartLen + 1 + 16
+	if len(b) < fixed {
+		return l, fmt.Errorf("a departure of %d bytes, short of %d", len(b), fixed)
+	}
+	var err error
+	if l.key, err = decodeKey(b[:keyLen]); err != nil {
+		return l, err
+	}
+	b = b[keyLen:]
+	l.left = int64(binary.BigEndian.Uint64(b))
+	if l.status, err = decodeStatusPart(b[8 : 8+statusPartLen]); err != nil {
+		return l, err
+	}
+	b = b[8+statusPartLen:]
+	l.unobserved, l.wallOK, l.waitOK = b[0]&1 != 0, b[0]&2 != 0, b[0]&4 != 0
+	l.wall = math.Float64frombits(binary.BigEndian.Uint64(b[1:]))
+	l.wait = math.Float64frombits(binary.BigEndian.Uint64(b[9:]))
+	b = b[17:]
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return l, fmt.Errorf("a departure with a malformed owner")
+	}
+	if l.owner, err = decodeOwnerPart(b[w : w+int(n)]); err != nil {
+		return l, err
+	}
+	l.ad = b[w+int(n):]
+	return l, nil
+}
+
 // departures are jobs on their way into the history in one transaction,
-// and what writing them holds until its commit: their ads, the leaves of
-// history entries they go into, and a leaf of the index by owner for each
-// owner (that index keeps each owner's entries together).
+// and what writing them holds until its commit: their ads (their entries
+// lie together, in the order they left) and a leaf of the index by owner
+// for each owner (that index keeps each owner's entries together).
 type departures struct {
 	jobs   []leaving
 	bytes  int
 	owners map[IndexedOwner]bool
 }
 
-// add adds l; scattered says that l's entry will not lie beside the
-// others' (it left at a time of its own), so that it costs a leaf of
-// entries of its own.
-func (d *departures) add(l leaving, pageSize int, scattered bool) {
+// add adds l, an entry of a job that left at or after those added before.
+func (d *departures) add(l leaving, pageSize int) {
 	d.jobs = append(d.jobs, l)
 	d.bytes += len(l.ad)
-	if scattered {
-		d.bytes += pageSize
-	}
 	if d.owners == nil {
 		d.owners = make(map[IndexedOwner]bool)
 	}
@@ -313,6 +364,10 @@ func openHistory(tx *bolt.Tx, a *arena, now int64) (*historyWriter, error) {
 			return nil, fmt.Errorf("create history/%s: %w", b.name, err)
 		}
 	}
+	// Entries come in the order jobs left, and each owner's and (mostly)
+	// each job's after the ones before: fill the pages as a load fills
+	// the ads', not to bbolt's half.
+	w.entries.FillPercent, w.byOwner.FillPercent, w.byJob.FillPercent = 0.9, 0.9, 0.9
 	if w.stats, err = readHistoryStats(h); err != nil {
 		return nil, err
 	}
@@ -666,7 +721,7 @@ func (b *loadBatch) recordUnobserved() error {
 			}
 			l := newLeaving(nil, k, t, attrs, cluster, now)
 			l.left, l.unobserved = now, true
-			left.add(l, b.db.pageSize, false) // all leave now: their entries lie together
+			left.add(l, b.db.pageSize) // all leave now
 		}
 		if err := recordLeft(b.tx, &b.arena, left.jobs, pos.Generation.Created, now); err != nil {
 			return err

@@ -392,3 +392,40 @@ func TestHistoryEntries(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLeavingRoundTrip checks the encoding a load sorts its departures in:
+// every field comes back, and a short or malformed record is an error.
+func TestLeavingRoundTrip(t *testing.T) {
+	ad := appendAd(nil, Key{Cluster: 7, Proc: 3}, "Job", []Attr{{Name: "Owner", Value: `"alice"`}})
+	tests := []leaving{
+		{key: Key{Cluster: 7, Proc: 3}, left: 1700000000, status: IndexedStatus{Class: ClassLiteral, N: 4},
+			owner: IndexedOwner{Class: ClassLiteral, Name: "alice"}, wall: 3600.5, wallOK: true, wait: 12, waitOK: true, ad: ad},
+		{key: Key{Cluster: -1, Proc: -2}, left: -5, status: IndexedStatus{Class: ClassMissing},
+			owner: IndexedOwner{Class: ClassOther}, unobserved: true, ad: ad},
+		{key: Key{Cluster: 1, Proc: 0}, left: math.MaxInt64, status: IndexedStatus{Class: ClassLiteral, N: -3},
+			owner: IndexedOwner{Class: ClassMissing}, ad: nil},
+	}
+	for _, want := range tests {
+		enc := appendLeaving([]byte("prefix"), &want)[len("prefix"):]
+		got, err := readLeaving(enc)
+		if err != nil {
+			t.Fatalf("%v: %v", want.key, err)
+		}
+		if !bytes.Equal(got.ad, want.ad) {
+			t.Errorf("%v: ad %q, want %q", want.key, got.ad, want.ad)
+		}
+		header := len(enc) - len(want.ad)
+		got.ad, want.ad = nil, nil
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Errorf("read back %+v, want %+v", got, want)
+		}
+		for n := range header {
+			if _, err := readLeaving(enc[:n]); err == nil {
+				t.Errorf("%v: the first %d of %d bytes read back without an error", want.key, n, header)
+			}
+		}
+	}
+	if _, err := readLeaving(bytes.Repeat([]byte{0xff}, 60)); err == nil {
+		t.Error("a record of 0xff bytes read back without an error")
+	}
+}

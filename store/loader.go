@@ -53,6 +53,10 @@ type Loader struct {
 	spillBuf *bufio.Writer
 	spillErr error
 
+	// left sorts the jobs the log saw leave by when they left, for
+	// Commit to write the history in that order.
+	left departureSort
+
 	stats LoadStats
 }
 
@@ -67,6 +71,7 @@ type LoadStats struct {
 	PairsFlushed  int   // flushes of the queued (Owner, JobStatus) filings
 	PeakPairQueue int   // the most bytes those filings held
 	Jobs          int64 // jobs loaded
+	DepartureRuns int   // sorted runs of the jobs that left merged into the history
 }
 
 // Stats returns what the last Commit held.
@@ -85,6 +90,7 @@ func (db *DB) NewLoader(l Limits) (*Loader, error) {
 	}
 	ld := &Loader{db: db, maxRecords: l.Records, maxBytes: max(l.Bytes, 2)}
 	ld.run = ld.newRun()
+	ld.left = departureSort{dir: filepath.Dir(db.path), max: ld.maxBytes / 16}
 	return ld, nil
 }
 
@@ -191,29 +197,17 @@ func (l *Loader) spiller() {
 	}
 }
 
-// spill sorts r and writes it to a temporary file, unlinked at once so that
-// nothing is left behind whatever happens to the process.
+// spill sorts r and writes it to a temporary file.
 func (l *Loader) spill(r *run) error {
-	r.sort()
-	f, err := os.CreateTemp(filepath.Dir(l.db.path), ".qindex-load-*")
-	if err != nil {
-		return fmt.Errorf("db %s: spill a sorted run: %w", l.db.path, err)
-	}
-	os.Remove(f.Name())
-	l.spills = append(l.spills, f)
 	if l.spillBuf == nil {
-		l.spillBuf = bufio.NewWriterSize(f, 1<<20)
-	} else {
-		l.spillBuf.Reset(f)
+		l.spillBuf = bufio.NewWriterSize(nil, 1<<20)
 	}
-	var kb [8]byte
-	for _, ref := range r.refs {
-		binary.BigEndian.PutUint64(kb[:], ref.key)
-		l.spillBuf.Write(kb[:])
-		l.spillBuf.Write(r.entry(ref))
+	f, err := spillRun(filepath.Dir(l.db.path), r, l.spillBuf)
+	if f != nil {
+		l.spills = append(l.spills, f)
 	}
-	if err := l.spillBuf.Flush(); err != nil {
-		return fmt.Errorf("db %s: spill a sorted run to %s: %w", l.db.path, f.Name(), err)
+	if err != nil {
+		return fmt.Errorf("db %s: %w", l.db.path, err)
 	}
 	return nil
 }
@@ -226,6 +220,7 @@ func (l *Loader) Close() {
 		f.Close()
 	}
 	l.spills, l.spillBuf, l.run = nil, nil, &run{}
+	l.left.close()
 }
 
 // Due reports false: a Loader commits once, when its caller has recorded
@@ -303,6 +298,9 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	if err := b.pairs.flush(&b); err != nil {
 		return fmt.Errorf("db %s: index by owner and status: %w", l.db.path, err)
 	}
+	if err := l.writeDepartures(ctx, &b); err != nil {
+		return fmt.Errorf("db %s: history: %w", l.db.path, err)
+	}
 	if err := b.recordUnobserved(); err != nil {
 		return fmt.Errorf("db %s: history: %w", l.db.path, err)
 	}
@@ -344,6 +342,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		versions [][]Attr
 		leftAt   = make(map[int64]int)
 		now      = time.Now().Unix()
+		leftAd   []byte // the merged ad of the job at hand that left
 	)
 	hooks := &applyHooks{
 		destroy: func(a *adState) {
@@ -387,10 +386,11 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			if v, ok := leftAt[k.Proc]; ok && histCluster == k.Cluster {
 				cl = versions[v]
 			}
-			// Entries are keyed by when the jobs left, and a load meets
-			// jobs in key order: a chunk's departures fall all over the
-			// history, each in a leaf of its own.
-			c.left.add(newLeaving(nil, k, goneType, goneAttrs, cl, now), l.db.pageSize, true)
+			lv := newLeaving(leftAd[:0], k, goneType, goneAttrs, cl, now)
+			leftAd = lv.ad
+			if err := l.left.add(&lv); err != nil {
+				return fmt.Errorf("db %s: %w", l.db.path, err)
+			}
 		}
 		if st.exists {
 			enc = appendAd(enc[:0], k, st.myType, st.sorted())
@@ -407,9 +407,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			}
 			c.add(k, part, enc, posting, m)
 		}
-		// The chunk's ads and what its departures hold at commit take an
-		// eighth of the memory bound each.
-		if len(c.buf) >= l.maxBytes/8 || c.left.bytes >= l.maxBytes/8 {
+		if len(c.buf) >= l.maxBytes/8 {
 			full <- c
 			select {
 			case c = <-free:
@@ -418,7 +416,7 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			}
 		}
 	}
-	if len(c.items)+len(c.left.jobs) > 0 {
+	if len(c.items) > 0 {
 		full <- c
 	}
 	return nil
@@ -430,7 +428,6 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 type loadChunk struct {
 	buf   []byte
 	items []loadItem
-	left  departures // jobs the log destroyed, for the history
 }
 
 // loadItem locates one ad in a chunk: its ads bucket key (partition and
@@ -453,7 +450,6 @@ func (c *loadChunk) add(k Key, part partition, ad, posting []byte, m marks) {
 
 func (c *loadChunk) reset() {
 	c.buf, c.items = c.buf[:0], c.items[:0]
-	c.left.reset()
 }
 
 // applyHooks see what a Loader's apply passes: each ad just before it is
@@ -585,9 +581,6 @@ func (b *loadBatch) write(c *loadChunk, jobs *int64) error {
 			return fmt.Errorf("db %s: index %s: %w", b.db.path, k, err)
 		}
 	}
-	if err := recordLeft(b.tx, &b.arena, c.left.jobs, b.created, time.Now().Unix()); err != nil {
-		return fmt.Errorf("db %s: history: %w", b.db.path, err)
-	}
 	if b.pairs.size() >= b.limit {
 		if err := b.pairs.flush(b); err != nil {
 			return fmt.Errorf("db %s: index by owner and status: %w", b.db.path, err)
@@ -616,4 +609,159 @@ func (b *loadBatch) rollback() {
 		b.tx.Rollback()
 		b.tx = nil
 	}
+}
+
+// departureSort sorts the jobs a load saw leave by the time they left, in
+// runs of bounded size spilled to unlinked files, so that Commit writes
+// the history's entries in their own order: appended, each leaf once and
+// full. In the order a load meets them (by job) they fell all over the
+// history, a leaf each, and a transaction held a page per departure.
+type departureSort struct {
+	dir    string // where runs are spilled
+	max    int    // bytes a run holds in memory
+	run    run
+	spills []*os.File
+	buf    *bufio.Writer
+	enc    []byte
+}
+
+// add records l. Its ad is copied.
+func (d *departureSort) add(l *leaving) error {
+	d.enc = appendLeaving(d.enc[:0], l)
+	d.run.add(uint64(l.left)^1<<63, 0, d.enc, nil)
+	if d.run.size() < d.max && len(d.run.chunks) < maxChunks {
+		return nil
+	}
+	return d.spill()
+}
+
+// spill sorts the run in memory and writes it to a file.
+func (d *departureSort) spill() error {
+	if d.buf == nil {
+		d.buf = bufio.NewWriterSize(nil, 256<<10)
+	}
+	f, err := spillRun(d.dir, &d.run, d.buf)
+	if f != nil {
+		d.spills = append(d.spills, f)
+	}
+	d.run.reset()
+	return err
+}
+
+// cursors returns cursors over the runs, whose read buffers share
+// bufBytes. When some were spilled the last one joins them, and its
+// memory goes to the writes.
+func (d *departureSort) cursors(bufBytes int) ([]cursor, error) {
+	var cs []cursor
+	if len(d.spills) == 0 {
+		d.run.sort()
+		cs = append(cs, &memCursor{run: &d.run})
+	} else {
+		if err := d.spill(); err != nil {
+			return nil, err
+		}
+		d.run = run{}
+	}
+	size := max(16<<10, min(1<<20, bufBytes/max(1, len(d.spills))))
+	for _, f := range d.spills {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("read back the departures: %w", err)
+		}
+		cs = append(cs, newFileCursor(f, size))
+	}
+	return cs, nil
+}
+
+func (d *departureSort) close() {
+	for _, f := range d.spills {
+		f.Close()
+	}
+	d.spills, d.run = nil, run{}
+}
+
+// writeDepartures records the jobs the log saw leave in the history, in
+// the order they left. As with the ads, a goroutine merges the sorted runs
+// and decodes the departures into batches while this one writes them, a
+// transaction each. The chunks and the read buffers of the ads are
+// released by then, so a batch may hold a quarter of the memory bound.
+func (l *Loader) writeDepartures(ctx context.Context, b *loadBatch) error {
+	cursors, err := l.left.cursors(l.maxBytes / 8)
+	if err != nil {
+		return err
+	}
+	l.stats.DepartureRuns = len(cursors)
+	m := merger{cursors: cursors}
+	if err := m.start(); err != nil {
+		return fmt.Errorf("read back the departures: %w", err)
+	}
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	free, full := make(chan *departures, 2), make(chan *departures, 1)
+	free <- &departures{}
+	free <- &departures{}
+	var readErr error
+	go func() {
+		defer close(full)
+		readErr = l.readDepartures(ctx, stop.Done(), &m, free, full)
+	}()
+	for d := range full { // until the reader is done, even after an error
+		if err == nil {
+			if err = b.begin(); err == nil {
+				err = recordLeft(b.tx, &b.arena, d.jobs, b.created, time.Now().Unix())
+			}
+			if err == nil {
+				err = b.commit()
+			}
+			if err != nil {
+				cancel()
+			}
+		}
+		d.reset()
+		free <- d
+	}
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// readDepartures merges the sorted runs of departures and sends them on
+// full in batches taken from free, until the end, ctx's cancellation or
+// stop's closing.
+func (l *Loader) readDepartures(ctx context.Context, stop <-chan struct{}, m *merger, free <-chan *departures, full chan<- *departures) error {
+	batch := <-free
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_, entries, ok, err := m.next()
+		if err != nil {
+			return fmt.Errorf("read back the departures: %w", err)
+		}
+		if !ok {
+			break
+		}
+		for len(entries) > 0 { // the departures of one second, in the order the load met them
+			var enc string
+			enc, entries = readString(entries[1:]) // an op byte, unused
+			_, entries = readString(entries)       // an empty value
+			lv, err := readLeaving([]byte(enc))    // a copy, which the batch keeps
+			if err != nil {
+				return fmt.Errorf("read back the departures: %w", err)
+			}
+			batch.add(lv, l.db.pageSize)
+			if batch.bytes >= l.maxBytes/4 || len(batch.jobs) >= historyBatch {
+				full <- batch
+				select {
+				case batch = <-free:
+				case <-stop:
+					return context.Canceled
+				}
+			}
+		}
+	}
+	if len(batch.jobs) > 0 {
+		full <- batch
+	}
+	return nil
 }
