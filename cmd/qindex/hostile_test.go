@@ -353,8 +353,12 @@ func TestEmptiedOrForeignLog(t *testing.T) {
 	if n := strings.Count(logs, "level=WARN msg=\"the log is not a valid job queue log"); n != 4 {
 		t.Errorf("%d warnings, want one per change of reason:\n%s", n, logs)
 	}
-	if strings.Contains(logs, "reloading") && strings.Count(logs, "reloading") > 1 {
-		t.Errorf("a bad file was loaded:\n%s", logs)
+	// One reload: of the good log put back. A reload that began as the log
+	// was emptied under it (the poll saw the old size) is refused when it
+	// finds the file shrunk, and keeps the queue: it does not count.
+	refused := strings.Count(logs, "while it was loaded; the queue is kept")
+	if n := strings.Count(logs, "reloading") - refused; n > 1 {
+		t.Errorf("a bad file was loaded (%d reloads, %d refused):\n%s", n+refused, refused, logs)
 	}
 	requireTruth(t, db, log, g)
 }
