@@ -31,6 +31,10 @@ import (
 // the caller fills the next one, so the two halves of the memory bound
 // alternate between recording and spilling.
 //
+// The jobs the log destroyed go into the history, which is keyed by when
+// they left: Commit meets them by job, sorts them by time in runs of their
+// own (departureSort), and appends them once the ads are written.
+//
 // Nothing a Loader writes is visible to readers, and no position is
 // recorded, until the last commit of Commit promotes the state. A load cut
 // short by an error, a cancellation or a crash leaves a state without a
