@@ -35,8 +35,10 @@ import (
 // they left: Commit meets them by job, sorts them by time in runs of their
 // own (departureSort), and appends them once the ads are written.
 //
-// Nothing a Loader writes is visible to readers, and no position is
-// recorded, until the last commit of Commit promotes the state. A load cut
+// Nothing a Loader writes to its state is visible to readers, and no
+// position is recorded, until the last commit of Commit promotes the
+// state; the history, which lies outside the states, shows the departures
+// from the commits before (recording one twice is a no-op). A load cut
 // short by an error, a cancellation or a crash leaves a state without a
 // position, which Target reports as Reloading; the next load starts over.
 type Loader struct {
