@@ -414,10 +414,8 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 			c.add(k, part, enc, posting, m)
 		}
 		if len(c.buf) >= l.maxBytes/8 {
-			full <- c
-			select {
-			case c = <-free:
-			case <-stop:
+			var ok bool
+			if c, ok = handOff(c, full, free, stop); !ok {
 				return context.Canceled
 			}
 		}
@@ -426,6 +424,19 @@ func (l *Loader) produce(ctx context.Context, stop <-chan struct{}, m *merger, f
 		full <- c
 	}
 	return nil
+}
+
+// handOff passes a producer's filled batch b to its writer on full and
+// returns an empty one from free; ok is false once stop is closed (the
+// writer failed).
+func handOff[T any](b T, full chan<- T, free <-chan T, stop <-chan struct{}) (next T, ok bool) {
+	full <- b
+	select {
+	case next = <-free:
+		return next, true
+	case <-stop:
+		return next, false
+	}
 }
 
 // loadChunk is a batch of encoded ads on their way from a Loader's producer
@@ -757,10 +768,8 @@ func (l *Loader) readDepartures(ctx context.Context, stop <-chan struct{}, m *me
 			}
 			batch.add(lv, l.db.pageSize)
 			if batch.bytes >= l.maxBytes/4 || len(batch.jobs) >= historyBatch {
-				full <- batch
-				select {
-				case batch = <-free:
-				case <-stop:
+				var ok bool
+				if batch, ok = handOff(batch, full, free, stop); !ok {
 					return context.Canceled
 				}
 			}
