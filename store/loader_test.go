@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -170,4 +171,72 @@ func TestSpillFailure(t *testing.T) {
 	if finishErr == nil {
 		t.Error("Finish succeeded although runs were lost")
 	}
+}
+
+// TestLoadCutShortInItsHistory stops a load while it writes the jobs its
+// log saw leave (some of their entries committed, the state not yet
+// promoted) and loads again: the history ends with every job once, at the
+// time it left, as one uninterrupted load records it.
+func TestLoadCutShortInItsHistory(t *testing.T) {
+	const jobs = 5000
+	var ops []string
+	for i := range jobs {
+		k := "1." + strconv.Itoa(i)
+		left := 1_700_000_000 + (i*7919)%jobs // met by job, left in another order
+		ops = append(ops, "new "+k+" Job", "set "+k+` Owner "u`+strconv.Itoa(i%2)+`"`, "set "+k+" JobStatus 4",
+			"set "+k+" CompletionDate "+strconv.Itoa(left), "destroy "+k)
+	}
+	loadWith := func(db *DB, ctx context.Context) error {
+		l, err := db.NewLoader(Limits{Records: 2000, Bytes: 256 << 10}) // departures in runs of 16 KiB, written 64 KiB a transaction
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		apply(t, l, ops...)
+		return l.Commit(ctx, Position{Offset: 99})
+	}
+	history := func(db *DB) map[Key]int64 {
+		got := make(map[Key]int64)
+		err := db.View(func(s *Snapshot) error {
+			for e := range s.History(HistoryID{}) {
+				if _, dup := got[e.Key]; dup {
+					t.Errorf("job %v is in the history twice", e.Key)
+				}
+				got[e.Key] = e.Left
+			}
+			return s.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for n := 0; n < 40; n++ {
+		db, _ := openTemp(t)
+		if err := loadWith(db, &cancelAfter{context.Background(), n}); !errors.Is(err, context.Canceled) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break // the load ran to its end: no stop met its history half written
+		}
+		partial := len(history(db))
+		if partial == 0 || partial == jobs {
+			continue
+		}
+		t.Logf("stopped at the %d-th check with %d of %d entries written", n, partial, jobs)
+		if err := loadWith(db, context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := history(db)
+		if len(got) != jobs {
+			t.Fatalf("stopped at the %d-th check, then loaded again: %d jobs in the history, want %d", n, len(got), jobs)
+		}
+		for i := range jobs {
+			if want := int64(1_700_000_000 + (i*7919)%jobs); got[Key{Cluster: 1, Proc: int64(i)}] != want {
+				t.Fatalf("job 1.%d left at %d, want %d", i, got[Key{Cluster: 1, Proc: int64(i)}], want)
+			}
+		}
+		return
+	}
+	t.Fatal("no stop of the load left its history half written: the test does not reach the departures")
 }
