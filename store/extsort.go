@@ -156,6 +156,19 @@ func spillRun(dir string, r *run, w *bufio.Writer) (*os.File, error) {
 	return f, nil
 }
 
+// readSpilled returns cursors over spilled runs, each read from its start
+// with a buffer of bufSize bytes (their buffers share bufBytes).
+func readSpilled(spills []*os.File, bufBytes int) (cs []cursor, bufSize int, err error) {
+	bufSize = max(16<<10, min(1<<20, bufBytes/max(1, len(spills))))
+	for _, f := range spills {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, 0, fmt.Errorf("read back a sorted run: %w", err)
+		}
+		cs = append(cs, newFileCursor(f, bufSize))
+	}
+	return cs, bufSize, nil
+}
+
 // A cursor yields a sorted run's entries in order.
 type cursor interface {
 	// next returns the next entry and its key. The entry is valid until

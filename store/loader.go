@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,13 +253,11 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 		cursors = append(cursors, &memCursor{run: l.run})
 	}
 	// The runs' read buffers share an eighth of the memory bound.
-	bufSize := max(16<<10, min(1<<20, l.maxBytes/8/max(1, len(l.spills))))
-	for _, f := range l.spills {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("db %s: read back a sorted run: %w", l.db.path, err)
-		}
-		cursors = append(cursors, newFileCursor(f, bufSize))
+	spilled, bufSize, err := readSpilled(l.spills, l.maxBytes/8)
+	if err != nil {
+		return fmt.Errorf("db %s: %w", l.db.path, err)
 	}
+	cursors = append(cursors, spilled...)
 	l.stats = LoadStats{Runs: len(cursors), ReadBuffers: bufSize * len(l.spills)}
 	m := merger{cursors: cursors}
 	if err := m.start(); err != nil {
@@ -285,7 +282,6 @@ func (l *Loader) Commit(ctx context.Context, pos Position) error {
 	b := loadBatch{db: l.db, ix: &indexer{}, pairs: newPairQueue(), limit: l.maxBytes / 8, stats: &l.stats, created: pos.Generation.Created}
 	defer b.rollback()
 	var jobs int64
-	var err error
 	for c := range full { // until the producer is done, even after an error
 		if err == nil {
 			if err = b.write(c, &jobs); err != nil {
@@ -679,14 +675,8 @@ func (d *departureSort) cursors(bufBytes int) ([]cursor, error) {
 		}
 		d.run = run{}
 	}
-	size := max(16<<10, min(1<<20, bufBytes/max(1, len(d.spills))))
-	for _, f := range d.spills {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("read back the departures: %w", err)
-		}
-		cs = append(cs, newFileCursor(f, size))
-	}
-	return cs, nil
+	spilled, _, err := readSpilled(d.spills, bufBytes)
+	return append(cs, spilled...), err
 }
 
 func (d *departureSort) close() {
