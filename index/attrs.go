@@ -1,8 +1,6 @@
 package index
 
 import (
-	"strconv"
-
 	"github.com/PelicanPlatform/classad/classad"
 	"github.com/qindex/qindex/store"
 )
@@ -40,12 +38,12 @@ func FloatAttr(job store.Job, env *Env, name string) (float64, bool) {
 // FloatOf is FloatAttr for a caller that has already looked up text, the
 // value of attribute name of job.
 func FloatOf(job store.Job, env *Env, name string, text []byte) (float64, bool) {
-	if n, ok := store.IntLiteral(text); ok && (n != 0 || text[0] != '-') { // "-0" is -0.0
-		return float64(n), true
+	f, ok := store.NumberLiteral(text)
+	if ok {
+		return f, true
 	}
 	if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
-		v, err := strconv.ParseFloat(string(text), 64)
-		return v, err == nil
+		return f, false // a literal beyond float64's range: ±Inf
 	}
 	v := evalAttr(job, env, name)
 	f, err := v.NumberValue()

@@ -1,14 +1,17 @@
 package store
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // FuzzParseExpr: any text parses, or fails with a short message, without
-// exhausting the stack; a tree it accepts nests at most MaxExprDepth.
+// exhausting the stack; a tree it accepts nests at most MaxExprDepth. The
+// literal readers that spare the parser agree with strconv on it.
 //
 // Found by fuzzing (testdata/fuzz/FuzzParseExpr): the 80 characters an
 // error quotes grow fourfold when they are invalid UTF-8 (\xbe); a bound
@@ -19,7 +22,11 @@ func FuzzParseExpr(f *testing.F) {
 		strings.Repeat("(", 1200), strings.Repeat("1+", 1100) + "1", `"unterminated`, `'quoted name' + 1`} {
 		f.Add(text)
 	}
+	for _, text := range []string{`-0`, `-42`, `007`, `9223372036854775807`, `-9223372036854775809`, `1e999`, `123456789012345678901234567890`} {
+		f.Add(text)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
+		checkLiteralReaders(t, text)
 		e, err := ParseExpr(text)
 		if err != nil {
 			if len(err.Error()) > 500 {
@@ -116,3 +123,21 @@ func fuzzSeedDB(f *testing.F) []byte {
 }
 
 func itoa(n int) string { return string(rune('0' + n)) }
+
+// checkLiteralReaders requires IntLiteral and NumberLiteral to give what
+// strconv gives for the texts LiteralKind calls integers and reals, and
+// nothing for the others.
+func checkLiteralReaders(t *testing.T, text string) {
+	kind := LiteralKind(text)
+	n, ok := IntLiteral(text)
+	wantN, err := strconv.ParseInt(text, 10, 64)
+	if wantOK := kind == KindInt && err == nil; ok != wantOK || ok && n != wantN {
+		t.Errorf("IntLiteral(%q) = %d, %v; want %d, %v", text, n, ok, wantN, wantOK)
+	}
+	f, ok := NumberLiteral(text)
+	wantF, err := strconv.ParseFloat(text, 64)
+	isNumber := kind == KindInt || kind == KindReal
+	if wantOK := isNumber && err == nil; ok != wantOK || isNumber && math.Float64bits(f) != math.Float64bits(wantF) {
+		t.Errorf("NumberLiteral(%q) = %v, %v; want %v, %v", text, f, ok, wantF, wantOK)
+	}
+}

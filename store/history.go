@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -226,7 +225,7 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 	l.owner = OwnerValue(find("Owner"))
 	if l.status.Class == ClassLiteral && l.status.N == 4 {
 		if v, ok := find("RemoteWallClockTime"); ok {
-			l.wall, l.wallOK = numberLiteral(v)
+			l.wall, l.wallOK = NumberLiteral(v)
 		}
 		start, sok := find("JobStartDate")
 		queued, qok := find("QDate")
@@ -325,16 +324,6 @@ func (d *departures) reset() {
 	clear(d.jobs)
 	clear(d.owners)
 	d.jobs, d.bytes = d.jobs[:0], 0
-}
-
-// numberLiteral returns the value of an integer or real literal.
-func numberLiteral(text string) (float64, bool) {
-	switch LiteralKind(text) {
-	case KindInt, KindReal:
-		f, err := strconv.ParseFloat(text, 64)
-		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
-	}
-	return 0, false
 }
 
 // historyWriter records entries in the history bucket of a write

@@ -90,6 +90,21 @@ func IntLiteral[T ~string | ~[]byte](text T) (int64, bool) {
 	return n, true
 }
 
+// NumberLiteral returns the value of text if it is an integer or real
+// literal (LiteralKind's KindInt or KindReal); beyond float64's range it
+// returns ±Inf and false, as strconv.ParseFloat does. Integers are read by
+// IntLiteral, without strconv.
+func NumberLiteral[T ~string | ~[]byte](text T) (float64, bool) {
+	if n, ok := IntLiteral(text); ok && (n != 0 || text[0] != '-') { // "-0" is -0.0
+		return float64(n), true
+	}
+	if k := LiteralKind(text); k != KindInt && k != KindReal {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(text), 64)
+	return f, err == nil
+}
+
 // numberKind recognises -?digits[.digits][(e|E)[+-]digits].
 func numberKind[T ~string | ~[]byte](s T) ValueKind {
 	i := 0

@@ -163,9 +163,12 @@ func (e *evaluator) formatCounting(job store.Job, quoted bool) (string, bool) {
 // number returns the argument's value in job as a number.
 func (e *evaluator) number(job store.Job) (float64, bool) {
 	if text, ok := e.text(job); ok {
+		f, ok := store.NumberLiteral(text)
+		if ok {
+			return f, true
+		}
 		if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
-			f, err := strconv.ParseFloat(string(text), 64)
-			return f, err == nil
+			return f, false // a literal beyond float64's range: ±Inf
 		}
 	} else if e.attr != "" {
 		return 0, false
