@@ -21,11 +21,8 @@ func historyFigures(bin, dir string, left, runs int) error {
 	}
 	log := filepath.Join(dir, fmt.Sprintf("history-%d.log", left))
 	db := filepath.Join(dir, fmt.Sprintf("history-%d.db", left))
-	if _, err := os.Stat(log); err != nil {
-		args := []string{"gen", "--out", log, "--jobs", strconv.Itoa(left / 10), "--left", strconv.Itoa(left), "--owners", "2000", "--seed", "3"}
-		if _, _, err := measure(bin, args...); err != nil {
-			return err
-		}
+	if err := generate(bin, log, "--jobs", strconv.Itoa(left/10), "--left", strconv.Itoa(left), "--owners", "2000", "--seed", "3"); err != nil {
+		return err
 	}
 	fi, err := os.Stat(log)
 	if err != nil {

@@ -44,10 +44,8 @@ func scaleFigures(bin, dir string, jobs, runs int) error {
 	for _, n := range []int{jobs / 8, jobs / 2, jobs} {
 		log = filepath.Join(dir, fmt.Sprintf("scale-%d.log", n))
 		db = filepath.Join(dir, fmt.Sprintf("scale-%d.db", n))
-		if _, err := os.Stat(log); err != nil {
-			if _, _, err := measure(bin, "gen", "--out", log, "--jobs", strconv.Itoa(n), "--owners", "2000", "--seed", "3"); err != nil {
-				return err
-			}
+		if err := generate(bin, log, "--jobs", strconv.Itoa(n), "--owners", "2000", "--seed", "3"); err != nil {
+			return err
 		}
 		fi, err := os.Stat(log)
 		if err != nil {
@@ -191,10 +189,8 @@ func daemonAtScale(bin, dir, log string, jobs, runs int) error {
 	}
 
 	snap := filepath.Join(dir, fmt.Sprintf("scale-%d-snapshot.log", jobs))
-	if _, err := os.Stat(snap); err != nil {
-		if _, _, err := measure(bin, "gen", "--out", snap, "--jobs", strconv.Itoa(jobs), "--owners", "2000", "--seed", "3", "--compact"); err != nil {
-			return err
-		}
+	if err := generate(bin, snap, "--jobs", strconv.Itoa(jobs), "--owners", "2000", "--seed", "3", "--compact"); err != nil {
+		return err
 	}
 	cmd, _, err := startServe(bin, live, db, 20*time.Millisecond)
 	if err != nil {
