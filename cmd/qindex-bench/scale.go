@@ -175,14 +175,18 @@ func readSequentially(path string, n int64) (time.Duration, error) {
 }
 
 // daemonAtScale measures the daemon on the queue of jobs jobs whose log is
-// log: the lag while 50 MB more arrive at 5 MB/s, its collections and
+// log: the lag while 50 MB more arrive at 1, 2 and 5 MB/s, its collections and
 // scrapes, and queries while it reloads a compaction of that queue.
 func daemonAtScale(bin, dir, log string, jobs, runs int) error {
 	live := filepath.Join(dir, "scale-live.log")
 	db := filepath.Join(dir, "scale-daemon.db")
 	fmt.Printf("\ndaemon (qindex serve) on the queue of %d jobs\n", jobs)
-	if err := tailLag(bin, log, live, db, 50e6); err != nil {
-		return err
+	// The 5 MB/s, and below it, to find the rate a daemon keeps
+	// within 2 s of.
+	for _, rate := range []float64{1e6, 2e6, 5e6} {
+		if err := tailLag(bin, log, live, db, 50e6, rate); err != nil {
+			return err
+		}
 	}
 	if err := exporterFigures(bin, live, db, runs, 10); err != nil {
 		return err
