@@ -56,8 +56,10 @@ type Options struct {
 	// Timeout bounds the wait for the file lock; 0 waits one second.
 	Timeout time.Duration
 	// NoSync skips fsync on commit. A crash of the machine (not of the
-	// process) may then lose recent commits or damage the file; use it only
-	// for loads that are redone from the log anyway, and call Sync at the end.
+	// process) may then lose recent commits or leave pages of different
+	// commits; use it only for a file that is rebuilt from the log after
+	// such a crash (the daemon's marker, cmd/qindex/unsynced.go), and call
+	// Sync at the end.
 	NoSync bool
 	// Mode is the permissions of a file Open creates (0: 0644, readable by
 	// every local user, as condor_q's queue is; it holds no secrets).

@@ -94,7 +94,7 @@ func FuzzOpen(f *testing.F) {
 			s.Check(func(string) {})
 			return s.Err()
 		})
-		db.Verify()
+		db.CheckPages(func(string) {})
 	})
 }
 

@@ -23,11 +23,39 @@ func bigDB(t *testing.T) string {
 		}
 	}
 	load(t, db, Position{Offset: 10}, ops...)
-	if err := db.Verify(); err != nil {
+	if err := checkAll(db); err != nil {
 		t.Fatalf("intact file: %v", err)
 	}
 	db.Close()
 	return path
+}
+
+// checkAll runs what qindex check runs, CheckPages then Check, and returns
+// an error wrapping ErrDamaged if either reports a problem.
+func checkAll(db *DB) error {
+	var first string
+	report := func(p string) {
+		if first == "" {
+			first = p
+		}
+	}
+	n, err := db.CheckPages(report)
+	if err == nil && n == 0 {
+		err = db.View(func(s *Snapshot) error {
+			if !s.Loaded() {
+				return nil
+			}
+			n, err = s.Check(report)
+			return err
+		})
+	}
+	switch {
+	case err != nil:
+		return err
+	case n > 0:
+		return fmt.Errorf("%w: %d problems, the first: %s", ErrDamaged, n, first)
+	}
+	return nil
 }
 
 // leafPages returns the ids of the file's leaf pages.
@@ -53,10 +81,10 @@ func leafPages(t *testing.T, path string) (ids []int, pageSize int, used int64) 
 	return ids, b.Info().PageSize, used
 }
 
-// TestVerifyFindsDamage damages a file as a power loss with unsynced writes
-// can (pages never written, a file cut short) and requires Open or Verify
-// to report ErrDamaged, without crashing.
-func TestVerifyFindsDamage(t *testing.T) {
+// TestCheckFindsDamage damages a file as a power loss with unsynced writes
+// can (pages never written, a file cut short) and requires Open or
+// CheckPages and Check to report ErrDamaged, without crashing.
+func TestCheckFindsDamage(t *testing.T) {
 	zeroPage := func(pick func(ids []int) int) func(t *testing.T, path string) {
 		return func(t *testing.T, path string) {
 			ids, ps, _ := leafPages(t, path)
@@ -100,7 +128,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 			tt.damage(t, path)
 			db, err := Open(path, Options{})
 			if err == nil {
-				err = db.Verify()
+				err = checkAll(db)
 				db.Close()
 			}
 			if !errors.Is(err, ErrDamaged) {
@@ -108,23 +136,5 @@ func TestVerifyFindsDamage(t *testing.T) {
 			}
 			t.Log(err)
 		})
-	}
-}
-
-func TestServingRecord(t *testing.T) {
-	db, _ := openTemp(t)
-	if _, ok, err := db.LastServing(); ok || err != nil {
-		t.Fatalf("new file: serving record %v, %v", ok, err)
-	}
-	want := Serving{PID: 42, Boot: "b"}
-	if err := db.MarkServing(want); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok, err := db.LastServing(); !ok || err != nil || got.PID != 42 || got.Boot != "b" {
-		t.Fatalf("got %+v %v %v", got, ok, err)
-	}
-	db.ClearServing()
-	if _, ok, _ := db.LastServing(); ok {
-		t.Fatal("record survives ClearServing")
 	}
 }

@@ -170,10 +170,11 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	d := &server{o: o, started: time.Now(), damaged: make(chan error, 1)}
-	if err := d.use(db); err != nil {
+	if err := markUnsynced(o.db, unsynced{PID: os.Getpid(), Boot: bootID(), Since: d.started}); err != nil {
 		db.Close()
-		return err
+		return fmt.Errorf("serve: %w", err)
 	}
+	d.use(db)
 	defer func() { d.db.Close() }()
 
 	var wg sync.WaitGroup
@@ -238,7 +239,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 	wg.Wait()
-	if err := d.db.ClearServing(); err != nil {
+	if err := clearUnsynced(d.db, o.db); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	o.logger.Info("stopped", "db", o.db)
@@ -264,14 +265,10 @@ type server struct {
 	current atomic.Pointer[store.DB] // db, for reports that may come late from a replaced one
 }
 
-// use makes db the daemon's database, recording the daemon in it.
-func (d *server) use(db *store.DB) error {
-	if err := db.MarkServing(store.Serving{PID: os.Getpid(), Boot: bootID(), Since: d.started}); err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
+// use makes db the daemon's database.
+func (d *server) use(db *store.DB) {
 	d.db, d.follower = db, d.newFollower(db)
 	d.current.Store(db)
-	return nil
 }
 
 // newFollower returns a Follower of the log into db that reports damage.
@@ -375,7 +372,7 @@ func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporte
 	d.mu.Unlock()
 
 	os.Remove(tmp)
-	fresh, err := store.Open(tmp, store.Options{Mode: d.o.access.fileMode()})
+	fresh, err := openUnsynced(tmp, d.o.access)
 	if err != nil {
 		return fmt.Errorf("serve: rebuild: %w", err)
 	}
@@ -411,14 +408,11 @@ func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporte
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("serve: put the rebuilt database in place: %w", err)
 	}
-	db, err := store.Open(path, store.Options{})
+	db, err := openUnsynced(path, d.o.access)
 	if err != nil {
 		return fmt.Errorf("serve: open the rebuilt database: %w", err)
 	}
-	if err := d.use(db); err != nil {
-		db.Close()
-		return err
-	}
+	d.use(db)
 	d.rebuilding = ""
 	select { // damage reported by readers of the old file
 	case <-d.damaged:
@@ -515,12 +509,14 @@ func (d *server) notReady() string {
 }
 
 // openForServe opens the database for the daemon. A file damaged beyond
-// opening, or found damaged when the previous daemon did not stop before
-// the machine restarted (a power loss can lose unsynced pages; a killed
-// process cannot), is moved aside to FILE.damaged and replaced by a new
-// one, which the first catch-up loads from the log.
+// opening is moved aside to FILE.damaged and replaced by a new one, which
+// the first catch-up loads from the log; so is a file of another schema
+// version, kept as FILE.schema-N. A file whose previous daemon did not stop
+// before the machine restarted (its marker is from another boot: see
+// unsynced.go) is replaced without a look, since its pages may come from
+// different commits.
 func openForServe(path string, acc access, logger *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(path, store.Options{Mode: acc.fileMode()})
+	db, err := openUnsynced(path, acc)
 	if errors.Is(err, store.ErrDamaged) {
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
 		return replaceDamaged(path, acc, logger)
@@ -536,29 +532,24 @@ func openForServe(path string, acc access, logger *slog.Logger) (*store.DB, erro
 		if err := os.Rename(path, aside); err != nil {
 			return nil, fmt.Errorf("serve: move the database of schema %s aside: %w", old.Found, err)
 		}
-		return store.Open(path, store.Options{Mode: acc.fileMode()})
+		return openUnsynced(path, acc)
 	}
 	if err != nil {
 		return nil, err
 	}
-	last, found, err := db.LastServing()
-	if err != nil {
-		db.Close()
-		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-		return replaceDamaged(path, acc, logger)
-	}
+	last, found := lastUnsynced(path)
 	switch {
 	case !found:
 	case last.Boot != "" && last.Boot == bootID():
 		logger.Info("the previous daemon did not stop cleanly; resuming from its last commit", "db", path, "pid", last.PID)
 	default:
-		logger.Warn("the previous daemon did not stop before the machine restarted; verifying the database", "db", path, "pid", last.PID)
-		if err := db.Verify(); err != nil {
-			db.Close()
-			logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-			return replaceDamaged(path, acc, logger)
+		logger.Warn("the previous daemon did not stop before the machine restarted, and its last commits may not have reached the disk; rebuilding the database from the log",
+			"db", path, "pid", last.PID)
+		db.Close()
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("serve: remove the database of an unclean stop: %w", err)
 		}
-		logger.Info("the database is intact", "db", path)
+		return openUnsynced(path, acc)
 	}
 	return db, nil
 }
@@ -574,7 +565,7 @@ func replaceDamaged(path string, acc access, logger *slog.Logger) (*store.DB, er
 		return nil, fmt.Errorf("move the damaged database aside: %w", err)
 	}
 	logger.Info("moved the damaged database aside", "file", aside)
-	return store.Open(path, store.Options{Mode: acc.fileMode()})
+	return openUnsynced(path, acc)
 }
 
 // firstLoadWait bounds how long a query waits for the daemon's first load

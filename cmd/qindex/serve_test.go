@@ -446,12 +446,29 @@ func TestDaemonSurvivesKills(t *testing.T) {
 		strings.Count(logs, "did not stop cleanly"), strings.Count(logs, "reloading"), strings.Count(logs, "reload was interrupted"))
 }
 
-// TestDaemonRebuildsADamagedDB damages the file of a daemon that did not
-// stop before a (simulated) machine restart; the next daemon detects it,
-// moves it aside, and rebuilds from the log.
-func TestDaemonRebuildsADamagedDB(t *testing.T) {
-	for _, damage := range []string{"zero a page", "cut short", "intact"} {
-		t.Run(damage, func(t *testing.T) {
+// TestDaemonAfterAnUncleanStop starts a daemon on the file of one that did
+// not stop cleanly: killed (its marker is from this boot), or stopped by a
+// machine restart (a marker from another boot), the file then possibly
+// holding pages of different commits, as unsynced writes can leave it. A
+// kill resumes from the last commit; a machine restart rebuilds from the
+// log without trusting the file; a damaged file is moved aside. Each
+// ends with the log's queue, a clean stop, and no marker.
+func TestDaemonAfterAnUncleanStop(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		boot    string // the marker's boot id; "" for none, "this" for this boot
+		damage  string
+		want    string // in the new daemon's logs
+		aside   int    // the file is moved to FILE.damaged: 0 no, 1 yes, 2 either
+		resumes bool   // the new daemon reloads nothing
+	}{
+		{"killed", "this", "", "resuming from its last commit", 0, true},
+		{"machine restart", "a boot before a power loss", "", "did not stop before the machine restarted", 0, false},
+		{"machine restart, unreadable marker", "garbage", "", "did not stop before the machine restarted", 0, false},
+		{"machine restart, pages of two commits", "a boot before a power loss", "mix", "rebuilding", 2, false},
+		{"machine restart, file cut short", "a boot before a power loss", "cut short", "the database is damaged", 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			log, dbPath := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
 			g := loggen.New(loggen.Config{Seed: 3, TargetJobs: 3000})
@@ -461,34 +478,53 @@ func TestDaemonRebuildsADamagedDB(t *testing.T) {
 			if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", dbPath); code != 0 {
 				t.Fatal(errOut)
 			}
-			db, err := store.Open(dbPath, store.Options{})
-			if err != nil {
-				t.Fatal(err)
+			older, _ := os.ReadFile(dbPath)
+			g.Run(&b, 3000)
+			os.WriteFile(log, b.Bytes(), 0o600)
+			if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", dbPath); code != 0 {
+				t.Fatal(errOut)
 			}
-			db.MarkServing(store.Serving{PID: 1, Boot: "a boot before a power loss"})
-			db.Close()
+			switch tt.boot {
+			case "":
+			case "this":
+				markUnsynced(dbPath, unsynced{PID: 1, Boot: bootID()})
+			case "garbage":
+				os.WriteFile(unsyncedPath(dbPath), []byte("\x00{"), 0o644)
+			default:
+				markUnsynced(dbPath, unsynced{PID: 1, Boot: tt.boot})
+			}
 			fi, _ := os.Stat(dbPath)
-			switch damage {
-			case "zero a page":
-				f, _ := os.OpenFile(dbPath, os.O_WRONLY, 0)
-				f.WriteAt(make([]byte, 16384), 40*16384)
-				f.Close()
+			f, _ := os.OpenFile(dbPath, os.O_RDWR, 0)
+			switch tt.damage {
+			case "mix": // the older commit's pages, but for bbolt's meta pages
+				const page = 16384
+				f.WriteAt(older[2*page:min(len(older), int(fi.Size()))], 2*page)
 			case "cut short": // well below the pages in use
 				if fi.Size() < 1<<20 {
 					t.Fatalf("db of %d bytes", fi.Size())
 				}
-				os.Truncate(dbPath, 256<<10)
+				f.Truncate(256 << 10)
 			}
+			f.Close()
 			d := startDaemon(t, log, dbPath, 20*time.Millisecond)
 			waitFor(t, "the daemon to catch up", func() bool { return caughtUp(t, status(t, dbPath), log) })
+			if u, found := lastUnsynced(dbPath); !found || u.Boot != bootID() {
+				t.Errorf("while serving, marker %+v, %v", u, found)
+			}
+			st := status(t, dbPath)
 			d.stop(t)
 			logs := d.stderr.String()
-			_, asideErr := os.Stat(dbPath + ".damaged")
-			if rebuilt := strings.Contains(logs, "rebuilding it from the log"); rebuilt != (damage != "intact") || (asideErr == nil) != rebuilt {
-				t.Errorf("rebuilt %v, moved aside %v:\n%s", rebuilt, asideErr == nil, logs)
+			if !strings.Contains(logs, tt.want) {
+				t.Errorf("logs lack %q:\n%s", tt.want, logs)
 			}
-			if damage == "intact" && !strings.Contains(logs, "intact") {
-				t.Errorf("no verification logged:\n%s", logs)
+			if _, err := os.Stat(dbPath + ".damaged"); tt.aside != 2 && (err == nil) != (tt.aside == 1) {
+				t.Errorf("moved aside: %v, want %v", err == nil, tt.aside == 1)
+			}
+			if st.Daemon == nil || (st.Daemon.Reloads == 0) != tt.resumes || tt.resumes && strings.Contains(logs, "rebuilding") {
+				t.Errorf("resumes %v, but: %+v\n%s", tt.resumes, st.Daemon, logs)
+			}
+			if _, found := lastUnsynced(dbPath); found {
+				t.Error("the marker survives a clean stop")
 			}
 			requireTruth(t, dbPath, log, g)
 		})
