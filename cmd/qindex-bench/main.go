@@ -130,8 +130,6 @@ func run(bin, dir string, jobs, runs, scrapers int) error {
 	return daemonFigures(bin, dir, log, snap, runs, scrapers)
 }
 
-// freshIngest ingests log into a new db runs times, and returns the median
-// wall time and the peak RssAnon.
 // generate writes the log at path with qindex gen and args, unless it is
 // there already, and flushes it to disk: otherwise the kernel writes the
 // new log back while the first ingests run (its dirty pages expire after
@@ -155,6 +153,8 @@ func generate(bin, path string, args ...string) error {
 	return nil
 }
 
+// freshIngest ingests log into a new db runs times, and returns the median
+// wall time and the peak RssAnon.
 func freshIngest(bin, log, db string, runs int) (time.Duration, int64, error) {
 	var times []time.Duration
 	var peak int64

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,16 +79,26 @@ func markUnsynced(db string, u unsynced) error {
 // lastUnsynced reads the marker of the database at db, if there is one. A
 // marker that cannot be read says that the previous daemon's writes may
 // not be on disk, from an unknown boot.
+// It reads maxMarker bytes at most: the file is untrusted, and a marker is
+// a hundred.
 func lastUnsynced(db string) (u unsynced, found bool) {
-	b, err := os.ReadFile(unsyncedPath(db))
+	f, err := os.Open(unsyncedPath(db))
 	if errors.Is(err, fs.ErrNotExist) {
 		return u, false
 	}
-	if err != nil || json.Unmarshal(b, &u) != nil {
+	if err != nil {
+		return unsynced{}, true
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMarker+1))
+	if err != nil || len(b) > maxMarker || json.Unmarshal(b, &u) != nil {
 		return unsynced{}, true
 	}
 	return u, true
 }
+
+// maxMarker is the most bytes lastUnsynced reads of a marker.
+const maxMarker = 4096
 
 // clearUnsynced syncs db and then removes its marker, at a clean stop.
 func clearUnsynced(db *store.DB, path string) error {
