@@ -507,11 +507,17 @@ func TestDaemonAfterAnUncleanStop(t *testing.T) {
 			}
 			f.Close()
 			d := startDaemon(t, log, dbPath, 20*time.Millisecond)
-			waitFor(t, "the daemon to catch up", func() bool { return caughtUp(t, status(t, dbPath), log) })
+			// Caught up, and its first catch-up over: the status shows the
+			// file's offset as soon as a load commits, its count of
+			// reloads only once the catch-up returns.
+			var st statusReport
+			waitFor(t, "the daemon to catch up", func() bool {
+				st = status(t, dbPath)
+				return caughtUp(t, st, log) && st.Daemon != nil && !st.Daemon.CaughtUp.IsZero()
+			})
 			if u, found := lastUnsynced(dbPath); !found || u.Boot != bootID() {
 				t.Errorf("while serving, marker %+v, %v", u, found)
 			}
-			st := status(t, dbPath)
 			d.stop(t)
 			logs := d.stderr.String()
 			if !strings.Contains(logs, tt.want) {
