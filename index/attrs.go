@@ -38,12 +38,8 @@ func FloatAttr(job store.Job, env *Env, name string) (float64, bool) {
 // FloatOf is FloatAttr for a caller that has already looked up text, the
 // value of attribute name of job.
 func FloatOf(job store.Job, env *Env, name string, text []byte) (float64, bool) {
-	f, ok := store.NumberLiteral(text)
-	if ok {
-		return f, true
-	}
-	if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
-		return f, false // a literal beyond float64's range: ±Inf
+	if f, literal, ok := store.NumberLiteral(text); literal {
+		return f, ok
 	}
 	v := evalAttr(job, env, name)
 	f, err := v.NumberValue()

@@ -134,10 +134,10 @@ func checkLiteralReaders(t *testing.T, text string) {
 	if wantOK := kind == KindInt && err == nil; ok != wantOK || ok && n != wantN {
 		t.Errorf("IntLiteral(%q) = %d, %v; want %d, %v", text, n, ok, wantN, wantOK)
 	}
-	f, ok := NumberLiteral(text)
+	f, literal, ok := NumberLiteral(text)
 	wantF, err := strconv.ParseFloat(text, 64)
 	isNumber := kind == KindInt || kind == KindReal
-	if wantOK := isNumber && err == nil; ok != wantOK || isNumber && math.Float64bits(f) != math.Float64bits(wantF) {
-		t.Errorf("NumberLiteral(%q) = %v, %v; want %v, %v", text, f, ok, wantF, wantOK)
+	if wantOK := isNumber && err == nil; literal != isNumber || ok != wantOK || isNumber && math.Float64bits(f) != math.Float64bits(wantF) {
+		t.Errorf("NumberLiteral(%q) = %v, %v, %v; want %v, %v, %v", text, f, literal, ok, wantF, isNumber, wantOK)
 	}
 }

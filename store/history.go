@@ -225,7 +225,7 @@ func newLeaving(dst []byte, k Key, myType string, proc, cluster []Attr, now int6
 	l.owner = OwnerValue(find("Owner"))
 	if l.status.Class == ClassLiteral && l.status.N == 4 {
 		if v, ok := find("RemoteWallClockTime"); ok {
-			l.wall, l.wallOK = NumberLiteral(v)
+			l.wall, _, l.wallOK = NumberLiteral(v)
 		}
 		start, sok := find("JobStartDate")
 		queued, qok := find("QDate")

@@ -90,19 +90,20 @@ func IntLiteral[T ~string | ~[]byte](text T) (int64, bool) {
 	return n, true
 }
 
-// NumberLiteral returns the value of text if it is an integer or real
-// literal (LiteralKind's KindInt or KindReal); beyond float64's range it
-// returns ±Inf and false, as strconv.ParseFloat does. Integers are read by
+// NumberLiteral reads text as an integer or real literal (LiteralKind's
+// KindInt or KindReal): literal says whether it is one, and ok whether its
+// value f fits a float64 (beyond, f is ±Inf, as strconv.ParseFloat gives).
+// A caller evaluates what is not a literal. Integers are read by
 // IntLiteral, without strconv.
-func NumberLiteral[T ~string | ~[]byte](text T) (float64, bool) {
+func NumberLiteral[T ~string | ~[]byte](text T) (f float64, literal, ok bool) {
 	if n, ok := IntLiteral(text); ok && (n != 0 || text[0] != '-') { // "-0" is -0.0
-		return float64(n), true
+		return float64(n), true, true
 	}
 	if k := LiteralKind(text); k != KindInt && k != KindReal {
-		return 0, false
+		return 0, false, false
 	}
 	f, err := strconv.ParseFloat(string(text), 64)
-	return f, err == nil
+	return f, true, err == nil
 }
 
 // numberKind recognises -?digits[.digits][(e|E)[+-]digits].

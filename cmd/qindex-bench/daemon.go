@@ -145,9 +145,9 @@ func daemonFigures(bin, dir, log, snap string, runs, scrapers int) error {
 
 // tailLag serves log but for its last tail bytes (its second half if tail
 // is 0), appends them at rate bytes a second, and reports how long each
-// appended slice took to be applied, and the rate the appends reached (a
-// daemon's fsyncs can hold a writer of the same disk back, as they would
-// the schedd). A rate of 0 appends them at once and reports how fast the
+// appended slice took to be applied, and the rate the appends reached
+// (should the daemon's load on the disk or the cores hold the writer back,
+// as it would the schedd). A rate of 0 appends them at once and reports how fast the
 // daemon applied them: the most it can follow.
 func tailLag(bin, log, live, db string, tail int, rate float64) error {
 	content, err := os.ReadFile(log)

@@ -163,12 +163,8 @@ func (e *evaluator) formatCounting(job store.Job, quoted bool) (string, bool) {
 // number returns the argument's value in job as a number.
 func (e *evaluator) number(job store.Job) (float64, bool) {
 	if text, ok := e.text(job); ok {
-		f, ok := store.NumberLiteral(text)
-		if ok {
-			return f, true
-		}
-		if k := store.LiteralKind(text); k == store.KindInt || k == store.KindReal {
-			return f, false // a literal beyond float64's range: ±Inf
+		if f, literal, ok := store.NumberLiteral(text); literal {
+			return f, ok
 		}
 	} else if e.attr != "" {
 		return 0, false
