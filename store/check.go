@@ -18,7 +18,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
-	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs, s.schedulerJobs} {
+	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs, s.schedulerJobs, s.running} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")
 		}
@@ -42,6 +42,8 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 			}},
 		{name: "scheduler-jobs", mark: markScheduler, c: s.schedulerJobs.Cursor(),
 			why: func(j Job) string { u, _ := j.Lookup("JobUniverse"); return fmt.Sprintf("JobUniverse %s may be 7", u) }},
+		{name: "running", mark: markRunning, c: s.running.Cursor(),
+			why: func(Job) string { return "JobStatus 2" }},
 	}
 	for _, set := range sets {
 		set.k, _ = set.c.First()
@@ -81,7 +83,7 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 				problem("job %s: %s, but the job is missing from %s", job.Key, set.why(job), set.name)
 			}
 		}
-		want[string(posting)]++
+		want[string(exactPosting(posting, m&markRunning != 0))]++
 		if part != job.part {
 			problem("job %s: stored in partition %s, its filing %s puts it in %s", job.Key, job.part, postingText(posting), part)
 		}
@@ -233,7 +235,7 @@ func indexPartText(index string, part []byte) string {
 }
 
 // jobSetCheck is Check's merge of one job set (cluster-id-odd/,
-// scheduler-jobs/) with the jobs, in key order.
+// scheduler-jobs/, running/) with the jobs, in key order.
 type jobSetCheck struct {
 	name string
 	mark marks

@@ -18,7 +18,7 @@ import (
 
 // SchemaVersion is the version of the layout docs/STORE.md describes. A
 // file of another version is refused, never rewritten.
-const SchemaVersion = "11"
+const SchemaVersion = "12"
 
 var (
 	bucketMeta          = []byte("meta")
@@ -30,8 +30,9 @@ var (
 	bucketStatusCounts  = []byte("status-counts")
 	bucketClusterIDOdd  = []byte("cluster-id-odd")
 	bucketSchedulerJobs = []byte("scheduler-jobs")
+	bucketRunning       = []byte("running")
 
-	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd, bucketSchedulerJobs}
+	stateBuckets = [][]byte{bucketAds, bucketPostings, bucketByOwnerStatus, bucketByStatus, bucketCounts, bucketStatusCounts, bucketClusterIDOdd, bucketSchedulerJobs, bucketRunning}
 
 	keySchema   = []byte("schema")
 	keyActive   = []byte("active")

@@ -145,6 +145,28 @@ func TestIndexesFileEffectiveValues(t *testing.T) {
 			want: `"alice" 1: 1 [1.1]` + "\n" + `"alice" 2: 1 [1.0]`,
 		},
 		{
+			name: "idle and running jobs, filed together, counted and read apart",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "new 1.0 Job", "set 1.0 JobStatus 1", "new 1.1 Job", "set 1.1 JobStatus 1",
+					"new 1.2 Job", "set 1.2 JobStatus 1", "new 1.3 Job", "set 1.3 JobStatus 1", "new 1.4 Job", "set 1.4 JobStatus 2"},
+				{"set 1.0 JobStatus 2", "set 1.1 JobStatus 2", "set 1.4 JobStatus 1"},
+				{"set 1.0 JobStatus 1", "set 1.2 JobStatus 2", "set 1.3 JobStatus 2", "set 1.3 JobStatus 1"},
+				{"set 1.1 JobStatus 5", "destroy 1.2", "set 1.4 JobStatus 2", "set 1.4 JobStatus 4"},
+				{"set 1.1 JobStatus 2", "set 1.3 JobStatus 2"},
+			},
+			want: `"alice" 1: 1 [1.0]` + "\n" + `"alice" 2: 2 [1.1 1.3]` + "\n" + `"alice" 4: 1 [1.4]`,
+		},
+		{
+			name: "an owner with running jobs only, and a cluster's JobStatus edit between idle and running",
+			batches: [][]string{
+				{"new 1.-1 Job", `set 1.-1 Owner "bob"`, "set 1.-1 JobStatus 2", "new 1.0 Job", "new 1.1 Job", "set 1.1 JobStatus 1",
+					"new 2.0 Job", `set 2.0 Owner "carol"`, "set 2.0 JobStatus 2"},
+				{"set 1.-1 JobStatus 1", "set 1.1 JobStatus 2"},
+				{"set 1.-1 JobStatus 2", "del 1.1 JobStatus"},
+			},
+			want: `"bob" 2: 2 [1.0 1.1]` + "\n" + `"carol" 2: 1 [2.0]`,
+		},
+		{
 			name: "a cluster's JobStatus edit moves the jobs that inherit it",
 			batches: [][]string{
 				{"new 1.-1 Job", `set 1.-1 Owner "alice"`, "set 1.-1 JobStatus 1", "new 1.0 Job", "new 1.1 Job", "set 1.1 JobStatus 2", "new 1.2 Job"},
@@ -239,29 +261,29 @@ func TestCheckReportsDamage(t *testing.T) {
 		want   string
 	}{
 		{"lost by-owner-status entry", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketByOwnerStatus).Bucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 2})).Delete(appendKey(nil, Key{1, 0}))
-		}, "job 1.0: missing from by-owner-status under Owner \"alice\", JobStatus 2"},
+			return st.Bucket(bucketByOwnerStatus).Bucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 1})).Delete(appendKey(nil, Key{1, 0}))
+		}, "job 1.0: missing from by-owner-status under Owner \"alice\", JobStatus 1"},
 		{"stale by-owner-status entry", func(st *bolt.Bucket) error {
 			b, err := st.Bucket(bucketByOwnerStatus).CreateBucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "alice"}, IndexedStatus{Class: ClassLiteral, N: 5}))
 			if err != nil {
 				return err
 			}
 			return b.Put(appendKey(nil, Key{1, 0}), nil)
-		}, "by-owner-status: 1.0 filed under Owner \"alice\", JobStatus 5, its posting says Owner \"alice\", JobStatus 2"},
+		}, "by-owner-status: 1.0 filed under Owner \"alice\", JobStatus 5, its posting says Owner \"alice\", JobStatus 1"},
 		{"stale by-status entry", func(st *bolt.Bucket) error {
 			b, err := st.Bucket(bucketByStatus).CreateBucket(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 4}))
 			if err != nil {
 				return err
 			}
 			return b.Put(appendKey(nil, Key{1, 0}), nil)
-		}, "by-status: 1.0 filed under JobStatus 4, its posting says Owner \"alice\", JobStatus 2"},
+		}, "by-status: 1.0 filed under JobStatus 4, its posting says Owner \"alice\", JobStatus 1"},
 		{"empty value bucket", func(st *bolt.Bucket) error {
 			_, err := st.Bucket(bucketByOwnerStatus).CreateBucket(appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "gone"}, IndexedStatus{Class: ClassMissing}))
 			return err
 		}, "by-owner-status: empty bucket for Owner \"gone\", JobStatus (no JobStatus)"},
 		{"wrong posting", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{1, 1}), appendPosting(nil, IndexedOwner{Class: ClassLiteral, Name: "bob"}, IndexedStatus{Class: ClassLiteral, N: 2}))
-		}, "job 1.1: filed as Owner \"bob\", JobStatus 2, want Owner \"alice\", JobStatus 2"},
+		}, "job 1.1: filed as Owner \"bob\", JobStatus 2, want Owner \"alice\", JobStatus 1"},
 		{"posting of no job", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketPostings).Put(appendKey(nil, Key{7, 0}), appendPosting(nil, IndexedOwner{Class: ClassMissing}, IndexedStatus{Class: ClassMissing}))
 		}, "posting for 7.0, which is not a job"},
@@ -285,7 +307,7 @@ func TestCheckReportsDamage(t *testing.T) {
 		}, "count of JobStatus 2: missing, want 2"},
 		{"job in another status's partition", func(st *bolt.Bucket) error {
 			return moveAd(st, Key{1, 0}, partMain, 6, true)
-		}, "job 1.0: stored in partition 6, its filing Owner \"alice\", JobStatus 2 puts it in 0"},
+		}, "job 1.0: stored in partition 6, its filing Owner \"alice\", JobStatus 1 puts it in 0"},
 		{"job in two partitions", func(st *bolt.Bucket) error {
 			return moveAd(st, Key{1, 1}, partMain, partOther, false)
 		}, "job 1.1: stored in two partitions"},
@@ -293,7 +315,7 @@ func TestCheckReportsDamage(t *testing.T) {
 			return moveAd(st, Key{1, -1}, partMain, 6, true)
 		}, "ad 1.-1, not a job, stored in partition 6"},
 		{"by-status entry with a value", func(st *bolt.Bucket) error {
-			return st.Bucket(bucketByStatus).Bucket(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2})).Put(appendKey(nil, Key{1, 0}), []byte{1})
+			return st.Bucket(bucketByStatus).Bucket(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 1})).Put(appendKey(nil, Key{1, 0}), []byte{1})
 		}, "job 1.0: by-status holds 01, want an empty value"},
 		{"job listed as of another cluster", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketClusterIDOdd).Put(appendKey(nil, Key{1, 0}), nil)
@@ -313,6 +335,12 @@ func TestCheckReportsDamage(t *testing.T) {
 		{"wrong job count", func(st *bolt.Bucket) error {
 			return st.Put(keyJobs, appendCountValue(nil, keyJobs, 5))
 		}, "job count 5, want 2"},
+		{"lost running entry", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketRunning).Delete(appendKey(nil, Key{1, 0}))
+		}, "job 1.0: JobStatus 2, but the job is missing from running"},
+		{"stray running entry", func(st *bolt.Bucket) error {
+			return st.Bucket(bucketRunning).Put(appendKey(nil, Key{7, 0}), nil)
+		}, "running: entry for 7.0, which is not a job"},
 		{"damaged count", func(st *bolt.Bucket) error {
 			return st.Bucket(bucketStatusCounts).Put(appendStatusPart(nil, IndexedStatus{Class: ClassLiteral, N: 2}), []byte{0, 0, 0, 0, 0, 0, 0, 2, 1, 2, 3, 4})
 		}, "count of JobStatus 2: -1, want 2"},

@@ -82,14 +82,18 @@ func (s *Snapshot) jobSet(name []byte, set *bolt.Bucket) iter.Seq[JobRef] {
 
 // JobsByOwner yields, in key order, the jobs the indexes file under o,
 // whatever their JobStatus: a merge of o's (Owner, JobStatus) buckets,
-// which counts/ lists side by side.
+// which counts/ lists side by side (its running jobs lie in the bucket of
+// its idle ones: filedStatus).
 func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
 		if s.counts == nil || s.byPair == nil {
 			return
 		}
 		prefix := appendPostingPrefix(nil, o)
+		idle := appendPosting(nil, o, IndexedStatus{Class: ClassLiteral, N: statusIdle})
+		running := exactPosting(idle, true)
 		var runs []indexRun
+		var last []byte
 		c := s.counts.Cursor()
 		for p, _ := c.Seek(prefix); p != nil && bytes.HasPrefix(p, prefix); p, _ = c.Next() {
 			part, err := postingPartition(p)
@@ -97,6 +101,13 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 				s.err = fmt.Errorf("malformed index count key %q", p)
 				return
 			}
+			if bytes.Equal(p, running) {
+				p = idle // counted apart, filed together
+			}
+			if bytes.Equal(p, last) {
+				continue
+			}
+			last = bytes.Clone(p)
 			if b := s.byPair.Bucket(p); b != nil {
 				s.pages.prefetch(b, wantAll)
 				runs = append(runs, indexRun{c: b.Cursor(), part: part})
@@ -109,13 +120,66 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 // JobsFiled yields, in key order, the jobs the indexes file under both o
 // and st.
 func (s *Snapshot) JobsFiled(o IndexedOwner, st IndexedStatus) iter.Seq[JobRef] {
-	return s.indexed(s.byPair, appendPosting(nil, o, st), statusPartition(st))
+	jobs := s.indexed(s.byPair, appendPosting(nil, o, filedStatus(st)), statusPartition(st))
+	return s.exactly(st, jobs)
 }
 
-// JobsByStatus yields, in key order, the jobs the by-status index files
-// under st.
+// JobsByStatus yields, in key order, the jobs the indexes file under st.
 func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[JobRef] {
-	return s.indexed(s.byStatus, appendStatusPart(nil, st), statusPartition(st))
+	if isRunning(st) {
+		return s.runningJobs()
+	}
+	return s.exactly(st, s.indexed(s.byStatus, appendStatusPart(nil, st), statusPartition(st)))
+}
+
+// runningJobs yields the jobs running/ lists, in key order.
+func (s *Snapshot) runningJobs() iter.Seq[JobRef] {
+	return func(yield func(JobRef) bool) {
+		if s.running == nil {
+			return
+		}
+		part := statusPartition(IndexedStatus{Class: ClassLiteral, N: statusRunning})
+		s.pages.prefetch(s.running, wantAll)
+		c := s.running.Cursor()
+		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
+			k, err := decodeKey(kb)
+			if err != nil {
+				s.err = fmt.Errorf("%w: running/ lists %s: %v", ErrDamaged, keyText(kb), err)
+				return
+			}
+			if !yield(JobRef{Key: k, part: part}) {
+				return
+			}
+		}
+	}
+}
+
+// exactly keeps, of jobs (in key order) filed under filedStatus(st), those
+// whose JobStatus is st: of the idle and running jobs filed together,
+// those running/ lists if st is running, the others if it is idle.
+func (s *Snapshot) exactly(st IndexedStatus, jobs iter.Seq[JobRef]) iter.Seq[JobRef] {
+	if !filedTogether(st) {
+		return jobs
+	}
+	want := isRunning(st)
+	return func(yield func(JobRef) bool) {
+		if s.running == nil {
+			return
+		}
+		s.pages.prefetch(s.running, wantAll)
+		c := s.running.Cursor()
+		head, _ := c.First()
+		var kb []byte
+		for r := range jobs {
+			kb = appendKey(kb[:0], r.Key)
+			if head != nil && bytes.Compare(head, kb) < 0 {
+				head, _ = c.Seek(kb)
+			}
+			if (head != nil && bytes.Equal(head, kb)) == want && !yield(r) {
+				return
+			}
+		}
+	}
 }
 
 // indexed yields the jobs of the bucket of value under parent, whose ads
@@ -194,6 +258,9 @@ func (s *Snapshot) Filings(refs []JobRef) iter.Seq[Filing] {
 			}
 			if err == nil {
 				f.Status, err = decodeStatusPart(sp)
+			}
+			if err == nil && filedTogether(f.Status) && s.running != nil && contains(s.running, target) {
+				f.Status = IndexedStatus{Class: ClassLiteral, N: statusRunning}
 			}
 			if err != nil {
 				s.err = fmt.Errorf("job %s: %w", r.Key, err)

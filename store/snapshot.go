@@ -18,6 +18,7 @@ type Snapshot struct {
 	postings, byPair, byStatus *bolt.Bucket
 	counts, statusCounts       *bolt.Bucket
 	oddIDs, schedulerJobs      *bolt.Bucket
+	running                    *bolt.Bucket
 	history                    *bolt.Bucket // nil: no job has left yet
 	pages                      *pageSource  // for prefetch; nil: none
 	err                        error
@@ -38,7 +39,7 @@ func newSnapshot(tx *bolt.Tx, pages *pageSource) *Snapshot {
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 		s.statusCounts, s.oddIDs = s.state.Bucket(bucketStatusCounts), s.state.Bucket(bucketClusterIDOdd)
-		s.schedulerJobs = s.state.Bucket(bucketSchedulerJobs)
+		s.schedulerJobs, s.running = s.state.Bucket(bucketSchedulerJobs), s.state.Bucket(bucketRunning)
 	}
 	return s
 }
