@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func FuzzOldSyntaxString(f *testing.F) {
 }
 
 // FuzzOpen: any bytes opened as a database are refused, or read (every
-// job, the counts, the checks) without a panic; a file whose pages do not
+// job, the counts, the index reads, the checks) without a panic; a file whose pages do not
 // form trees is reported, never walked by bbolt.
 func FuzzOpen(f *testing.F) {
 	valid := fuzzSeedDB(f)
@@ -89,7 +90,14 @@ func FuzzOpen(f *testing.F) {
 			}
 			for range s.StatusCounts() {
 			}
-			for range s.Counts() {
+			for c := range s.Counts() {
+				for range s.JobsByOwner(c.Owner) {
+				}
+				for range s.JobsFiled(c.Owner, c.Status) {
+				}
+				refs := slices.Collect(s.JobsByStatus(c.Status))
+				for range s.Filings(refs) {
+				}
 			}
 			s.Check(func(string) {})
 			return s.Err()

@@ -102,7 +102,7 @@ func StatusValue[T ~string | ~[]byte](text T, ok bool) IndexedStatus {
 		return IndexedStatus{Class: ClassMissing}
 	}
 	if n, ok := IntLiteral(text); ok {
-		return IndexedStatus{Class: ClassLiteral, N: n}
+		return literalStatus(n)
 	}
 	return IndexedStatus{Class: ClassOther}
 }
@@ -123,6 +123,9 @@ const (
 	statusRunning = 2
 )
 
+// literalStatus is the filing of the JobStatus integer literal n.
+func literalStatus(n int64) IndexedStatus { return IndexedStatus{Class: ClassLiteral, N: n} }
+
 // isRunning reports whether s is the integer literal 2 (running).
 func isRunning(s IndexedStatus) bool { return s.Class == ClassLiteral && s.N == statusRunning }
 
@@ -135,7 +138,7 @@ func filedTogether(s IndexedStatus) bool {
 // s: running as idle, anything else as itself.
 func filedStatus(s IndexedStatus) IndexedStatus {
 	if isRunning(s) {
-		return IndexedStatus{Class: ClassLiteral, N: statusIdle}
+		return literalStatus(statusIdle)
 	}
 	return s
 }
@@ -147,7 +150,7 @@ func exactPosting(p []byte, running bool) []byte {
 		return p
 	}
 	e := bytes.Clone(p)
-	appendStatusPart(e[:len(e)-statusPartLen], IndexedStatus{Class: ClassLiteral, N: statusRunning})
+	appendStatusPart(e[:len(e)-statusPartLen], literalStatus(statusRunning))
 	return e
 }
 
@@ -438,7 +441,7 @@ func (ix *indexer) file(k Key, p []byte, m marks, fresh bool) error {
 // holds for a key Put with a nil value in this transaction too.
 func contains(b *bolt.Bucket, k []byte) bool {
 	got, _ := b.Cursor().Seek(k)
-	return got != nil && bytes.Equal(got, k)
+	return bytes.Equal(got, k)
 }
 
 // put files the job kb in the bucket of value under parent.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -424,5 +425,57 @@ func TestSplitPostingRefusesMalformed(t *testing.T) {
 		if op, sp, err := splitPosting(p); err == nil {
 			t.Errorf("splitPosting(%q) = %q, %q, no error", p, op, sp)
 		}
+	}
+}
+
+// TestRunningReadsMeetDamage: running/ comes from an untrusted file; an
+// entry that is not a job key stops a read of the running jobs with
+// ErrDamaged, and one that names no job is damage to JobsAt.
+func TestRunningReadsMeetDamage(t *testing.T) {
+	running := literalStatus(statusRunning)
+	tests := []struct {
+		name string
+		key  []byte
+		read func(s *Snapshot) int
+	}{
+		{"an entry of 3 bytes", []byte{1, 2, 3}, func(s *Snapshot) int {
+			n := 0
+			for range s.JobsByStatus(running) {
+				n++
+			}
+			return n
+		}},
+		{"an entry of no job", appendKey(nil, Key{7, 0}), func(s *Snapshot) int {
+			n := 0
+			for range s.JobsAt(slices.Collect(s.JobsByStatus(running))) {
+				n++
+			}
+			return n
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := openTemp(t)
+			load(t, db, Position{}, "new 1.0 Job", "set 1.0 JobStatus 2", "new 9.0 Job", "set 9.0 JobStatus 2")
+			err := db.bolt.Update(func(tx *bolt.Tx) error {
+				st, err := stateBucket(tx, false)
+				if err != nil {
+					return err
+				}
+				return st.Bucket(bucketRunning).Put(tt.key, nil)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.View(func(s *Snapshot) error {
+				if n := tt.read(s); n > 1 {
+					t.Errorf("read %d jobs past the damage, want at most the one before it", n)
+				}
+				return s.Err()
+			})
+			if !errors.Is(err, ErrDamaged) {
+				t.Errorf("reading running/ with %s: %v, want ErrDamaged", tt.name, err)
+			}
+		})
 	}
 }

@@ -90,7 +90,7 @@ func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 			return
 		}
 		prefix := appendPostingPrefix(nil, o)
-		idle := appendPosting(nil, o, IndexedStatus{Class: ClassLiteral, N: statusIdle})
+		idle := appendPosting(nil, o, literalStatus(statusIdle))
 		running := exactPosting(idle, true)
 		var runs []indexRun
 		var last []byte
@@ -138,7 +138,7 @@ func (s *Snapshot) runningJobs() iter.Seq[JobRef] {
 		if s.running == nil {
 			return
 		}
-		part := statusPartition(IndexedStatus{Class: ClassLiteral, N: statusRunning})
+		part := statusPartition(literalStatus(statusRunning))
 		s.pages.prefetch(s.running, wantAll)
 		c := s.running.Cursor()
 		for kb, _ := c.First(); kb != nil; kb, _ = c.Next() {
@@ -260,7 +260,7 @@ func (s *Snapshot) Filings(refs []JobRef) iter.Seq[Filing] {
 				f.Status, err = decodeStatusPart(sp)
 			}
 			if err == nil && filedTogether(f.Status) && s.running != nil && contains(s.running, target) {
-				f.Status = IndexedStatus{Class: ClassLiteral, N: statusRunning}
+				f.Status = literalStatus(statusRunning)
 			}
 			if err != nil {
 				s.err = fmt.Errorf("job %s: %w", r.Key, err)
