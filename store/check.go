@@ -18,6 +18,9 @@ func (s *Snapshot) Check(report func(problem string)) (int, error) {
 	if s.state == nil {
 		return 0, fmt.Errorf("no active state to check")
 	}
+	if !s.Indexed() {
+		return 0, fmt.Errorf("the file has schema %s, whose indexes this qindex (schema %s) does not read: there is nothing to check until 'qindex serve' rebuilds it", s.older, SchemaVersion)
+	}
 	for _, b := range []*bolt.Bucket{s.ads, s.postings, s.byPair, s.byStatus, s.counts, s.statusCounts, s.oddIDs, s.schedulerJobs, s.running} {
 		if b == nil {
 			return 0, fmt.Errorf("the active state lacks one of its buckets")

@@ -17,8 +17,16 @@ import (
 )
 
 // SchemaVersion is the version of the layout docs/STORE.md describes. A
-// file of another version is refused, never rewritten.
+// file of another version is refused, never rewritten; one of an older
+// version that differs from it only in its indexes can be read without
+// them (Options.Older).
 const SchemaVersion = "12"
+
+// readsOlder reports whether this qindex reads a file of schema version v,
+// an older one, but for its state's indexes: v lays out the ads, the
+// position, the job count and the history as SchemaVersion does. A schema
+// that changes more than the indexes empties this list.
+func readsOlder(v string) bool { return v == "11" }
 
 var (
 	bucketMeta          = []byte("meta")
@@ -65,6 +73,12 @@ type Options struct {
 	// Mode is the permissions of a file Open creates (0: 0644, readable by
 	// every local user, as condor_q's queue is; it holds no secrets).
 	Mode fs.FileMode
+	// Older lets a ReadOnly open take a file of an older schema version
+	// whose indexes alone differ from this one's (readsOlder). Its
+	// snapshots have no indexes (Snapshot.Indexed), so every read scans
+	// the ads: the daemon answers from such a file while it rebuilds it
+	// after an upgrade.
+	Older bool
 }
 
 // DefaultMode is the permissions Open gives a new file by default.
@@ -80,6 +94,7 @@ type DB struct {
 	bolt     *bolt.DB
 	path     string
 	pageSize int
+	older    string      // the file's schema version, when Options.Older let an older one in
 	pages    *pageSource // nil if the file could not be opened a second time
 	// writeCost is what an ad a Writer touched last cost at commit (see
 	// batch.learn), kept for the next Writer: a daemon makes one a poll.
@@ -140,7 +155,7 @@ func Open(path string, o Options) (*DB, error) {
 	if f, err := os.Open(path); err == nil { // for prefetch's reads and advice
 		db.pages = &pageSource{f: f, pageSize: db.pageSize}
 	}
-	if err := Guard(func() error { return db.checkSchema(!o.ReadOnly) }); err != nil {
+	if err := Guard(func() error { return db.checkSchema(!o.ReadOnly, o.ReadOnly && o.Older) }); err != nil {
 		db.Close()
 		if !strings.HasPrefix(err.Error(), "open db ") {
 			err = fmt.Errorf("open db %s: %w", path, err)
@@ -183,9 +198,10 @@ func checkMagic(path string, size int64) error {
 
 const boltMagic = 0xED0CDAED
 
-// checkSchema verifies the schema version; init creates the metadata of an
-// empty file.
-func (db *DB) checkSchema(init bool) error {
+// checkSchema verifies the schema version, taking an older one this qindex
+// reads without its indexes if older is set; init creates the metadata of
+// an empty file.
+func (db *DB) checkSchema(init, older bool) error {
 	var empty bool
 	err := db.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -197,8 +213,12 @@ func (db *DB) checkSchema(init bool) error {
 			}
 			return nil
 		}
-		if v := meta.Get(keySchema); string(v) != SchemaVersion {
-			return &SchemaError{Path: db.path, Found: string(v)}
+		switch v := string(meta.Get(keySchema)); {
+		case v == SchemaVersion:
+		case older && readsOlder(v):
+			db.older = v
+		default:
+			return &SchemaError{Path: db.path, Found: v, Older: readsOlder(v)}
 		}
 		return nil
 	})
@@ -220,10 +240,22 @@ func (db *DB) checkSchema(init bool) error {
 type SchemaError struct {
 	Path  string
 	Found string // the file's schema version
+	// Older says that Options.Older would open the file: only its
+	// indexes differ from this qindex's.
+	Older bool
 }
 
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("open db %s: qindex schema version %q, this qindex reads version %q; 'qindex serve' rebuilds it from the log, or rebuild it with 'qindex ingest' into a new file", e.Path, e.Found, SchemaVersion)
+}
+
+// Schema returns the file's schema version: SchemaVersion, or the older
+// one Options.Older let in.
+func (db *DB) Schema() string {
+	if db.older != "" {
+		return db.older
+	}
+	return SchemaVersion
 }
 
 // Path returns the file the database was opened from.
@@ -244,7 +276,7 @@ func (db *DB) Sync() error { return db.bolt.Sync() }
 // View calls fn with a consistent read-only snapshot of the active state.
 func (db *DB) View(fn func(*Snapshot) error) error {
 	return db.view(func(tx *bolt.Tx) error {
-		return fn(newSnapshot(tx, db.pages))
+		return fn(newSnapshot(tx, db.pages, db.older))
 	})
 }
 

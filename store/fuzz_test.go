@@ -61,11 +61,18 @@ func FuzzOldSyntaxString(f *testing.F) {
 }
 
 // FuzzOpen: any bytes opened as a database are refused, or read (every
-// job, the counts, the index reads, the checks) without a panic; a file whose pages do not
-// form trees is reported, never walked by bbolt.
+// job, the counts, the index reads, the checks) without a panic, as the
+// daemon opens them (an older schema read without its indexes, too); a
+// file whose pages do not form trees is reported, never walked by bbolt.
 func FuzzOpen(f *testing.F) {
 	valid := fuzzSeedDB(f)
 	f.Add(valid)
+	older := filepath.Join(f.TempDir(), "older.db")
+	os.WriteFile(older, valid, 0o600)
+	makeOlder(f, older, "11", true)
+	if b, err := os.ReadFile(older); err == nil {
+		f.Add(b)
+	}
 	f.Add(valid[:len(valid)/2])
 	f.Add([]byte("root:x:0:0:root:/root:/bin/bash\n"))
 	f.Add([]byte{})
@@ -74,7 +81,7 @@ func FuzzOpen(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		db, err := Open(path, Options{ReadOnly: true})
+		db, err := Open(path, Options{ReadOnly: true, Older: true})
 		if err != nil {
 			return
 		}
@@ -87,6 +94,7 @@ func FuzzOpen(f *testing.F) {
 			s.JobCount()
 			for j := range s.Jobs(AllJobs[0], AllJobs[1]) {
 				j.Lookup("Owner")
+				s.Ad(j.Key)
 			}
 			for range s.StatusCounts() {
 			}

@@ -16,6 +16,9 @@ import (
 // alone: no ad is read.
 func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.postings == nil {
 			return
 		}
@@ -59,6 +62,9 @@ func (s *Snapshot) SchedulerJobs() iter.Seq[JobRef] {
 // Every job listed has a posting: an entry without one is damage.
 func (s *Snapshot) jobSet(name []byte, set *bolt.Bucket) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if set == nil || s.postings == nil {
 			return
 		}
@@ -86,6 +92,9 @@ func (s *Snapshot) jobSet(name []byte, set *bolt.Bucket) iter.Seq[JobRef] {
 // its idle ones: filedStatus).
 func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.counts == nil || s.byPair == nil {
 			return
 		}
@@ -135,6 +144,9 @@ func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[JobRef] {
 // runningJobs yields the jobs running/ lists, in key order.
 func (s *Snapshot) runningJobs() iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.running == nil {
 			return
 		}
@@ -163,6 +175,9 @@ func (s *Snapshot) exactly(st IndexedStatus, jobs iter.Seq[JobRef]) iter.Seq[Job
 	}
 	want := isRunning(st)
 	return func(yield func(JobRef) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.running == nil {
 			return
 		}
@@ -186,6 +201,9 @@ func (s *Snapshot) exactly(st IndexedStatus, jobs iter.Seq[JobRef]) iter.Seq[Job
 // lie in partition part.
 func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, part partition) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if parent == nil {
 			return
 		}
@@ -240,6 +258,9 @@ type Filing struct {
 // across gaps.
 func (s *Snapshot) Filings(refs []JobRef) iter.Seq[Filing] {
 	return func(yield func(Filing) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.postings == nil {
 			return
 		}
@@ -295,6 +316,9 @@ func (s *Snapshot) OwnerCounts(o IndexedOwner) iter.Seq[IndexCount] {
 // countsFrom yields the counts whose keys begin with prefix.
 func (s *Snapshot) countsFrom(prefix []byte) iter.Seq[IndexCount] {
 	return func(yield func(IndexCount) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.counts == nil {
 			return
 		}
@@ -324,6 +348,9 @@ type StatusCount struct {
 // many owners the queue has.
 func (s *Snapshot) StatusCounts() iter.Seq[StatusCount] {
 	return func(yield func(StatusCount) bool) {
+		if s.noIndexes() {
+			return
+		}
 		if s.statusCounts == nil {
 			return
 		}

@@ -21,11 +21,12 @@ type Snapshot struct {
 	running                    *bolt.Bucket
 	history                    *bolt.Bucket // nil: no job has left yet
 	pages                      *pageSource  // for prefetch; nil: none
+	older                      string       // the older schema of a file read without its indexes
 	err                        error
 }
 
-func newSnapshot(tx *bolt.Tx, pages *pageSource) *Snapshot {
-	s := &Snapshot{pages: pages}
+func newSnapshot(tx *bolt.Tx, pages *pageSource, older string) *Snapshot {
+	s := &Snapshot{pages: pages, older: older}
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		return s
@@ -36,12 +37,29 @@ func newSnapshot(tx *bolt.Tx, pages *pageSource) *Snapshot {
 	}
 	if s.state != nil {
 		s.ads = s.state.Bucket(bucketAds)
+	}
+	if s.state != nil && older == "" {
 		s.postings, s.byPair = s.state.Bucket(bucketPostings), s.state.Bucket(bucketByOwnerStatus)
 		s.byStatus, s.counts = s.state.Bucket(bucketByStatus), s.state.Bucket(bucketCounts)
 		s.statusCounts, s.oddIDs = s.state.Bucket(bucketStatusCounts), s.state.Bucket(bucketClusterIDOdd)
 		s.schedulerJobs, s.running = s.state.Bucket(bucketSchedulerJobs), s.state.Bucket(bucketRunning)
 	}
 	return s
+}
+
+// Indexed reports whether the snapshot's indexes can be read: false for a
+// file of an older schema opened with Options.Older, whose reads must scan
+// the ads (a read of its indexes fails).
+func (s *Snapshot) Indexed() bool { return s.older == "" }
+
+// noIndexes reports whether the snapshot has no indexes to read, failing
+// the read that asks (Err) if so.
+func (s *Snapshot) noIndexes() bool {
+	if s.older != "" {
+		s.err = fmt.Errorf("a read of the indexes of a file of schema %s, which this qindex (schema %s) does not read", s.older, SchemaVersion)
+		return true
+	}
+	return false
 }
 
 // Loaded reports whether the database holds a complete replay of a log.
@@ -73,6 +91,12 @@ func (s *Snapshot) JobCount() int64 {
 // posting, which says the partition it lies in.
 func (s *Snapshot) Ad(k Key) (Ad, bool) {
 	if s.ads == nil {
+		return nil, false
+	}
+	if !s.Indexed() && k.IsJob() { // no posting to say where it lies
+		for e := range s.entries(k, k) {
+			return Ad(e.v), true
+		}
 		return nil, false
 	}
 	part, stored, err := adPartition(s.postings, k)
