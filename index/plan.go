@@ -2,6 +2,7 @@ package index
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"iter"
 	"math"
@@ -476,8 +477,12 @@ func (s Selection) plan(snap *store.Snapshot, noIndex bool) (plan, error) {
 	if len(s.Owners) == 0 && len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 {
 		scan.description = fmt.Sprintf("scan of %d key ranges", len(scan.ranges))
 	}
-	if noIndex {
+	switch {
+	case noIndex:
 		scan.description += " (--no-index)"
+		return scan, nil
+	case !snap.Indexed():
+		scan.description += " (a file of an older schema, read without its indexes)"
 		return scan, nil
 	}
 	st, err := readStats(snap)
@@ -528,14 +533,32 @@ func describe(c conjunct) string {
 	return fmt.Sprintf("[%s: %s; %d jobs]", c.from, strings.Join(parts, " ∪ "), c.size)
 }
 
+// Totals computes the selection's totals line: from the counts the
+// indexes keep when CountTotals applies, else by evaluating the jobs the
+// selection finds.
+func (s Selection) Totals(ctx context.Context, snap *store.Snapshot, env *Env) (Totals, error) {
+	t, _, ok, err := s.CountTotals(snap, env)
+	if err != nil || ok {
+		return t, err
+	}
+	_, err = s.Run(ctx, snap, env, RunOptions{}, func(job store.Job) error {
+		if !SchedulerJob(job, env) {
+			status, _ := IntAttr(job, env, "JobStatus")
+			t.Add(status, 1)
+		}
+		return nil
+	})
+	return t, err
+}
+
 // CountTotals computes the selection's totals line from the counts the
 // indexes keep, reading only the ads of jobs whose Owner or JobStatus only
 // evaluation can tell, and of those that may be scheduler-universe jobs,
 // which condor_q's totals leave out. It applies when the selection has no
-// constraint and no cluster or job ids; ok is false otherwise, and the
-// caller runs the selection instead.
+// constraint and no cluster or job ids, and snap has indexes; ok is false
+// otherwise, and the caller runs the selection instead.
 func (s Selection) CountTotals(snap *store.Snapshot, env *Env) (t Totals, st Stats, ok bool, err error) {
-	if s.Constraint != nil || len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 {
+	if s.Constraint != nil || len(s.Clusters)+len(s.Jobs)+len(s.DAGClusters) > 0 || !snap.Indexed() {
 		return t, st, false, nil
 	}
 	start := time.Now()

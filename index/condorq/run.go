@@ -156,7 +156,7 @@ func Run(ctx context.Context, snap *store.Snapshot, q *Query, o Options, out, er
 		// The whole queue's and Me's totals, unless the query's are they.
 		whole := isTotals && tv.counted && len(sel.Owners) == 0
 		if !whole {
-			if s.all, _, _, err = (index.Selection{}).CountTotals(snap, env); err != nil {
+			if s.all, err = (index.Selection{}).Totals(ctx, snap, env); err != nil {
 				return st, err
 			}
 		} else {
@@ -166,7 +166,7 @@ func Run(ctx context.Context, snap *store.Snapshot, q *Query, o Options, out, er
 			s.me = o.Me
 			if isTotals && tv.counted {
 				s.mine = s.query // the query is Owner == Me
-			} else if s.mine, _, _, err = (index.Selection{Owners: []string{o.Me}}).CountTotals(snap, env); err != nil {
+			} else if s.mine, err = (index.Selection{Owners: []string{o.Me}}).Totals(ctx, snap, env); err != nil {
 				return st, err
 			}
 		}

@@ -5,13 +5,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/store"
+	bolt "go.etcd.io/bbolt"
 )
 
 // fixtureDB replays testdata/<name> into a new database.
@@ -64,6 +67,96 @@ func TestRowsPastTheBuffer(t *testing.T) {
 		for _, view := range [][]string{{"-nobatch", "-dag"}, {"-batch"}} {
 			if _, err := query(t, db, 1, append([]string{"-allusers"}, view...)...); err == nil || !strings.Contains(err.Error(), "narrow the query") {
 				t.Errorf("%s: %v past the buffer: %v", fixture, view, err)
+			}
+		}
+	}
+}
+
+// olderCopy copies the database db to a file of the older schema version
+// "11" with no indexes, and opens it as the daemon does while it rebuilds
+// such a file after an upgrade.
+func olderCopy(t *testing.T, db *store.DB) *store.DB {
+	t.Helper()
+	b, err := os.ReadFile(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "older.db")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = raw.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		if err := meta.Put([]byte("schema"), []byte("11")); err != nil {
+			return err
+		}
+		state := tx.Bucket(meta.Get([]byte("active")))
+		var drop [][]byte
+		state.ForEachBucket(func(k []byte) error {
+			if string(k) != "ads" {
+				drop = append(drop, k)
+			}
+			return nil
+		})
+		for _, k := range drop {
+			if err := state.DeleteBucket(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := store.Open(path, store.Options{ReadOnly: true, Older: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { older.Close() })
+	return older
+}
+
+// TestAnOlderSchemaAnswersAlike: a file of an older schema, read without
+// its indexes while the daemon rebuilds it, gives every query the answer
+// the indexed file gives, totals lines included.
+func TestAnOlderSchemaAnswersAlike(t *testing.T) {
+	queries := [][]string{
+		{"-allusers"}, {"-allusers", "-totals"}, {"-allusers", "-nobatch"}, {"-allusers", "-hold"},
+		{"-allusers", "-run"}, {"-allusers", "-idle"}, {"-allusers", "-dag", "-nobatch"},
+		{"-allusers", "-af", "ClusterId", "ProcId", "Owner", "JobStatus"},
+		{"-allusers", "-constraint", "JobStatus == 2", "-af", "ClusterId", "ProcId"},
+		{"-allusers", "-constraint", "JobStatus =!= 1 && ImageSize > 1000"},
+		{"-allusers", "-long", "2"},
+	}
+	for _, fixture := range []string{"queue.log", "condorq.log"} {
+		db := fixtureDB(t, fixture)
+		var owners []string
+		db.View(func(s *store.Snapshot) error {
+			for c := range s.Counts() {
+				if c.Owner.Class == store.ClassLiteral {
+					owners = append(owners, c.Owner.Name)
+				}
+			}
+			return s.Err()
+		})
+		if len(owners) == 0 {
+			t.Fatalf("%s: no owner to query", fixture)
+		}
+		qs := append(slices.Clone(queries), []string{owners[0]}, []string{owners[len(owners)-1], "-totals"})
+		older := olderCopy(t, db)
+		for _, args := range qs {
+			want, err := query(t, db, 0, args...)
+			if err != nil {
+				t.Fatalf("%s %v: %v", fixture, args, err)
+			}
+			got, err := query(t, older, 0, args...)
+			if err != nil || got != want {
+				t.Errorf("%s %v on the older file: %v\n%s\nwant:\n%s", fixture, args, err, got, want)
 			}
 		}
 	}
