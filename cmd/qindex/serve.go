@@ -161,7 +161,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		defer ln.Close()
 	}
-	db, err := openForServe(o.db, o.access, o.logger)
+	db, upgrade, err := openForServe(o.db, o.access, o.logger)
 	if err != nil {
 		return err
 	}
@@ -221,15 +221,23 @@ func serve(ctx context.Context, o serveOptions) error {
 	// The first catch-up (a load, or what the log gained while the daemon
 	// was down) before the collection starts competing with it for CPU and
 	// pages; the metrics of a state about to be replaced would mislead.
-	d.follower.Step(ctx)
+	// A file of an older schema is read, not written: it is rebuilt.
+	if upgrade == nil {
+		d.follower.Step(ctx)
+	}
 	if exp != nil {
 		exp.Start()
 	}
 	wg.Go(func() { d.pruneHistory(ctx) })
-	for {
-		cause := d.follow(ctx)
+	var cause error
+	if upgrade != nil {
+		cause = upgrade
+	}
+	for ; ; cause = nil {
 		if cause == nil {
-			break
+			if cause = d.follow(ctx); cause == nil {
+				break
+			}
 		}
 		if err := d.rebuild(ctx, cause, exp); err != nil {
 			if ctx.Err() != nil {
@@ -237,6 +245,7 @@ func serve(ctx context.Context, o serveOptions) error {
 			}
 			return err
 		}
+		d.pruneOnce() // the retention, recorded in the new file
 	}
 	wg.Wait()
 	if err := clearUnsynced(d.db, o.db); err != nil {
@@ -359,16 +368,29 @@ func (d *server) follow(ctx context.Context) error {
 	}
 }
 
-// rebuild loads the log into a new file beside the damaged one, answering
-// queries from the damaged file meanwhile (its reads are checked: they
-// give right answers or fail), then moves the damaged file to FILE.damaged
-// and puts the new one in its place.
+// rebuild loads the log into a new file beside the current one, answering
+// queries from the current file meanwhile, then moves that file aside and
+// puts the new one in its place. The cause is the damage found in the
+// file (its reads are checked: they give right answers or fail; it is
+// kept as FILE.damaged), or a *store.SchemaError for a file of an older
+// schema, opened read without its indexes (kept as FILE.schema-N).
 func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporter) error {
 	path, aside, tmp := d.o.db, damagedPath(d.o.db), d.o.db+".rebuild"
-	d.o.logger.Error("the database is damaged; rebuilding it from the log, answering from the damaged file meanwhile",
-		"db", path, "err", cause)
+	since := time.Now().UTC().Format(time.RFC3339)
+	why := fmt.Sprintf("the database was found damaged and is being rebuilt from the log, since %s, after: %v", since, cause)
+	kept := "the damaged file is kept aside"
+	if old := (*store.SchemaError)(nil); errors.As(cause, &old) {
+		aside = schemaPath(path, old.Found)
+		why = fmt.Sprintf("the database has schema %s and is being rebuilt from the log for schema %s, since %s", old.Found, store.SchemaVersion, since)
+		kept = "the file of schema " + old.Found + " is kept aside"
+		d.o.logger.Warn("the database has another schema version; rebuilding it from the log, answering from it meanwhile",
+			"db", path, "schema", old.Found, "want", store.SchemaVersion)
+	} else {
+		d.o.logger.Error("the database is damaged; rebuilding it from the log, answering from the damaged file meanwhile",
+			"db", path, "err", cause)
+	}
 	d.mu.Lock()
-	d.rebuilding = fmt.Sprintf("since %s, after: %v", time.Now().UTC().Format(time.RFC3339), cause)
+	d.rebuilding = why
 	d.mu.Unlock()
 
 	os.Remove(tmp)
@@ -403,7 +425,7 @@ func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporte
 	}
 	d.db.Close()
 	if err := os.Rename(path, aside); err != nil {
-		return fmt.Errorf("serve: move the damaged database aside: %w", err)
+		return fmt.Errorf("serve: move the database aside: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("serve: put the rebuilt database in place: %w", err)
@@ -421,7 +443,7 @@ func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporte
 	if exp != nil {
 		exp.Use(db)
 	}
-	d.o.logger.Info("rebuilt the database from the log; the damaged file is kept aside", "db", path, "file", aside)
+	d.o.logger.Info("rebuilt the database from the log; "+kept, "db", path, "file", aside)
 	return nil
 }
 
@@ -510,49 +532,67 @@ func (d *server) notReady() string {
 
 // openForServe opens the database for the daemon. A file damaged beyond
 // opening is moved aside to FILE.damaged and replaced by a new one, which
-// the first catch-up loads from the log; so is a file of another schema
-// version, kept as FILE.schema-N. A file whose previous daemon did not stop
-// before the machine restarted (its marker is from another boot: see
-// unsynced.go) is replaced without a look, since its pages may come from
-// different commits.
-func openForServe(path string, acc access, logger *slog.Logger) (*store.DB, error) {
-	db, err := openUnsynced(path, acc)
+// the first catch-up loads from the log. A file of an older schema whose
+// indexes alone differ is opened read-only and returned as upgrade too:
+// the daemon answers from it, read without its indexes, while it rebuilds
+// it (server.rebuild). A file of any other schema version is kept as
+// FILE.schema-N and replaced by a new one; queries wait for the first
+// load. A file whose previous daemon did not stop before the machine
+// restarted (its marker is from another boot: see unsynced.go) is
+// replaced without a look, since its pages may come from different
+// commits.
+func openForServe(path string, acc access, logger *slog.Logger) (db *store.DB, upgrade *store.SchemaError, err error) {
+	db, err = openUnsynced(path, acc)
 	if errors.Is(err, store.ErrDamaged) {
 		logger.Error("the database is damaged; rebuilding it from the log", "db", path, "err", err)
-		return replaceDamaged(path, acc, logger)
+		db, err = replaceDamaged(path, acc, logger)
+		return db, nil, err
 	}
+	last, found := lastUnsynced(path)
+	torn := found && (last.Boot == "" || last.Boot != bootID())
 	var old *store.SchemaError
 	if errors.As(err, &old) {
-		// Written by another qindex (an upgrade): kept aside, in case of
-		// a downgrade, and rebuilt from the log; queries wait for the
-		// first load meanwhile.
-		aside := fmt.Sprintf("%s.schema-%s", path, old.Found)
+		if old.Older && !torn {
+			if db, err = store.Open(path, store.Options{ReadOnly: true, Older: true}); err == nil {
+				return db, old, nil
+			}
+			logger.Warn("the database of an older schema cannot be read; rebuilding it from the log", "db", path, "err", err)
+		}
+		// Written by another qindex: kept aside, in case of a downgrade,
+		// and rebuilt from the log; queries wait for the first load
+		// meanwhile.
+		aside := schemaPath(path, old.Found)
 		logger.Warn("the database has another schema version; keeping it aside and rebuilding it from the log",
 			"db", path, "schema", old.Found, "want", store.SchemaVersion, "file", aside)
 		if err := os.Rename(path, aside); err != nil {
-			return nil, fmt.Errorf("serve: move the database of schema %s aside: %w", old.Found, err)
+			return nil, nil, fmt.Errorf("serve: move the database of schema %s aside: %w", old.Found, err)
 		}
-		return openUnsynced(path, acc)
+		db, err = openUnsynced(path, acc)
+		return db, nil, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	last, found := lastUnsynced(path)
 	switch {
 	case !found:
-	case last.Boot != "" && last.Boot == bootID():
+	case !torn:
 		logger.Info("the previous daemon did not stop cleanly; resuming from its last commit", "db", path, "pid", last.PID)
 	default:
 		logger.Warn("the previous daemon did not stop before the machine restarted, and its last commits may not have reached the disk; rebuilding the database from the log",
 			"db", path, "pid", last.PID)
 		db.Close()
 		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("serve: remove the database of an unclean stop: %w", err)
+			return nil, nil, fmt.Errorf("serve: remove the database of an unclean stop: %w", err)
 		}
-		return openUnsynced(path, acc)
+		db, err = openUnsynced(path, acc)
+		return db, nil, err
 	}
-	return db, nil
+	return db, nil, nil
 }
+
+// schemaPath is where a database at path of schema version v is kept
+// when a rebuild replaces it, in case of a downgrade.
+func schemaPath(path, v string) string { return fmt.Sprintf("%s.schema-%s", path, v) }
 
 // damagedPath is where a damaged database at path is kept, for a look.
 func damagedPath(path string) string { return path + ".damaged" }
@@ -683,29 +723,37 @@ func parseSize(s string) (int64, error) {
 // pruneHistory records the retention in the database, for status, and
 // prunes the history to it now and every pruneEvery, until ctx ends.
 func (d *server) pruneHistory(ctx context.Context) {
-	r := d.o.retention
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
-		d.mu.RLock()
-		db := d.db
-		err := db.SetRetention(r)
-		n := 0
-		if err == nil && (r.Age > 0 || r.Bytes > 0) {
-			n, err = db.PruneHistory(time.Now(), r)
-		}
-		d.mu.RUnlock()
-		switch {
-		case err != nil:
-			d.o.logger.Error("pruning the history failed; it is tried again later", "db", d.o.db, "err", err)
-			d.checkDB(db, err)
-		case n > 0:
-			d.o.logger.Info("pruned the history", "db", d.o.db, "entries", n)
-		}
+		d.pruneOnce()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// pruneOnce records the retention and prunes the history to it, unless a
+// rebuild is about to replace the file (which may be read-only).
+func (d *server) pruneOnce() {
+	r := d.o.retention
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.rebuilding != "" {
+		return
+	}
+	err := d.db.SetRetention(r)
+	n := 0
+	if err == nil && (r.Age > 0 || r.Bytes > 0) {
+		n, err = d.db.PruneHistory(time.Now(), r)
+	}
+	switch {
+	case err != nil:
+		d.o.logger.Error("pruning the history failed; it is tried again later", "db", d.o.db, "err", err)
+		d.checkDB(d.db, err)
+	case n > 0:
+		d.o.logger.Info("pruned the history", "db", d.o.db, "entries", n)
 	}
 }

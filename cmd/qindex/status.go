@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strings"
 	"time"
@@ -115,8 +116,9 @@ type daemonReport struct {
 	Errors        int64     `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
 	NextTry       time.Time `json:"next_try,omitzero"` // when it looks at the log again, while backing off after failures
-	// Rebuilding says why the daemon is rebuilding a damaged database
-	// from the log, while it does; it answers from the damaged file.
+	// Rebuilding says why the daemon is rebuilding the database from the
+	// log (it was found damaged, or has an older schema), while it does;
+	// it answers from the old file meanwhile.
 	Rebuilding string `json:"rebuilding,omitempty"`
 	Metrics    string `json:"metrics,omitempty"` // the URL of its Prometheus metrics
 }
@@ -156,7 +158,7 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 			secs := r.Age.Seconds()
 			st.History.RetentionSeconds, st.History.RetentionBytes = &secs, &r.Bytes
 		}
-		for c := range s.StatusCounts() {
+		for c := range statusCounts(s) {
 			name := "other"
 			if c.Status.Class == store.ClassLiteral {
 				name = index.StatusName(c.Status.N)
@@ -195,6 +197,26 @@ func buildStatus(db *store.DB, d *daemonInfo, now time.Time) (statusReport, erro
 	}
 	st.LagBytes, st.LagSeconds = fs.LagBytes(), fs.LagSeconds(now)
 	return st, nil
+}
+
+// statusCounts yields the job counts per JobStatus: the indexes' counts
+// or, in a file of an older schema read without its indexes (while the
+// daemon rebuilds it), a count of its jobs.
+func statusCounts(s *store.Snapshot) iter.Seq[store.StatusCount] {
+	if s.Indexed() {
+		return s.StatusCounts()
+	}
+	return func(yield func(store.StatusCount) bool) {
+		counts := make(map[store.IndexedStatus]int64)
+		for j := range s.Jobs(store.AllJobs[0], store.AllJobs[1]) {
+			counts[store.StatusValue(j.Lookup("JobStatus"))]++
+		}
+		for st, n := range counts {
+			if !yield(store.StatusCount{Status: st, Jobs: n}) {
+				return
+			}
+		}
+	}
 }
 
 // write prints st for people.
@@ -254,7 +276,7 @@ func (st statusReport) write(w io.Writer) {
 			p("last error", "%s", d.LastError)
 		}
 		if d.Rebuilding != "" {
-			p("rebuilding", "the database was found damaged and is being rebuilt from the log, %s", d.Rebuilding)
+			p("rebuilding", "%s", d.Rebuilding)
 		}
 		if !d.NextTry.IsZero() {
 			p("next try", "%s (backing off after repeated failures)", d.NextTry.UTC().Format(time.RFC3339))
