@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/qindex/qindex/store/storetest"
 )
 
 // FuzzParseExpr: any text parses, or fails with a short message, without
@@ -69,7 +71,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid)
 	older := filepath.Join(f.TempDir(), "older.db")
 	os.WriteFile(older, valid, 0o600)
-	makeOlder(f, older, "11", true)
+	storetest.MakeOlder(f, older, "11")
 	if b, err := os.ReadFile(older); err == nil {
 		f.Add(b)
 	}

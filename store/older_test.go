@@ -1,46 +1,14 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/qindex/qindex/store/storetest"
 )
-
-// makeOlder gives the file at path schema version v and, if drop is set,
-// no indexes: what an older qindex wrote, as far as this one may read it.
-// Dropping the index buckets proves that a read of such a file never
-// touches them.
-func makeOlder(t testing.TB, path, v string, drop bool) {
-	t.Helper()
-	b, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keySchema, []byte(v)); err != nil {
-			return err
-		}
-		st := tx.Bucket(meta.Get(keyActive))
-		for _, name := range stateBuckets {
-			if drop && !bytes.Equal(name, bucketAds) {
-				if err := st.DeleteBucket(name); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestOlderSchemaIsReadWithoutIndexes: a file of an older schema whose
 // indexes alone differ is refused by default, and read with Options.Older:
@@ -62,7 +30,7 @@ func TestOlderSchemaIsReadWithoutIndexes(t *testing.T) {
 		"new 2.0 Job", "set 2.0 JobStatus 4")
 	want := dump(t, db)
 	db.Close()
-	makeOlder(t, path, "11", true)
+	storetest.MakeOlder(t, path, "11")
 
 	for _, o := range []Options{{}, {ReadOnly: true}, {Older: true}} {
 		var se *SchemaError
@@ -137,7 +105,7 @@ func TestOlderSchemaIsReadWithoutIndexes(t *testing.T) {
 
 	// A schema that changed more than the indexes stays refused.
 	db.Close()
-	makeOlder(t, path, "10", false)
+	storetest.MakeOlder(t, path, "10")
 	var se *SchemaError
 	if _, err := Open(path, Options{ReadOnly: true, Older: true}); !errors.As(err, &se) || se.Older {
 		t.Errorf("open of schema 10 with Older: %v", err)

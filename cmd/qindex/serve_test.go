@@ -18,6 +18,7 @@ import (
 
 	"github.com/qindex/qindex/ingest/loggen"
 	"github.com/qindex/qindex/store"
+	"github.com/qindex/qindex/store/storetest"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -696,38 +697,6 @@ func TestServeRebuildsAnOlderSchema(t *testing.T) {
 	}
 }
 
-// makeSchema11 makes the database at path look like what qindex of schema
-// 11 wrote: the same ads, other indexes. Its index buckets are dropped, so
-// that a read of them would show.
-func makeSchema11(t *testing.T, path string) {
-	t.Helper()
-	b, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket([]byte("meta"))
-		state := tx.Bucket(meta.Get([]byte("active")))
-		var drop [][]byte
-		state.ForEachBucket(func(k []byte) error {
-			if string(k) != "ads" {
-				drop = append(drop, k)
-			}
-			return nil
-		})
-		for _, k := range drop {
-			if err := state.DeleteBucket(k); err != nil {
-				return err
-			}
-		}
-		return meta.Put([]byte("schema"), []byte("11"))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestUpgradeAnswersFromTheOlderFile: after an upgrade to a schema that
 // changed only the indexes, the daemon rebuilds the file from the log and
 // answers from the old one until the swap: the old answers, read without
@@ -738,7 +707,7 @@ func TestUpgradeAnswersFromTheOlderFile(t *testing.T) {
 	totals := []string{"q", "--db", db, "-allusers", "-totals"}
 	wantJobs, _, _ := runCLI(t, af...)
 	wantTotals, _, _ := runCLI(t, totals...)
-	makeSchema11(t, db)
+	storetest.MakeOlder(t, db, "11")
 	// The schedd went on during the upgrade, and its log cannot be read
 	// for now: the rebuild waits for it.
 	fl, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)

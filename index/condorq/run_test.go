@@ -14,7 +14,7 @@ import (
 
 	"github.com/qindex/qindex/ingest"
 	"github.com/qindex/qindex/store"
-	bolt "go.etcd.io/bbolt"
+	"github.com/qindex/qindex/store/storetest"
 )
 
 // fixtureDB replays testdata/<name> into a new database.
@@ -85,34 +85,7 @@ func olderCopy(t *testing.T, db *store.DB) *store.DB {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = raw.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket([]byte("meta"))
-		if err := meta.Put([]byte("schema"), []byte("11")); err != nil {
-			return err
-		}
-		state := tx.Bucket(meta.Get([]byte("active")))
-		var drop [][]byte
-		state.ForEachBucket(func(k []byte) error {
-			if string(k) != "ads" {
-				drop = append(drop, k)
-			}
-			return nil
-		})
-		for _, k := range drop {
-			if err := state.DeleteBucket(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	raw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.MakeOlder(t, path, "11")
 	older, err := store.Open(path, store.Options{ReadOnly: true, Older: true})
 	if err != nil {
 		t.Fatal(err)
