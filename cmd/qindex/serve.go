@@ -735,13 +735,14 @@ func (d *server) pruneHistory(ctx context.Context) {
 	}
 }
 
-// pruneOnce records the retention and prunes the history to it, unless a
-// rebuild is about to replace the file (which may be read-only).
+// pruneOnce records the retention and prunes the history to it, unless the
+// file is one of an older schema (read-only) or a rebuild is about to
+// replace it.
 func (d *server) pruneOnce() {
 	r := d.o.retention
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if d.rebuilding != "" {
+	if d.rebuilding != "" || d.db.Schema() != store.SchemaVersion {
 		return
 	}
 	err := d.db.SetRetention(r)
