@@ -56,7 +56,7 @@ Example:
 					return nil
 				}
 			}
-			limitMemory()
+			limitMemory(ingestMemoryLimit, 0)
 			_, statErr := os.Stat(dbPath)
 			created := errors.Is(statErr, fs.ErrNotExist)
 			logger, err := loggerFrom(c, e.stderr)

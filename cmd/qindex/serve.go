@@ -113,7 +113,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			limitMemory()
+			limitMemory(serveMemoryLimit, serveGCPercent)
 			stop, err := watchdog(e, dbPath, func() {
 				// A read looping on a damaged page cannot be stopped, nor
 				// the file closed: move it aside, so that the next start
