@@ -169,7 +169,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		db.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	d := &server{o: o, started: time.Now(), damaged: make(chan error, 1)}
+	d := &server{o: o, started: time.Now(), damaged: make(chan error, 1), hup: make(chan struct{}, 1)}
 	if err := markUnsynced(o.db, unsynced{PID: os.Getpid(), Boot: bootID(), Since: d.started}); err != nil {
 		db.Close()
 		return fmt.Errorf("serve: %w", err)
@@ -200,7 +200,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	o.logger.Info("serving", "log", o.log, "db", o.db, "poll", o.poll, "pid", os.Getpid(), "metrics", d.metrics)
 	// SIGHUP: look at the log now (after a rotation, say), not at the next
-	// poll or the end of a backoff. It never stops the daemon.
+	// poll or the end of a backoff, whether the follower or a rebuild
+	// waits. It never stops the daemon.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -215,6 +216,10 @@ func serve(ctx context.Context, o serveOptions) error {
 				f := d.follower
 				d.mu.RUnlock()
 				f.Nudge()
+				select {
+				case d.hup <- struct{}{}:
+				default:
+				}
 			}
 		}
 	})
@@ -271,6 +276,7 @@ type server struct {
 	rebuilding string // why the database is being rebuilt; "" when it is not
 
 	damaged chan error               // the first damage met in the current database
+	hup     chan struct{}            // SIGHUP, for a rebuild waiting to look at the log again
 	current atomic.Pointer[store.DB] // db, for reports that may come late from a replaced one
 }
 
@@ -414,6 +420,7 @@ func (d *server) rebuild(ctx context.Context, cause error, exp *exporter.Exporte
 			os.Remove(tmp)
 			return ctx.Err()
 		case <-time.After(pause):
+		case <-d.hup: // the log is looked at now, as by the follower
 		}
 	}
 	fresh.Close()
