@@ -209,12 +209,7 @@ func TestRequestLimits(t *testing.T) {
 // answering.
 func TestStoppedDaemon(t *testing.T) {
 	log, db, _ := generatedQueue(t, 200)
-	cmd := qindexCmd("serve", "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := serveProcess(t, "--log", log, "--db", db, "--poll", "20ms", "--web.listen-address", "")
 	defer func() {
 		cmd.Process.Signal(syscall.SIGCONT)
 		cmd.Process.Signal(syscall.SIGTERM)

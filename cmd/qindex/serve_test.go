@@ -575,12 +575,7 @@ func TestSignals(t *testing.T) {
 	dir := t.TempDir()
 	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
 	copyFixture(t, "snapshot.log", log)
-	cmd := qindexCmd("serve", "--log", log, "--db", db, "--poll", "1h", "--web.listen-address", "")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := serveProcess(t, "--log", log, "--db", db, "--poll", "1h", "--web.listen-address", "")
 	defer cmd.Process.Kill()
 	waitFor(t, "the socket", func() bool { _, err := os.Stat(socketPath(db)); return err == nil })
 	// Read to the end, so that nothing but SIGHUP makes it read what is
@@ -762,22 +757,12 @@ func TestUpgradeAnswersFromTheOlderFile(t *testing.T) {
 // TestSIGHUPDuringARebuild: a rebuild that waits for a log it cannot read
 // looks at it again on SIGHUP, as the follower does, not at its next poll.
 func TestSIGHUPDuringARebuild(t *testing.T) {
-	dir := t.TempDir()
-	log, db := filepath.Join(dir, "job_queue.log"), filepath.Join(dir, "q.db")
-	copyFixture(t, "queue.log", log)
-	if _, errOut, code := runCLI(t, "ingest", "--log", log, "--db", db); code != 0 {
-		t.Fatal(errOut)
-	}
+	log, db, _ := ingestedQueue(t, 200)
 	storetest.MakeOlder(t, db, "11")
 	if err := os.Rename(log, log+".away"); err != nil {
 		t.Fatal(err)
 	}
-	cmd := qindexCmd("serve", "--log", log, "--db", db, "--poll", "1h", "--web.listen-address", "")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := serveProcess(t, "--log", log, "--db", db, "--poll", "1h", "--web.listen-address", "")
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
@@ -795,4 +780,17 @@ func TestSIGHUPDuringARebuild(t *testing.T) {
 	if took := time.Since(sent); took > 10*time.Second {
 		t.Errorf("the rebuild came %s after SIGHUP, at its next try", took.Round(time.Second))
 	}
+}
+
+// serveProcess starts 'qindex serve' with args as a process of its own,
+// keeping its stderr.
+func serveProcess(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := qindexCmd(append([]string{"serve"}, args...)...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stderr
 }
