@@ -16,10 +16,7 @@ import (
 // alone: no ad is read.
 func (s *Snapshot) JobKeys(from, to Key) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.postings == nil {
+		if s.noIndexes() || s.postings == nil {
 			return
 		}
 		c := s.postings.Cursor()
@@ -62,10 +59,7 @@ func (s *Snapshot) SchedulerJobs() iter.Seq[JobRef] {
 // Every job listed has a posting: an entry without one is damage.
 func (s *Snapshot) jobSet(name []byte, set *bolt.Bucket) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if set == nil || s.postings == nil {
+		if s.noIndexes() || set == nil || s.postings == nil {
 			return
 		}
 		c := set.Cursor()
@@ -92,10 +86,7 @@ func (s *Snapshot) jobSet(name []byte, set *bolt.Bucket) iter.Seq[JobRef] {
 // its idle ones: filedStatus).
 func (s *Snapshot) JobsByOwner(o IndexedOwner) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.counts == nil || s.byPair == nil {
+		if s.noIndexes() || s.counts == nil || s.byPair == nil {
 			return
 		}
 		prefix := appendPostingPrefix(nil, o)
@@ -144,10 +135,7 @@ func (s *Snapshot) JobsByStatus(st IndexedStatus) iter.Seq[JobRef] {
 // runningJobs yields the jobs running/ lists, in key order.
 func (s *Snapshot) runningJobs() iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.running == nil {
+		if s.noIndexes() || s.running == nil {
 			return
 		}
 		part := statusPartition(literalStatus(statusRunning))
@@ -175,10 +163,7 @@ func (s *Snapshot) exactly(st IndexedStatus, jobs iter.Seq[JobRef]) iter.Seq[Job
 	}
 	want := isRunning(st)
 	return func(yield func(JobRef) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.running == nil {
+		if s.noIndexes() || s.running == nil {
 			return
 		}
 		s.pages.prefetch(s.running, wantAll)
@@ -201,10 +186,7 @@ func (s *Snapshot) exactly(st IndexedStatus, jobs iter.Seq[JobRef]) iter.Seq[Job
 // lie in partition part.
 func (s *Snapshot) indexed(parent *bolt.Bucket, value []byte, part partition) iter.Seq[JobRef] {
 	return func(yield func(JobRef) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if parent == nil {
+		if s.noIndexes() || parent == nil {
 			return
 		}
 		if b := parent.Bucket(value); b != nil {
@@ -258,10 +240,7 @@ type Filing struct {
 // across gaps.
 func (s *Snapshot) Filings(refs []JobRef) iter.Seq[Filing] {
 	return func(yield func(Filing) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.postings == nil {
+		if s.noIndexes() || s.postings == nil {
 			return
 		}
 		w := walker{c: s.postings.Cursor()}
@@ -316,10 +295,7 @@ func (s *Snapshot) OwnerCounts(o IndexedOwner) iter.Seq[IndexCount] {
 // countsFrom yields the counts whose keys begin with prefix.
 func (s *Snapshot) countsFrom(prefix []byte) iter.Seq[IndexCount] {
 	return func(yield func(IndexCount) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.counts == nil {
+		if s.noIndexes() || s.counts == nil {
 			return
 		}
 		c := s.counts.Cursor()
@@ -348,10 +324,7 @@ type StatusCount struct {
 // many owners the queue has.
 func (s *Snapshot) StatusCounts() iter.Seq[StatusCount] {
 	return func(yield func(StatusCount) bool) {
-		if s.noIndexes() {
-			return
-		}
-		if s.statusCounts == nil {
+		if s.noIndexes() || s.statusCounts == nil {
 			return
 		}
 		c := s.statusCounts.Cursor()
